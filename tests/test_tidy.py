@@ -1,0 +1,68 @@
+"""The tidy estimate row contract (DESIGN.md)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from inburgering.tidy import TIDY_COLUMNS, TidyContractError, read_tidy, tidy_frame, write_tidy
+
+
+def row(**overrides):
+    base = {
+        "design": "reform_did",
+        "estimand": "att_overall",
+        "treatment": "wi2021",
+        "city": "rotterdam",
+        "comparison": "rest_nl",
+        "outcome": "participation",
+        "horizon": 12,
+        "subgroup": "all",
+        "estimator": "cs_dr",
+        "headline": True,
+        "estimate": 0.05,
+        "se": 0.01,
+        "ci_low": 0.03,
+        "ci_high": 0.07,
+        "n_treated": 120,
+        "n_control": 4000,
+        "n_clusters": 300,
+    }
+    return {**base, **overrides}
+
+
+def test_round_trip_keeps_empty_keys_empty(tmp_path):
+    frame = tidy_frame([row(), row(estimator="twfe", headline=False)])
+    assert list(frame.columns) == list(TIDY_COLUMNS)
+    write_tidy(frame, tmp_path / "e.csv")
+    back = read_tidy(tmp_path / "e.csv")
+    assert back["event_time"].isna().all()
+    assert (back["inference"] == "").all()
+    assert "nan" not in (tmp_path / "e.csv").read_text()
+    pd.testing.assert_frame_equal(
+        back.sort_values("estimator").reset_index(drop=True),
+        frame.sort_values("estimator").reset_index(drop=True),
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([row(design="regression")], "design must be one of"),
+        ([row(city="Rotterdam")], "city must be one of"),
+        ([row(), row()], "must be unique"),
+        ([row(), row(estimator="twfe")], "at most one headline"),
+        ([row(ci_low=0.1, ci_high=0.0)], "ci_low must not exceed ci_high"),
+        ([{**row(), "comment": "x"}], "unknown columns"),
+    ],
+)
+def test_contract_violations_are_named(rows, message):
+    with pytest.raises(TidyContractError, match=message):
+        tidy_frame(rows)
+
+
+def test_write_is_deterministic(tmp_path):
+    rows = [row(city=c) for c in ("utrecht", "rotterdam", "amsterdam")]
+    write_tidy(tidy_frame(rows), tmp_path / "a.csv")
+    write_tidy(tidy_frame(list(reversed(rows))), tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()

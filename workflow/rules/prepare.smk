@@ -1,0 +1,28 @@
+# Read and validate CBS-style files; build the canonical analysis tables.
+
+
+rule prepare:
+    input:
+        microdata(),
+        catalogue=config["data"]["catalogue"],
+        policies=config["data"]["policies"],
+    output:
+        persons=f"{RESULTS}/data/persons.parquet",
+        outcomes=f"{RESULTS}/data/outcomes.parquet",
+        sample_flow=f"{RESULTS}/data/sample_flow.csv",
+    log:
+        log_file("prepare"),
+    benchmark:
+        benchmark_file("prepare")
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    params:
+        entry="inburgering.prepare.stage:run",
+        data=config["data"],
+        prepare=config["prepare"],
+    script:
+        RULE_SCRIPT
