@@ -1,0 +1,118 @@
+"""What an exported table declares about itself, and what the check returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+TableKind = Literal[
+    "frequency", "share", "mean", "estimate", "percentile", "regression", "amount"
+]
+TABLE_KINDS: tuple[str, ...] = (
+    "frequency", "share", "mean", "estimate", "percentile", "regression", "amount"
+)
+# Columns with this prefix carry audit information computed inside RA (largest contributions,
+# observations below/above a percentile). They are individual-level and never exported.
+AUDIT_PREFIX = "_sdc_"
+SUPPRESSED_COLUMN = "suppressed"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Declaration of an exported table.
+
+    Parameters
+    ----------
+    name
+        File stem in the export (``{name}.csv``); letters, digits, ``_`` and ``-`` only.
+    kind
+        frequency (counts), share, mean, estimate (tidy estimate rows), percentile,
+        regression (coefficient table) or amount (sums/means of money: dominance rules).
+    count_columns
+        Columns with the number of persons behind each row (e.g. ``n`` or
+        ``n_treated, n_control``); every rule on persons uses them.
+    group_columns
+        Columns that identify a cell (breakdown variables / key columns).
+    value_columns
+        Published statistics that are suppressed together with their row.
+    margins
+        Breakdown columns that are exhaustive, mapped to the label of their total (e.g.
+        ``{"city": "all", "cohort": "all"}``): the cells of each such column sum to the total
+        cell, whether or not the total is a row of this table. Drives secondary suppression.
+    universe
+        Name of the population counted; tables with the same universe and matching cells share
+        margins (cross-table secondary suppression). Defaults to ``name``.
+    description
+        Human-readable description for the manifest and the output request.
+    df_column
+        Residual degrees of freedom column (kind regression).
+    share_scale
+        1.0 if shares are fractions, 100.0 if percentages (kind share).
+    funnel
+        Group column whose rows (in table order) are nested subsets, e.g. the ``step`` of a
+        sample-flow table: the persons dropped between consecutive steps are counts too, so
+        each difference must be 0 or at least the threshold (checked within the other groups).
+    """
+
+    name: str
+    kind: TableKind
+    count_columns: tuple[str, ...] = ()
+    group_columns: tuple[str, ...] = ()
+    value_columns: tuple[str, ...] = ()
+    margins: Mapping[str, str] = field(default_factory=dict)
+    universe: str | None = None
+    description: str = ""
+    df_column: str | None = None
+    share_scale: float = 1.0
+    funnel: str | None = None
+
+    def __post_init__(self) -> None:
+        # Accept lists from callers but keep the spec hashable and immutable.
+        for attribute in ("count_columns", "group_columns", "value_columns"):
+            object.__setattr__(self, attribute, tuple(getattr(self, attribute)))
+        object.__setattr__(self, "margins", dict(self.margins))
+
+    @property
+    def universe_name(self) -> str:
+        return self.universe or self.name
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What the check did to one table or figure (goes into the manifest)."""
+
+    rules_applied: tuple[str, ...]
+    n_rows: int
+    n_primary: int
+    n_secondary: int
+    underlying_counts: Mapping[str, tuple[int, int]]
+    reasons: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_suppressed(self) -> int:
+        return self.n_primary + self.n_secondary
+
+
+@dataclass(frozen=True)
+class CheckedTable:
+    """A table that passed the rules: unsafe cells are missing, ``suppressed`` flags rows.
+
+    ``frame`` is exactly what is exported; ``report.reasons`` (row, rule) is the internal audit
+    log and stays inside RA because it says which cells were primary.
+    """
+
+    spec: TableSpec
+    frame: pd.DataFrame
+    report: CheckReport
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def description(self) -> str:
+        return self.spec.description

@@ -1,0 +1,13 @@
+"""Shared fixtures for the disclosure tests."""
+
+from __future__ import annotations
+
+import pytest
+from disclosure_helpers import SCHEMA
+
+from inburgering.disclosure import DisclosureRules, load_rules
+
+
+@pytest.fixture(scope="session")
+def rules() -> DisclosureRules:
+    return load_rules(schema_path=SCHEMA)
