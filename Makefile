@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 CORES ?= 2
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test lint dry-run lock clean help
+.PHONY: run test lint dry-run lock clean help test-slurm
 
 help:
 	@echo "make run    - run the whole workflow on the default synthetic configuration"
 	@echo "make test   - run the test suite"
 	@echo "make lint   - ruff, snakefmt --check and snakemake --lint"
+	@echo "make test-slurm - start a local one-node SLURM cluster (root) and run the workflow through it"
 	@echo "make lock   - refresh requirements*.lock and environment.yml from pyproject.toml"
 
 $(BIN)/python:
@@ -36,6 +37,16 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The SLURM executor end to end on a one-node cluster on this machine (root: installs and starts
+# slurmctld, slurmd, munge). The cluster is stopped afterwards unless KEEP_CLUSTER=1, so that a
+# later `make test` does not pick it up and run the SLURM test again.
+test-slurm: $(VENV)/.dev-installed
+	bash tools/slurm/start-local-cluster.sh
+	INBURGERING_REQUIRE_SLURM=1 $(BIN)/python -m pytest -m slurm tests/slurm $(PYTEST_ARGS); \
+	  status=$$?; \
+	  if [ "$(KEEP_CLUSTER)" != 1 ]; then bash tools/slurm/stop-local-cluster.sh; fi; \
+	  exit $$status
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/snakefmt --check Snakefile workflow/rules
@@ -43,6 +54,15 @@ lint: $(VENV)/.dev-installed
 
 dry-run: $(VENV)/.run-installed
 	$(BIN)/snakemake --dry-run --cores $(CORES) $(SNAKEMAKE_ARGS)
+
+# Monte Carlo validation (docs/reliability.md): the workflow over many synthetic seeds, then
+# bias, RMSE and coverage per estimand in results/montecarlo/ (monte_carlo.csv, summary.md).
+MC_SEEDS ?= 50
+MC_PERSONS ?= 4000
+.PHONY: montecarlo
+montecarlo: $(VENV)/.run-installed
+	$(BIN)/python -m inburgering.montecarlo --seeds $(MC_SEEDS) --persons $(MC_PERSONS) \
+	  --out results/montecarlo --jobs $(CORES)
 
 lock:
 	PYTHON=$(PYTHON) bash tools/lock.sh

@@ -96,3 +96,14 @@ def test_config_hash_ignores_key_order(config):
     assert config_hash(reordered) == config_hash(config)
     changed = deep_merge(config, {"run": {"seed": config["run"]["seed"] + 1}})
     assert config_hash(changed) != config_hash(config)
+
+
+def test_disclosure_section_is_checked_through_its_own_schema(config):
+    broken = copy.deepcopy(config)
+    broken["disclosure"]["min_persns"] = 5
+    with pytest.raises(ConfigError, match="min_persns"):
+        check_all(broken)
+    broken = copy.deepcopy(config)
+    broken["disclosure"]["min_persons"] = "ten"
+    with pytest.raises(ConfigError, match=r"key disclosure\.min_persons"):
+        check_all(broken)

@@ -14,6 +14,8 @@ from typing import Any
 
 import jsonschema
 import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 
@@ -57,11 +59,22 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "(top level)"
 
 
+def _schema_registry() -> Registry:
+    """Every schema file, addressable by its file name (for "$ref": "disclosure.schema.yaml")."""
+    resources = [
+        (path.name, Resource.from_contents(read_yaml(path), default_specification=DRAFT202012))
+        for path in sorted(SCHEMA_DIR.glob("*.schema.yaml"))
+    ]
+    return Registry().with_resources(resources)
+
+
 def validate(document: Mapping[str, Any], schema: str, *, source: str) -> None:
     """Validate against a named schema; raise ConfigError listing every violation by key."""
     schema_doc = read_yaml(schema_path(schema))
     validator = jsonschema.Draft202012Validator(
-        schema_doc, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        schema_doc,
+        registry=_schema_registry(),
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
     )
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
@@ -106,6 +119,11 @@ def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
     """Validate the main config and every config file it points to (used at workflow start)."""
     validate(config, "config", source="configuration")
     base = Path(base)
+    for key in ("policies", "catalogue"):
+        if not (base / config["data"][key]).exists():
+            raise ConfigError(
+                f"configuration: key data.{key}: file {config['data'][key]} does not exist"
+            )
     load_policies(base / config["data"]["policies"])
     load_catalogue(base / config["data"]["catalogue"])
     synth = config.get("synth")

@@ -37,6 +37,8 @@ VALUE_COLUMNS: tuple[str, ...] = (
     "n_clusters",
 )
 TIDY_COLUMNS: tuple[str, ...] = KEY_COLUMNS + VALUE_COLUMNS
+# Added by the disclosure stage to exported rows: true where the values were suppressed.
+SUPPRESSED = "suppressed"
 
 DESIGNS = frozenset(
     {"reform_did", "instrument_did", "route_matching", "city_matching", "heterogeneity", "process"}
@@ -66,13 +68,15 @@ def tidy_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame
     columns are filled with empty keys / missing values.
     """
     frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    unknown = sorted(set(frame.columns) - set(TIDY_COLUMNS))
+    unknown = sorted(set(frame.columns) - {*TIDY_COLUMNS, SUPPRESSED})
     if unknown:
         raise TidyContractError(f"tidy estimate rows: unknown columns {unknown}")
     for column in TIDY_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.NA
-    frame = frame.loc[:, list(TIDY_COLUMNS)]
+    frame = frame.loc[:, [*TIDY_COLUMNS, *([SUPPRESSED] if SUPPRESSED in frame else [])]]
+    if SUPPRESSED in frame:
+        frame[SUPPRESSED] = frame[SUPPRESSED].astype(str).str.lower().eq("true")
     for column in (*_STRING_KEYS, "estimator", "inference"):
         frame[column] = frame[column].map(_key_text).astype(object)
     for column in (*_INTEGER_KEYS, *_COUNT_VALUES):

@@ -25,25 +25,40 @@ log = logging.getLogger("inburgering")
 class RuleJob:
     """What a stage function gets: named inputs and outputs as paths, parameters, threads."""
 
-    input: Mapping[str, Path]
-    output: Mapping[str, Path]
+    input: Mapping[str, Path | list[Path]]
+    output: Mapping[str, Path | list[Path]]
     params: Mapping[str, Any] = field(default_factory=dict)
     threads: int = 1
     rule: str = ""
 
     def inputs(self, prefix: str) -> list[Path]:
-        """All inputs whose name starts with prefix (for gathered file lists)."""
-        return sorted(p for name, p in self.input.items() if name.startswith(prefix))
+        """All input files whose name starts with prefix (single files and named lists)."""
+        found: list[Path] = []
+        for name, value in self.input.items():
+            if name.startswith(prefix):
+                found.extend(value if isinstance(value, list) else [value])
+        return sorted(found)
 
 
 class StageError(RuntimeError):
     """A stage stopped on bad input; the message names file, column, rule and an example row."""
 
 
-def _named(files: Any) -> dict[str, Path]:
-    """Snakemake's Namedlist → {name: Path}; unnamed entries get positional names."""
-    named = {name: Path(value) for name, value in files.items()} if hasattr(files, "items") else {}
-    listed = {str(v) for v in named.values()}
+def _paths(value: Any) -> Path | list[Path]:
+    """One file → Path; a named list of files (expand() under one name) → list of Paths."""
+    if isinstance(value, str | Path):
+        return Path(value)
+    return [Path(item) for item in value]
+
+
+def _named(files: Any) -> dict[str, Path | list[Path]]:
+    """Snakemake's Namedlist → {name: Path or [Path]}; unnamed entries get positional names."""
+    named = {name: _paths(value) for name, value in files.items()}
+    listed = {
+        str(path)
+        for value in named.values()
+        for path in (value if isinstance(value, list) else [value])
+    }
     for index, value in enumerate(files):
         if str(value) not in listed:
             named[f"_{index}"] = Path(value)

@@ -29,12 +29,61 @@ def microdata():
 
 
 def report_outputs():
+    """Main report, one report per G4 city and the appendices, in every configured format."""
+    names = ["main", "appendix-methods", "appendix-reproducibility"]
+    names += [f"city_{city}" for city in config["report"]["cities"]]
     return expand(
         f"{RESULTS}/reports/{{name}}.{{fmt}}",
-        name=["main"],
+        name=names,
         fmt=config["report"]["formats"],
     )
 
 
 def validation_outputs():
     return [f"{RESULTS}/validation/estimates_vs_truth.csv"] if SYNTHETIC else []
+
+
+def export_inputs(wildcards):
+    """Every table the export assembles (disclosure.assemble maps them to the export contract)."""
+    files = {
+        "estimates": rules.gather_estimates.output.estimates,
+        "sample_flow": rules.prepare.output.sample_flow,
+        "data_quality": rules.prepare.output.data_quality,
+        "persons": rules.prepare.output.persons,
+        "composition": rules.process.output.composition,
+        "route_mix": rules.process.output.route_mix,
+        "survival": rules.process.output.survival,
+        "catalogue": config["data"]["catalogue"],
+        "policies": config["data"]["policies"],
+        "pretrends": rules.reform_did.output.pretrends,
+        "honestdid": rules.reform_did.output.honestdid,
+        "inference": rules.reform_did.output.inference,
+    }
+    for side in ("balance", "overlap", "sensitivity", "refutations"):
+        files[side] = [
+            getattr(rule.output, side)
+            for rule in (rules.route_matching, rules.city_matching, rules.heterogeneity)
+            if side in rule.output.keys()
+        ]
+    if SYNTHETIC:
+        files["validation"] = rules.validate_against_truth.output.validation
+    monte_carlo = Path(RESULTS) / "montecarlo" / "monte_carlo.csv"
+    if monte_carlo.exists():  # written by `make montecarlo`, outside the workflow
+        files["monte_carlo"] = str(monte_carlo)
+    return files
+
+
+def upstream_benchmarks():
+    """Benchmark files of every rule before the export (their times go to RUNTIMES.csv)."""
+    names = [
+        "prepare",
+        "reform_did",
+        "instrument_did",
+        "route_matching",
+        "city_matching",
+    ]
+    names += ["heterogeneity", "process", "gather_estimates"]
+    names += [f"reform_did_{outcome}" for outcome in config["estimate"]["outcomes"]]
+    if SYNTHETIC:
+        names += ["synth", "validate_against_truth"]
+    return [benchmark_file(name) for name in sorted(names)]

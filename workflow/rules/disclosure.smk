@@ -4,13 +4,12 @@
 
 rule export:
     input:
-        estimates=rules.gather_estimates.output.estimates,
-        sample_flow=rules.prepare.output.sample_flow,
-        persons=rules.prepare.output.persons,
+        unpack(export_inputs),
     output:
         estimates=f"{RESULTS}/export/estimates.csv",
         sample_flow=f"{RESULTS}/export/sample_flow.csv",
         manifest=f"{RESULTS}/export/MANIFEST.csv",
+        provenance=f"{RESULTS}/export/PROVENANCE.json",
     log:
         log_file("export"),
     benchmark:
@@ -19,10 +18,14 @@ rule export:
         "../../environment.yml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=4000,
+        runtime=20,
     params:
         entry="inburgering.disclosure.stage:run",
         disclosure=config["disclosure"],
+        config=config,
+        data_root=config["data"]["root"],
+        alpha=config["estimate"]["alpha"],
+        benchmarks=upstream_benchmarks(),
     script:
         RULE_SCRIPT

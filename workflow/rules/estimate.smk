@@ -1,12 +1,47 @@
 # Designs -> tidy estimate rows; on synthetic data, every estimate is compared with the truth.
 
 
-rule reform_did:
+rule reform_did_outcome:
     input:
         persons=rules.prepare.output.persons,
         outcomes=rules.prepare.output.outcomes,
     output:
+        estimates=f"{RESULTS}/estimates/reform_did/{{outcome}}_estimates.csv",
+        pretrends=f"{RESULTS}/estimates/reform_did/{{outcome}}_pretrends.csv",
+        honestdid=f"{RESULTS}/estimates/reform_did/{{outcome}}_honestdid.csv",
+        inference=f"{RESULTS}/estimates/reform_did/{{outcome}}_inference.csv",
+    log:
+        log_file("reform_did_{outcome}"),
+    benchmark:
+        benchmark_file("reform_did_{outcome}")
+    wildcard_constraints:
+        outcome="[a-z_]+",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        entry="inburgering.did.reform:run_outcome",
+        estimate=config["estimate"],
+        outcome=lambda wildcards: wildcards.outcome,
+    script:
+        RULE_SCRIPT
+
+
+rule reform_did:
+    input:
+        expand(
+            f"{RESULTS}/estimates/reform_did/{{outcome}}_{{table}}.csv",
+            outcome=config["estimate"]["outcomes"],
+            table=["estimates", "pretrends", "honestdid", "inference"],
+        ),
+    output:
         estimates=f"{RESULTS}/estimates/reform_did.csv",
+        pretrends=f"{RESULTS}/estimates/pretrends.csv",
+        honestdid=f"{RESULTS}/estimates/honestdid.csv",
+        inference=f"{RESULTS}/estimates/inference.csv",
     log:
         log_file("reform_did"),
     benchmark:
@@ -15,11 +50,146 @@ rule reform_did:
         "../../environment.yml"
     threads: 1
     resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        entry="inburgering.did.reform:run",
+    script:
+        RULE_SCRIPT
+
+
+rule instrument_did:
+    input:
+        persons=rules.prepare.output.persons,
+        outcomes=rules.prepare.output.outcomes,
+        policies=config["data"]["policies"],
+        policies_table=rules.prepare.output.municipality_policies,
+    output:
+        estimates=f"{RESULTS}/estimates/instrument_did.csv",
+    log:
+        log_file("instrument_did"),
+    benchmark:
+        benchmark_file("instrument_did")
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.did.reform:run",
+        entry="inburgering.did.instrument:run",
         estimate=config["estimate"],
+    script:
+        RULE_SCRIPT
+
+
+rule route_matching:
+    input:
+        persons=rules.prepare.output.persons,
+        outcomes=rules.prepare.output.outcomes,
+    output:
+        estimates=f"{RESULTS}/estimates/route_matching.csv",
+        balance=f"{RESULTS}/estimates/route_matching_balance.csv",
+        overlap=f"{RESULTS}/estimates/route_matching_overlap.csv",
+        sensitivity=f"{RESULTS}/estimates/route_matching_sensitivity.csv",
+        refutations=f"{RESULTS}/estimates/route_matching_refutations.csv",
+        samples=f"{RESULTS}/estimates/route_matching_samples.csv",
+    log:
+        log_file("route_matching"),
+    benchmark:
+        benchmark_file("route_matching")
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        entry="inburgering.matching.designs:run_route",
+        matching=config["matching"],
+        estimate=config["estimate"],
+    script:
+        RULE_SCRIPT
+
+
+rule city_matching:
+    input:
+        persons=rules.prepare.output.persons,
+        outcomes=rules.prepare.output.outcomes,
+    output:
+        estimates=f"{RESULTS}/estimates/city_matching.csv",
+        balance=f"{RESULTS}/estimates/city_matching_balance.csv",
+        overlap=f"{RESULTS}/estimates/city_matching_overlap.csv",
+        sensitivity=f"{RESULTS}/estimates/city_matching_sensitivity.csv",
+        refutations=f"{RESULTS}/estimates/city_matching_refutations.csv",
+        samples=f"{RESULTS}/estimates/city_matching_samples.csv",
+    log:
+        log_file("city_matching"),
+    benchmark:
+        benchmark_file("city_matching")
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        entry="inburgering.matching.designs:run_city",
+        matching=config["matching"],
+        estimate=config["estimate"],
+    script:
+        RULE_SCRIPT
+
+
+rule heterogeneity:
+    input:
+        persons=rules.prepare.output.persons,
+        outcomes=rules.prepare.output.outcomes,
+    output:
+        estimates=f"{RESULTS}/estimates/heterogeneity.csv",
+        sensitivity=f"{RESULTS}/estimates/heterogeneity_sensitivity.csv",
+        samples=f"{RESULTS}/estimates/heterogeneity_samples.csv",
+        cate_summary=f"{RESULTS}/estimates/heterogeneity_cate_summary.csv",
+    log:
+        log_file("heterogeneity"),
+    benchmark:
+        benchmark_file("heterogeneity")
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        entry="inburgering.heterogeneity.designs:run",
+        matching=config["matching"],
+        estimate=config["estimate"],
+    script:
+        RULE_SCRIPT
+
+
+rule process:
+    input:
+        persons=rules.prepare.output.persons,
+    output:
+        estimates=f"{RESULTS}/estimates/process.csv",
+        composition=f"{RESULTS}/estimates/composition.csv",
+        route_mix=f"{RESULTS}/estimates/route_mix.csv",
+        survival=f"{RESULTS}/estimates/route_start_survival.csv",
+    log:
+        log_file("process"),
+    benchmark:
+        benchmark_file("process")
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        entry="inburgering.process.stage:run",
+        data_end=config["data"]["end"],
+        alpha=config["estimate"]["alpha"],
     script:
         RULE_SCRIPT
 
@@ -27,6 +197,11 @@ rule reform_did:
 rule gather_estimates:
     input:
         reform_did=rules.reform_did.output.estimates,
+        instrument_did=rules.instrument_did.output.estimates,
+        route_matching=rules.route_matching.output.estimates,
+        city_matching=rules.city_matching.output.estimates,
+        heterogeneity=rules.heterogeneity.output.estimates,
+        process=rules.process.output.estimates,
     output:
         estimates=f"{RESULTS}/estimates/estimates.csv",
     log:

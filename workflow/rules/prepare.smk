@@ -9,14 +9,17 @@ rule prepare:
     output:
         persons=f"{RESULTS}/data/persons.parquet",
         outcomes=f"{RESULTS}/data/outcomes.parquet",
+        person_months=f"{RESULTS}/data/person_months.parquet",
+        municipality_policies=f"{RESULTS}/data/municipality_policies.parquet",
         sample_flow=f"{RESULTS}/data/sample_flow.csv",
+        data_quality=f"{RESULTS}/data/data_quality.csv",
     log:
         log_file("prepare"),
     benchmark:
         benchmark_file("prepare")
     conda:
         "../../environment.yml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=6000,
         runtime=30,

@@ -1,17 +1,29 @@
-# Quarto reports rendered from the disclosure-checked export only.
+# Quarto reports rendered from the disclosure-checked export only (results/export/), to every
+# format in config report.formats; see docs/report-inputs.md for the files they read.
+
+REPORT_FORMATS = config["report"]["formats"]
+
+
+wildcard_constraints:
+    document="main|appendix-methods|appendix-reproducibility",
+    city="|".join(config["report"]["cities"]),
 
 
 rule render_report:
     input:
-        source="reports/{name}.qmd",
+        # shared partials (included by the sources) first, unnamed: the stage reads `source`
+        "reports/_quarto.yml",
+        "reports/_setup.qmd",
+        "reports/_effects.qmd",
+        source="reports/{document}.qmd",
         manifest=rules.export.output.manifest,
         estimates=rules.export.output.estimates,
     output:
-        html=f"{RESULTS}/reports/{{name}}.html",
+        [f"{RESULTS}/reports/{{document}}.{fmt}" for fmt in REPORT_FORMATS],
     log:
-        log_file("render_report_{name}"),
+        log_file("render_report_{document}"),
     benchmark:
-        benchmark_file("render_report_{name}")
+        benchmark_file("render_report_{document}")
     conda:
         "../../environment.yml"
     threads: 1
@@ -20,6 +32,36 @@ rule render_report:
         runtime=10,
     params:
         entry="inburgering.report.stage:run",
-        report={"language": config["report"]["language"]},
+        document="{document}",
+        report=config["report"],
+    script:
+        RULE_SCRIPT
+
+
+rule render_city_report:
+    input:
+        "reports/_quarto.yml",
+        "reports/_setup.qmd",
+        "reports/_effects.qmd",
+        source="reports/city.qmd",
+        manifest=rules.export.output.manifest,
+        estimates=rules.export.output.estimates,
+    output:
+        [f"{RESULTS}/reports/city_{{city}}.{fmt}" for fmt in REPORT_FORMATS],
+    log:
+        log_file("render_city_report_{city}"),
+    benchmark:
+        benchmark_file("render_city_report_{city}")
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        entry="inburgering.report.stage:run",
+        document="city",
+        city="{city}",
+        report=config["report"],
     script:
         RULE_SCRIPT

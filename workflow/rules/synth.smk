@@ -4,9 +4,14 @@
 rule synth:
     input:
         catalogue=config["data"]["catalogue"],
+        policies=config["data"]["policies"],
     output:
         microdata=directory(config["data"]["root"]),
         truth=f"{RESULTS}/synthetic/truth/estimands.csv",
+        instrument_cells=f"{RESULTS}/synthetic/truth/instrument_cells.csv",
+        persons=f"{RESULTS}/synthetic/truth/persons.parquet",
+        potential_outcomes=f"{RESULTS}/synthetic/truth/potential_outcomes.parquet",
+        parameters=f"{RESULTS}/synthetic/truth/parameters.json",
     log:
         log_file("synth"),
     benchmark:
@@ -15,13 +20,12 @@ rule synth:
         "../../environment.yml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=6000,
         runtime=30,
     params:
         entry="inburgering.synth.stage:run",
         synth=config.get("synth"),
         data_end=config["data"]["end"],
-        reform_date=config["prepare"]["reform_date"],
-        horizons=config["estimate"]["horizons"],
+        prepare=config["prepare"],
     script:
         RULE_SCRIPT

@@ -3,6 +3,11 @@
 CBS renames files without notice (new versions, new years), so no path is ever hard-coded: a
 table's pattern is matched against the files below ``data.root`` and the newest year/version
 wins (the resolver used by kansenkaart-style RA code, made explicit and logged).
+
+Real RA names are irregular: ``SPOLISBUS 2014V1.DTA`` has a space, converted copies are
+lower-case ``.dta``, older files carry a date prefix (``140707 BETAB 2006V1.DTA``). The
+resolver therefore matches case-insensitively, allows one space or underscore before the year
+and version numbers, and an optional six-digit date prefix on the file name.
 """
 
 from __future__ import annotations
@@ -13,14 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inburgering.config import load_catalogue
+from inburgering.config import ConfigError, deep_merge, load_catalogue, validate
 from inburgering.workflow import StageError
 
 log = logging.getLogger(__name__)
 
+_PLACEHOLDER = re.compile(r"\{(year|version|ext)\}")
+
 
 @dataclass(frozen=True)
 class ResolvedFile:
+    """One file on disk that holds (one year of) a logical table."""
+
     table: str
     path: Path
     year: int | None
@@ -30,6 +39,8 @@ class ResolvedFile:
 
 @dataclass(frozen=True)
 class TableSpec:
+    """A logical table: where its files are and how its real columns are named."""
+
     name: str
     description: str
     pattern: str
@@ -43,24 +54,43 @@ class TableSpec:
 
 def _pattern_regex(pattern: str, formats: list[str]) -> re.Pattern[str]:
     escaped = re.escape(pattern)
-    escaped = escaped.replace(re.escape("{year}"), r"(?P<year>\d{4})", 1)
-    escaped = escaped.replace(re.escape("{year}"), r"(?P=year)")
-    escaped = escaped.replace(re.escape("{version}"), r"(?P<version>\d+)")
+    escaped = escaped.replace(re.escape("{year}"), r"[ _]?(?P<year>\d{4})", 1)
+    escaped = escaped.replace(re.escape("{year}"), r"[ _]?(?P=year)")
+    escaped = escaped.replace(re.escape("{version}"), r"[ _]?(?P<version>\d+)")
     extensions = "|".join(re.escape(f) for f in formats)
     escaped = escaped.replace(re.escape("{ext}"), f"(?P<ext>{extensions})")
-    return re.compile(f"^{escaped}$", re.IGNORECASE)
+    folder, slash, name = escaped.rpartition("/")
+    return re.compile(f"^{folder}{slash}(?:\\d{{6}}[ _]?)?{name}$", re.IGNORECASE)
 
 
 def _pattern_glob(pattern: str) -> str:
-    return re.sub(r"\{(year|version|ext)\}", "*", pattern)
+    """A case-insensitive glob (Linux globs are case-sensitive, RA's Windows drive is not)."""
+    folder, _, name = pattern.rpartition("/")
+    glob = (folder + "/" if folder else "") + "*" + name
+    glob = _PLACEHOLDER.sub("*", glob)
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in glob)
+
+
+def _rank(found: ResolvedFile, formats: list[str]) -> tuple[int, int, int]:
+    return (found.year or 0, found.version or 0, -formats.index(found.format))
 
 
 class Catalogue:
-    """Logical tables of one data root, as described by a catalogue file."""
+    """Logical tables of one data root, as described by a catalogue file.
+
+    Parameters
+    ----------
+    catalogue
+        The parsed catalogue (``config/catalogue.yaml``), optionally with overrides merged in.
+    root
+        Folder below which the table patterns are resolved (``data.root``).
+    formats
+        Accepted file extensions in order of preference (``data.formats``).
+    """
 
     def __init__(self, catalogue: dict[str, Any], root: str | Path, formats: list[str]):
         self.root = Path(root)
-        self.formats = list(formats)
+        self.formats = [f.lower() for f in formats]
         self.person_key: list[str] = list(catalogue["person_key"])
         self.codes: dict[str, Any] = catalogue["codes"]
         self.tables = {
@@ -77,8 +107,17 @@ class Catalogue:
 
     @classmethod
     def from_config(cls, config: dict[str, Any], base: str | Path = ".") -> Catalogue:
+        """The catalogue named by ``data.catalogue`` with ``prepare.catalogue_overrides``."""
         base = Path(base)
-        catalogue = load_catalogue(base / config["data"]["catalogue"])
+        path = base / config["data"]["catalogue"]
+        overrides = config.get("prepare", {}).get("catalogue_overrides") or {}
+        catalogue = load_catalogue(path)
+        if overrides:
+            catalogue = deep_merge(catalogue, overrides)
+            try:
+                validate(catalogue, "catalogue", source=f"{path} + prepare.catalogue_overrides")
+            except ConfigError as error:
+                raise StageError(str(error)) from None
         root = Path(config["data"]["root"])
         return cls(
             catalogue, root if root.is_absolute() else base / root, config["data"]["formats"]
@@ -90,12 +129,13 @@ class Catalogue:
         return self.tables[table]
 
     def candidates(self, table: str) -> list[ResolvedFile]:
+        """Every file below the root that matches the table's pattern, in any version."""
         spec = self.spec(table)
         regex = _pattern_regex(spec.pattern, self.formats)
         found = []
         for path in self.root.glob(_pattern_glob(spec.pattern)):
             match = regex.match(path.relative_to(self.root).as_posix())
-            if match:
+            if match and path.is_file():
                 groups = match.groupdict()
                 found.append(
                     ResolvedFile(
@@ -108,8 +148,16 @@ class Catalogue:
                 )
         return found
 
+    def available(self, table: str) -> bool:
+        """Whether any file holds the table (used for optional sources)."""
+        return bool(self.candidates(table))
+
     def resolve(self, table: str) -> list[ResolvedFile]:
-        """Newest version per year (year: each) or of the newest year (year: latest)."""
+        """Newest version per year (year: each) or of the newest year (year: latest).
+
+        Within a year the highest version wins, then the format listed first in
+        ``data.formats``. Raises StageError naming the pattern when no file matches.
+        """
         spec = self.spec(table)
         found = self.candidates(table)
         if not found:
@@ -117,14 +165,10 @@ class Catalogue:
                 f"catalogue table {table!r}: no file matches {spec.pattern!r} below {self.root} "
                 f"(formats {self.formats}); check data.root and the catalogue pattern"
             )
-
-        def rank(f: ResolvedFile) -> tuple[int, int, int]:
-            return (f.year or 0, f.version or 0, -self.formats.index(f.format))
-
         by_year: dict[int | None, ResolvedFile] = {}
-        for candidate in sorted(found, key=rank):
+        for candidate in sorted(found, key=lambda f: _rank(f, self.formats)):
             by_year[candidate.year] = candidate
-        chosen = sorted(by_year.values(), key=rank)
+        chosen = sorted(by_year.values(), key=lambda f: _rank(f, self.formats))
         if spec.year == "latest":
             chosen = chosen[-1:]
         for resolved in chosen:

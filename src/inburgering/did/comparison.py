@@ -24,6 +24,11 @@ from inburgering.did.errors import DidError
 
 COLUMNS = ("event_time", "att", "se", "ci_low", "ci_high", "estimator")
 
+# pyfixest's demeaning stops at its tolerance along a path that depends on Python's hash seed;
+# at the default 1e-8 the 9th digit of standard errors changes between runs. This tolerance
+# makes results byte-identical across runs (DESIGN.md, determinism) at negligible cost.
+FIXEF_TOL = 1e-13
+
 
 def _name(e: int) -> str:
     return f"evt_m{-e}" if e < 0 else f"evt_p{e}"
@@ -85,7 +90,10 @@ def twfe_event_study(
     frame, events = _with_dummies(data, time, group, ref=-1)
     rhs = " + ".join(_name(e) for e in events)
     fit = pf.feols(
-        f"{outcome} ~ {rhs} | {unit} + {time}", data=frame, vcov={"CRV1": cluster or unit}
+        f"{outcome} ~ {rhs} | {unit} + {time}",
+        data=frame,
+        vcov={"CRV1": cluster or unit},
+        fixef_tol=FIXEF_TOL,
     )
     return _tidy(fit.coef(), fit.se(), events, "twfe", alpha)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,7 @@ def write_export(
     person_keys: Iterable[object] = (),
     person_values: Mapping[str, Iterable[object]] | None = None,
     allow: Iterable[object] = (),
+    extras: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write the export package: checked files, MANIFEST.csv, manifest.json, output_request.md.
 
@@ -167,6 +168,9 @@ def write_export(
         written file (see :func:`scan_for_leaks`); counts are always scanned.
     allow
         Public dates/amounts the leak scan must not report (policy dates, cohort bounds).
+    extras
+        Writes files that hold no statistics (provenance, run times) into the staging folder;
+        they are leak-scanned with everything else but not listed in the manifest.
 
     Returns
     -------
@@ -205,6 +209,8 @@ def write_export(
                           json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
         write_text_atomic(staging / "output_request.md",
                           _output_request(entries, rules, dict(provenance or {})))
+        if extras is not None:
+            extras(staging)
         assert_no_leaks([staging], person_keys=person_keys, person_values=person_values,
                         rules=rules, allow=allow)
         _publish(staging, target)

@@ -1,53 +1,126 @@
-"""Snakemake entry point of the disclosure stage: check every table, write results/export/."""
+"""Snakemake entry point of the export: check every table and figure, write results/export/.
+
+One rule owns ``results/export/``: the package is assembled, checked against the configured CBS
+rules, leak-scanned against the person-level inputs and only then swapped into place
+(:func:`inburgering.disclosure.export.write_export`). An unsafe item stops the rule.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from inburgering.io import atomic_path, sha256_file
-from inburgering.tidy import read_tidy, write_tidy
+from inburgering.config import load_policies
+from inburgering.disclosure import assemble
+from inburgering.disclosure.export import write_export
+from inburgering.disclosure.figures import check_figure_data
+from inburgering.disclosure.rules import load_rules
+from inburgering.disclosure.tables import check_tables
+from inburgering.provenance import write_provenance
+from inburgering.tidy import read_tidy
 from inburgering.workflow import RuleJob
 
 log = logging.getLogger(__name__)
 
+SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "disclosure.schema.yaml"
+PERSON_DATES = (
+    "obligation_start",
+    "permit_date",
+    "koppeling_date",
+    "housing_date",
+    "intake_date",
+    "pip_date",
+    "route_assigned_date",
+    "route_start_date",
+    "route_switch_date",
+    "first_exam_date",
+)
 
-def suppress_estimates(estimates: pd.DataFrame, min_persons: int) -> tuple[pd.DataFrame, int]:
-    small = (estimates["n_treated"] < min_persons) | (estimates["n_control"] < min_persons)
-    small = small.fillna(True)
-    checked = estimates.copy()
-    checked.loc[small, ["estimate", "se", "ci_low", "ci_high", "p_value"]] = float("nan")
-    return checked, int(small.sum())
+
+def public_dates(policies: dict[str, Any], prepare: dict[str, Any], data_end: str) -> list[str]:
+    """Dates that are public facts, not a person's: policy calendar, quarter bounds, data end."""
+    dates = {policies["reform"]["date"], prepare["reform_date"], prepare["uncertain_regime_until"]}
+    for instrument in policies["instruments"].values():
+        for spell in instrument["adoption"].values():
+            dates.update(spell.values())
+    quarters = pd.period_range("2010Q1", "2030Q4", freq="Q")
+    bounds = [*quarters.start_time, *quarters.end_time.normalize()]
+    dates.update(day.strftime("%Y-%m-%d") for day in bounds)
+    dates.add(pd.Period(data_end, "M").end_time.strftime("%Y-%m-%d"))
+    return sorted({*dates, *(d.replace("-", "") for d in dates)})
 
 
-def suppress_counts(flow: pd.DataFrame, min_persons: int) -> tuple[pd.DataFrame, int]:
-    counts = [c for c in flow.columns if c.startswith("persons")]
-    checked = flow.copy()
-    small = checked[counts].lt(min_persons) & checked[counts].gt(0)
-    checked[counts] = checked[counts].astype("Int64").mask(small)
-    return checked, int(small.to_numpy().sum())
+def _items(job: RuleJob, estimates: pd.DataFrame, minimum: int) -> list[assemble.Item]:
+    read = assemble.read_csv
+    items = [
+        assemble.estimates_item(estimates),
+        assemble.sample_flow_item(read(job.input["sample_flow"])),
+        assemble.data_quality_item(read(job.input["data_quality"])),
+        assemble.composition_item(read(job.input["composition"])),
+        assemble.route_mix_item(read(job.input["route_mix"])),
+    ]
+    sides = {
+        name: assemble.concat(job.inputs(name))
+        for name in ("balance", "overlap", "sensitivity", "refutations")
+    }
+    if len(sides["balance"]):
+        items.append(assemble.balance_item(sides["balance"], estimates))
+    if len(sides["overlap"]):
+        items.append(assemble.overlap_item(sides["overlap"], minimum))
+    if len(sides["sensitivity"]):
+        items.append(assemble.sensitivity_item(sides["sensitivity"], estimates))
+    if len(sides["refutations"]):
+        items.append(
+            assemble.refutations_item(sides["refutations"], estimates, job.params["alpha"])
+        )
+    items += assemble.did_items(job, estimates)
+    if "validation" in job.input:
+        items.append(assemble.validation_item(read(job.input["validation"])))
+    if "monte_carlo" in job.input:
+        items.append(assemble.monte_carlo_item(read(job.input["monte_carlo"])))
+    return items
 
 
 def run(job: RuleJob) -> None:
-    min_persons = job.params["disclosure"]["min_persons"]
-    estimates, n_estimates = suppress_estimates(read_tidy(job.input["estimates"]), min_persons)
-    write_tidy(estimates, job.output["estimates"])
-    flow, n_flow = suppress_counts(pd.read_csv(job.input["sample_flow"]), min_persons)
-    with atomic_path(job.output["sample_flow"]) as tmp:
-        flow.to_csv(tmp, index=False)
-    manifest = pd.DataFrame(
-        [
-            {
-                "file": Path(job.output[name]).name,
-                "rule": f"min_persons={min_persons}",
-                "cells_suppressed": n,
-                "sha256": sha256_file(job.output[name]),
-            }
-            for name, n in (("estimates", n_estimates), ("sample_flow", n_flow))
-        ]
+    rules = load_rules(job.params["disclosure"], schema_path=SCHEMA)
+    estimates = read_tidy(job.input["estimates"])
+    checked = check_tables(_items(job, estimates, rules.min_persons), rules)
+    survival = check_figure_data(
+        assemble.read_csv(job.input["survival"]),
+        "survival",
+        name="route_start_survival",
+        rules=rules,
+        by=["city", "cohort"],
+        # Survival steps with few events are pooled and the curve is cut where the risk set
+        # gets small: that is how a publishable Kaplan-Meier curve is made, not a failure.
+        on_violation="suppress",
     )
-    with atomic_path(job.output["manifest"]) as tmp:
-        manifest.to_csv(tmp, index=False)
-    log.info("export: %d estimate rows and %d counts suppressed", n_estimates, n_flow)
+    persons = pd.read_parquet(job.input["persons"])
+    config = job.params["config"]
+    policies = load_policies(job.input["policies"])
+    data_root = job.params["data_root"]
+
+    def provenance_files(staging: Path) -> None:
+        write_provenance(
+            staging,
+            config,
+            inputs=[data_root, job.input["catalogue"], job.input["policies"]],
+            input_root=data_root,
+            benchmarks=job.params["benchmarks"],
+        )
+
+    write_export(
+        [*checked, survival],
+        Path(job.output["manifest"]).parent,
+        rules=rules,
+        provenance={"run": config["run"]["name"], "data_source": config["data"]["source"]},
+        person_keys=persons["person_id"].astype(str).tolist(),
+        person_values={c: persons[c] for c in PERSON_DATES if c in persons.columns},
+        allow=public_dates(policies, config["prepare"], config["data"]["end"]),
+        extras=provenance_files,
+    )
+    for item in checked:
+        log.info("export %s: %d cells suppressed", item.name, int(item.frame["suppressed"].sum()))

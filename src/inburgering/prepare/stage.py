@@ -1,29 +1,77 @@
-"""Snakemake entry point of the prepare stage."""
+"""Snakemake entry point of the prepare stage: raw CBS-style files → analysis tables.
+
+Outputs (results/data/): persons, outcomes, person_months, municipality_policies (parquet),
+sample_flow.csv and data_quality.csv. Every file is written to a temporary name and renamed,
+so a failed run leaves nothing that looks complete.
+"""
 
 from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 
 from inburgering.cbs import Catalogue
-from inburgering.config import load_catalogue, load_policies
+from inburgering.config import load_policies
 from inburgering.io import atomic_path
-from inburgering.prepare.tables import build_outcomes, build_persons
+from inburgering.prepare import sources as s
+from inburgering.prepare.outcomes import build_outcomes, connect, register, write_person_months
+from inburgering.prepare.persons import build_persons
+from inburgering.prepare.policies import build_policies
+from inburgering.prepare.quality import DataQuality
+from inburgering.prepare.settings import Settings
 from inburgering.workflow import RuleJob
+
+log = logging.getLogger(__name__)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 def run(job: RuleJob) -> None:
-    data = job.params["data"]
-    prepare = job.params["prepare"]
-    catalogue = Catalogue(load_catalogue(job.input["catalogue"]), data["root"], data["formats"])
+    """Validate the sources and write the canonical analysis tables (see module docstring)."""
+    data, prepare = job.params["data"], job.params["prepare"]
+    catalogue = Catalogue.from_config(
+        {"data": {**data, "catalogue": job.input["catalogue"]}, "prepare": prepare}
+    )
     policies = load_policies(job.input["policies"])
     cities = {city: spec["code"] for city, spec in policies["municipalities"].items()}
-    persons, flow = build_persons(
-        catalogue, cities, prepare["reform_date"], prepare["uncertain_regime_until"]
-    )
-    data_end = pd.Period(data["end"], "M").end_time.normalize()
-    outcomes = build_outcomes(catalogue, persons, prepare["horizons"], data_end)
-    for name, frame in (("persons", persons), ("outcomes", outcomes)):
-        with atomic_path(job.output[name]) as tmp:
-            frame.to_parquet(tmp, index=False)
-    with atomic_path(job.output["sample_flow"]) as tmp:
-        flow.to_csv(tmp, index=False)
+    settings = Settings.from_config(prepare, data, cities)
+    dq = DataQuality(settings.max_repair_share, job.rule or "prepare")
+    src = s.Sources(catalogue, settings, dq)
+
+    persons, flow = build_persons(src)
+    ids = persons["person_id"]
+    secm = s.state_spells(src, "socio_economic", ids, ["category"])
+    secm = secm[secm["person_type"] == catalogue.codes["person_type_resident"]]
+    education = None
+    if src.present("education_enrolment"):
+        education = s.state_spells(src, "education_enrolment", ids, [])
+    else:
+        log.warning("no education enrolment: in_education missing, participation = employed")
+    municipality_policies = build_policies(src, policies)
+
+    out = job.output
+    Path(out["person_months"]).parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=Path(out["person_months"]).parent) as scratch:
+        con = connect(settings, job.threads, Path(scratch))
+        register(con, persons, secm, education, catalogue.codes)
+        outcomes = build_outcomes(con, settings, education is not None)
+        with atomic_path(out["person_months"]) as tmp:
+            write_person_months(con, settings, education is not None, tmp)
+        con.close()
+    _write_parquet(persons, out["persons"])
+    _write_parquet(outcomes, out["outcomes"])
+    _write_parquet(municipality_policies, out["municipality_policies"])
+    _write_csv(flow, out["sample_flow"])
+    _write_csv(dq.table(), out["data_quality"])
+    log.info("prepare: %d persons, %d outcome rows", len(persons), len(outcomes))

@@ -1,139 +1,214 @@
-"""Render Quarto (.qmd) reports: with the Quarto CLI when it is on PATH, otherwise ourselves.
+"""Render Quarto (.qmd) reports to self-contained HTML and PDF.
 
-The Quarto CLI cannot be installed everywhere (it downloads its binary; CBS RA has no internet),
-so the fallback executes the same ``{python}`` cells (Quarto's cell options ``#| label``,
-``#| fig-cap``, ``#| tbl-cap``, ``#| output: asis`` and the ``parameters`` tag) and hands the
-resulting Markdown to pandoc from ``pypandoc-binary`` for self-contained HTML. Sources stay
-valid Quarto: nothing here is syntax only the fallback understands.
+With the Quarto CLI on PATH, Quarto renders. Otherwise (CBS RA has no internet and the CLI
+downloads its binary) the fallback does what Quarto would for the features the sources use:
+includes and cells (see document.py / execute.py), then pandoc from ``pypandoc-binary`` with the
+Lua filter ``filters/quarto.lua`` (cross-references, callouts) to HTML with embedded resources,
+or to Typst, compiled to PDF by the ``typst`` package.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
+import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import yaml
 
 from inburgering.io import atomic_path
+from inburgering.report.document import (
+    RenderError,
+    format_options,
+    project_options,
+    read_source,
+)
+from inburgering.report.execute import execute
 
 log = logging.getLogger(__name__)
 
-CELL = re.compile(r"^```\{python\}[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
-FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+HERE = Path(__file__).parent
+LUA_FILTER = HERE / "filters" / "quarto.lua"
+CSS = HERE / "assets" / "report.css"
+TYPST_PREAMBLE = HERE / "assets" / "preamble.typ"
+FORMATS = {".html": "html", ".pdf": "typst"}
+# Keys that configure Quarto itself rather than describe the document.
+NOT_METADATA = ("format", "execute", "jupyter", "project", "engine")
+# Format options the fallback turns into pandoc flags rather than metadata.
+PANDOC_FLAGS = ("toc", "toc-depth", "number-sections", "embed-resources", "execute")
+IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]*)\"", re.IGNORECASE)
 
 
-class RenderError(RuntimeError):
-    """A report cell failed or produced something the report cannot show."""
+def _formats(outputs: Sequence[Path]) -> list[str]:
+    unknown = [str(p) for p in outputs if p.suffix not in FORMATS]
+    if unknown:
+        raise RenderError(f"cannot render {unknown}: output must end in {sorted(FORMATS)}")
+    return [FORMATS[p.suffix] for p in outputs]
 
 
-@dataclass
-class Cell:
-    code: str
-    options: dict[str, Any] = field(default_factory=dict)
+def render(
+    source: Path,
+    output: Path | Sequence[Path],
+    params: Mapping[str, Any],
+    work_dir: Path,
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    """Render `source` to each output (format from the suffix: .html, .pdf).
 
-
-def parse_cell(body: str) -> Cell:
-    option_lines = [line[3:] for line in body.splitlines() if line.startswith("#| ")]
-    code = "\n".join(line for line in body.splitlines() if not line.startswith("#|"))
-    options = yaml.safe_load("\n".join(option_lines)) or {}
-    return Cell(code=code, options=options)
-
-
-def split_document(text: str) -> tuple[dict[str, Any], list[str | Cell]]:
-    match = FRONT_MATTER.match(text)
-    metadata = yaml.safe_load(match.group(1)) if match else {}
-    body = text[match.end() :] if match else text
-    parts: list[str | Cell] = []
-    position = 0
-    for cell in CELL.finditer(body):
-        parts.append(body[position : cell.start()])
-        parts.append(parse_cell(cell.group(1)))
-        position = cell.end()
-    parts.append(body[position:])
-    return metadata, parts
-
-
-def _figure_markdown(cell: Cell, path: Path) -> str:
-    caption = cell.options.get("fig-cap", "")
-    alt = cell.options.get("fig-alt", caption)
-    label = cell.options.get("label", "")
-    attributes = f'{{#{label} fig-alt="{alt}"}}' if label else ""
-    return f"\n![{caption}]({path.as_posix()}){attributes}\n"
-
-
-def execute(parts: list[str | Cell], params: dict[str, Any], figure_dir: Path, cwd: Path) -> str:
-    """Run the cells in one namespace (like a Jupyter kernel) and return Markdown."""
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    namespace: dict[str, Any] = {"__name__": "__report__"}
-    chunks: list[str] = []
-    figure_dir.mkdir(parents=True, exist_ok=True)
-    for index, part in enumerate(parts):
-        if isinstance(part, str):
-            chunks.append(part)
-            continue
-        stdout = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(stdout), contextlib.chdir(cwd):
-                exec(compile(part.code, f"<cell {index}>", "exec"), namespace)
-        except Exception as error:
-            label = part.options.get("label", f"cell {index}")
-            raise RenderError(
-                f"report cell {label} failed: {type(error).__name__}: {error}"
-            ) from error
-        if "parameters" in part.options.get("tags", []):
-            namespace.update(params)
-        text = stdout.getvalue()
-        if text and part.options.get("output") == "asis":
-            chunks.append("\n" + text + "\n")
-            if "tbl-cap" in part.options:
-                label = part.options.get("label", "")
-                chunks.append(f"\n: {part.options['tbl-cap']} {{#{label}}}\n" if label else "")
-        for number in plt.get_fignums():
-            path = figure_dir / f"{part.options.get('label', f'cell-{index}')}-{number}.png"
-            plt.figure(number).savefig(path, dpi=150, bbox_inches="tight")
-            chunks.append(_figure_markdown(part, path))
-        plt.close("all")
-    return "".join(chunks)
-
-
-def _pandoc(markdown: Path, output: Path, metadata: dict[str, Any], resource_dir: Path) -> None:
-    import pypandoc
-
-    arguments = [
-        "--standalone",
-        "--embed-resources",
-        "--toc",
-        f"--resource-path={resource_dir}",
-        f"--metadata=title:{metadata.get('title', 'Report')}",
-    ]
-    with atomic_path(output) as tmp:
-        pypandoc.convert_file(
-            str(markdown), "html", format="markdown", outputfile=str(tmp), extra_args=arguments
-        )
-
-
-def render(source: Path, output: Path, params: dict[str, Any], work_dir: Path) -> None:
-    """Render one .qmd to HTML at `output` (Quarto CLI if available, else the fallback)."""
+    `params` override the cell tagged ``parameters``; `metadata` overrides the front matter
+    (title, lang, crossref prefixes: what a translated edition changes).
+    """
+    outputs = [Path(output)] if isinstance(output, str | os.PathLike) else [Path(p) for p in output]
+    _formats(outputs)
+    work_dir.mkdir(parents=True, exist_ok=True)
     if shutil.which("quarto"):
-        arguments = ["quarto", "render", str(source), "--to", "html", "--output-dir", str(work_dir)]
-        for key, value in params.items():
-            arguments += ["-P", f"{key}:{value}"]
-        subprocess.run(arguments, check=True)
-        shutil.copyfile(work_dir / f"{source.stem}.html", output)
-        return
-    metadata, parts = split_document(source.read_text(encoding="utf-8"))
-    markdown = execute(parts, params, work_dir / "figures", cwd=Path.cwd())
+        _render_quarto(source, outputs, dict(params), work_dir, dict(metadata or {}))
+    else:
+        _render_fallback(source, outputs, dict(params), work_dir, dict(metadata or {}))
+    log.info("rendered %s -> %s", source, ", ".join(map(str, outputs)))
+
+
+def _render_quarto(
+    source: Path, outputs: list[Path], params: dict, work_dir: Path, metadata: dict
+) -> None:
+    """Quarto CLI: parameters and metadata as files (nested values survive), then copy out."""
+    params_file = work_dir / "params.yml"
+    params_file.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    metadata_file = work_dir / "metadata.yml"
+    metadata_file.write_text(yaml.safe_dump(metadata, allow_unicode=True), encoding="utf-8")
+    for output, fmt in zip(outputs, _formats(outputs), strict=True):
+        arguments = [
+            "quarto",
+            "render",
+            str(source),
+            "--to",
+            fmt,
+            "--output-dir",
+            str(work_dir.resolve()),
+            "--execute-params",
+            str(params_file.resolve()),
+            "--metadata-file",
+            str(metadata_file.resolve()),
+        ]
+        completed = subprocess.run(arguments, capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise RenderError(f"quarto render {source} --to {fmt} failed:\n{completed.stderr}")
+        with atomic_path(output) as tmp:
+            shutil.copyfile(work_dir / f"{source.stem}{output.suffix}", tmp)
+
+
+def _document_metadata(source: Path, front: dict, overrides: dict) -> dict[str, Any]:
+    project = project_options(source)
+    merged = {k: v for k, v in project.items() if k not in NOT_METADATA}
+    merged.update({k: v for k, v in front.items() if k not in NOT_METADATA})
+    merged.update(overrides)
+    return merged
+
+
+def _render_fallback(
+    source: Path, outputs: list[Path], params: dict, work_dir: Path, metadata: dict
+) -> None:
+    front, parts = read_source(source)
+    markdown = execute(parts, params, work_dir / "figures", cwd=source.parent.resolve())
     markdown_path = work_dir / f"{source.stem}.md"
     markdown_path.write_text(markdown, encoding="utf-8")
-    _pandoc(markdown_path, output, metadata, work_dir)
-    log.info("rendered %s -> %s", source, output)
+    document = _document_metadata(source, front, metadata)
+    project = project_options(source)
+    for output, fmt in zip(outputs, _formats(outputs), strict=True):
+        options = format_options(front, project, fmt)
+        # Format options that are pandoc variables (papersize, fontsize) travel as metadata.
+        variables = {k: v for k, v in options.items() if k not in PANDOC_FLAGS}
+        if fmt == "html":
+            _html(markdown_path, output, {**document, **variables}, options, work_dir)
+        else:
+            _pdf(markdown_path, output, {**document, **variables}, options, work_dir)
+
+
+def _pandoc(arguments: list[str], what: str) -> None:
+    import pypandoc
+
+    completed = subprocess.run(
+        [pypandoc.get_pandoc_path(), *arguments], capture_output=True, text=True
+    )
+    if completed.returncode != 0:
+        raise RenderError(f"pandoc failed for {what}:\n{completed.stderr.strip()}")
+    if completed.stderr.strip():
+        log.warning("pandoc (%s): %s", what, completed.stderr.strip())
+
+
+def _common_arguments(markdown: Path, metadata_file: Path, options: dict) -> list[str]:
+    arguments = [
+        str(markdown),
+        "--from",
+        "markdown",
+        "--standalone",
+        f"--lua-filter={LUA_FILTER}",
+        f"--metadata-file={metadata_file}",
+        f"--resource-path={markdown.parent}",
+        "--columns=10000",  # pipe tables keep natural column widths instead of wrapping
+    ]
+    if options.get("toc"):
+        arguments += ["--toc", f"--toc-depth={options.get('toc-depth', 3)}"]
+    if options.get("number-sections"):
+        arguments.append("--number-sections")
+    return arguments
+
+
+def _write_metadata(path: Path, metadata: dict) -> Path:
+    path.write_text(yaml.safe_dump(metadata, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _html(markdown: Path, output: Path, metadata: dict, options: dict, work_dir: Path) -> None:
+    metadata_file = _write_metadata(work_dir / "metadata-html.yml", metadata)
+    with atomic_path(output) as tmp:
+        arguments = _common_arguments(markdown, metadata_file, options)
+        _pandoc(
+            [*arguments, "--to", "html5", "--embed-resources", f"--css={CSS}", "-o", str(tmp)],
+            str(output),
+        )
+        missing = [
+            src[:80]
+            for src in IMG_SRC.findall(tmp.read_text(encoding="utf-8"))
+            if not src.startswith("data:")
+        ]
+        if missing:
+            raise RenderError(f"{output}: figures not embedded (missing files?): {missing}")
+
+
+def _typst_header(metadata: dict) -> str:
+    """Preamble plus Typst supplements in the document language ("Figuur 2", "Tabel 1")."""
+    crossref = metadata.get("crossref") or {}
+    supplements = [
+        ("figure.where(kind: image)", "figure", crossref.get("fig-prefix", "Figure")),
+        ("figure.where(kind: table)", "figure", crossref.get("tbl-prefix", "Table")),
+        ("heading", "heading", crossref.get("sec-prefix", "Section")),
+    ]
+    rules = [
+        f"#show {target}: set {element}(supplement: [{text}])"
+        for target, element, text in supplements
+    ]
+    return TYPST_PREAMBLE.read_text(encoding="utf-8") + "\n".join(rules) + "\n"
+
+
+def _pdf(markdown: Path, output: Path, metadata: dict, options: dict, work_dir: Path) -> None:
+    import typst
+
+    typst_metadata = {**metadata, "resource-root": str(work_dir.resolve())}
+    metadata_file = _write_metadata(work_dir / "metadata-typst.yml", typst_metadata)
+    header = work_dir / "header.typ"
+    header.write_text(_typst_header(metadata), encoding="utf-8")
+    typ = work_dir / f"{markdown.stem}.typ"
+    arguments = _common_arguments(markdown, metadata_file, options)
+    # Quarto's documents start sections at level 2; Typst numbers from level 1.
+    arguments += ["--to", "typst", "--shift-heading-level-by=-1", f"--include-in-header={header}"]
+    _pandoc([*arguments, "-o", str(typ)], str(typ))
+    with atomic_path(output) as tmp:
+        try:
+            typst.compile(str(typ), output=str(tmp), root=str(work_dir.resolve()))
+        except Exception as error:  # typst raises its own error types; all mean "no PDF"
+            raise RenderError(f"typst failed for {output}: {error}") from error

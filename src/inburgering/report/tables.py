@@ -1,27 +1,64 @@
-"""Estimate tables formatted for reading: estimate, interval, n — not dumped frames."""
+"""Tables formatted for reading: estimate, interval, n (never dumped data frames).
+
+Effects on shares are shown in percentage points; intervals as "[low, high]"; counts with
+thousands separators in the report language.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
+from inburgering.report.translate import Translator
 
-def format_interval(low: float, high: float, digits: int = 3) -> str:
+PP = 100.0  # outcomes are shares; effects read as percentage points
+
+
+def pipe_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    caption: str,
+    label: str,
+    numeric: Sequence[bool] | None = None,
+) -> str:
+    """A Markdown pipe table with a numbered caption (``: caption {#tbl-x}``)."""
+    numeric = numeric or [False] * len(header)
+    align = ["---:" if right else ":---" for right in numeric]
+    lines = [_row(header), _row(align), *(_row(r) for r in rows)]
+    return "\n".join(lines) + f"\n\n: {caption} {{#{label}}}\n"
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
+def effect(t: Translator, value: float, scale: float = PP, digits: int = 1) -> str:
+    return t.number(value * scale, digits, sign=True) if pd.notna(value) else t("suppressed")
+
+
+def interval(t: Translator, low: float, high: float, scale: float = PP, digits: int = 1) -> str:
     if pd.isna(low) or pd.isna(high):
-        return "suppressed"
-    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+        return t("suppressed")
+    return f"[{t.number(low * scale, digits)}, {t.number(high * scale, digits)}]"
 
 
-def estimates_markdown(estimates: pd.DataFrame, digits: int = 3) -> str:
-    """Pipe table of headline estimates: city, outcome, horizon, estimate, 95% interval, n."""
-    rows = [
-        "| City | Outcome | Horizon (months) | Estimate | 95% interval | n (treated / control) |"
+def p_value(t: Translator, value: float) -> str:
+    if pd.isna(value):
+        return "–"
+    return "< " + t.number(0.001, 3) if value < 0.001 else t.number(value, 3)
+
+
+def counts(t: Translator, treated: object, control: object) -> str:
+    if pd.isna(control):
+        return t.count(treated)
+    return f"{t.count(treated)} / {t.count(control)}"
+
+
+def estimate_cells(t: Translator, row: pd.Series, scale: float = PP) -> list[str]:
+    """Estimate, 95% interval and n of one tidy row, in that order."""
+    return [
+        effect(t, row["estimate"], scale),
+        interval(t, row["ci_low"], row["ci_high"], scale),
+        counts(t, row["n_treated"], row["n_control"]),
     ]
-    rows.append("|---|---|---:|---:|---|---:|")
-    for row in estimates.itertuples(index=False):
-        estimate = "suppressed" if pd.isna(row.estimate) else f"{row.estimate:.{digits}f}"
-        counts = f"{row.n_treated} / {row.n_control}"
-        rows.append(
-            f"| {row.city} | {row.outcome} | {row.horizon} | {estimate} | "
-            f"{format_interval(row.ci_low, row.ci_high, digits)} | {counts} |"
-        )
-    return "\n".join(rows)

@@ -1,5 +1,6 @@
 """Synthetic CBS-style population with planted causal effects and ground truth."""
 
-from inburgering.synth.generate import SynthParameters, generate, simulate_persons, truth_table
+from inburgering.synth.generate import generate, simulate, truth_tables
+from inburgering.synth.params import SynthParameters
 
-__all__ = ["SynthParameters", "generate", "simulate_persons", "truth_table"]
+__all__ = ["SynthParameters", "generate", "simulate", "truth_tables"]

@@ -7,10 +7,11 @@ import logging
 from pathlib import Path
 
 from inburgering.cbs.catalogue import Catalogue
-from inburgering.config import load_catalogue
-from inburgering.synth.generate import SynthParameters, generate
+from inburgering.config import load_catalogue, load_policies
+from inburgering.synth.generate import generate
+from inburgering.synth.params import PROFILES, SynthParameters
 
-DEFAULT_CATALOGUE = Path(__file__).resolve().parents[3] / "config" / "catalogue.yaml"
+CONFIG = Path(__file__).resolve().parents[3] / "config"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,13 +20,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=SynthParameters.seed)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--format", choices=["sav", "parquet", "csv"], default="sav")
-    parser.add_argument("--catalogue", type=Path, default=DEFAULT_CATALOGUE)
+    parser.add_argument("--profile", choices=PROFILES, default="default")
+    parser.add_argument("--data-end", default=SynthParameters.data_end, help="last month, YYYY-MM")
+    parser.add_argument("--catalogue", type=Path, default=CONFIG / "catalogue.yaml")
+    parser.add_argument("--policies", type=Path, default=CONFIG / "policies.yaml")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     catalogue = Catalogue(load_catalogue(args.catalogue), args.out / "microdata", [args.format])
-    generate(
-        SynthParameters(persons=args.persons, seed=args.seed), catalogue, args.out, args.format
+    params = SynthParameters(
+        persons=args.persons, seed=args.seed, profile=args.profile, data_end=args.data_end
     )
+    instruments = load_policies(args.policies)["instruments"]
+    generate(params, catalogue, args.out, args.format, instruments)
 
 
 if __name__ == "__main__":

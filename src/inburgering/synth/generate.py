@@ -1,16 +1,27 @@
-"""Synthetic CBS-style population with planted reform effects (walking-skeleton generator).
+"""Synthetic CBS-style population with planted causal effects and exact ground truth.
 
-Persons get an obligation start (cohort quarter), a settlement municipality, covariates and a
-latent time to first job under both law regimes (common random numbers), so every potential
-outcome and therefore every true effect is known exactly. Files are written with the real CBS
-names and columns from the catalogue; ground truth goes to ``truth/estimands.csv``.
+Pipeline: municipalities (effects, instrument adoption) → persons (covariates, composition
+shifts) → process (regime, housing, intake, test, PIP, route, exams) → monthly states from
+potential outcomes (chunked by persons) → CBS-style files through the catalogue → truth.
+
+Definitions shared with prepare (the reader computes the same from the files):
+
+* settlement municipality: the municipality (address spell joined to VSLGWB ``gem{YYYY}`` of the
+  spell's start year) of the first address spell active on or after the obligation start;
+* outcome at horizon h: the state on the calendar date obligation_start + DateOffset(months=h):
+  employed = an active SECM spell with code 11-14 on that date; social_assistance = active SECM 22;
+  in_education = an active enrolment spell; participation = employed or in_education; missing when
+  that date is after the data end (last day of ``data.end``).
+
+truth/persons.parquet holds these facts per obligated person (never exported);
+truth/potential_outcomes.parquet holds per person x horizon the latent uniform and the state
+probabilities in every world the truth compares, so every truth row can be recomputed.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,265 +29,273 @@ import pandas as pd
 
 from inburgering.cbs.catalogue import Catalogue
 from inburgering.io import atomic_path
-from inburgering.synth.writers import write_table
-from inburgering.tidy import tidy_frame
+from inburgering.synth import outcomes as oc
+from inburgering.synth import tables, truth
+from inburgering.synth.dates import DAY, add_months, month_end, quarter_from_label, quarter_label
+from inburgering.synth.municipalities import Municipalities, build_municipalities
+from inburgering.synth.params import G4_CODES, SynthParameters
+from inburgering.synth.population import ORIGINS, simulate_population
+from inburgering.synth.process import ROUTES, assign_routes, exams, route_context, simulate_process
+from inburgering.synth.spells import month_grid, spells_frame
+from inburgering.synth.writers import as_text_ids, write_table
 
 log = logging.getLogger(__name__)
 
-G4_SHARES = {"0363": 0.055, "0599": 0.05, "0518": 0.04, "0344": 0.025}
-G4_KEYS = {"0363": "amsterdam", "0599": "rotterdam", "0518": "den_haag", "0344": "utrecht"}
+HORIZON_OUTCOMES = ("employed", "in_education", "participation", "social_assistance")
 
 
 @dataclass(frozen=True)
-class SynthParameters:
-    """Generator parameters; each default is a documented assumption (docs/synthetic-data.md)."""
+class Population:
+    persons: pd.DataFrame
+    munis: Municipalities
+    spells: pd.DataFrame
+    potential: pd.DataFrame
 
-    persons: int = 20000
-    seed: int = 42
-    first_cohort: str = "2016Q1"
-    last_cohort: str = "2024Q4"
-    data_end: str = "2025-12"
-    reform_date: str = "2022-01-01"
-    other_municipalities: int = 60
-    share_statushouder: float = 0.58
-    # Monthly job-finding hazard at baseline (~11% employed 2.5 years after start, DOMAIN §4).
-    base_hazard: float = 0.006
-    # Log-hazard effect of the reform by city; other municipalities draw around `reform_mean`.
-    reform_effect: dict[str, float] = field(
-        default_factory=lambda: {
-            "rotterdam": 0.35,
-            "amsterdam": 0.20,
-            "den_haag": 0.10,
-            "utrecht": 0.0,
+
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    names = ("municipalities", "persons", "process", "files", "outcomes")
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {name: np.random.default_rng(child) for name, child in zip(names, children, strict=True)}
+
+
+def _identify(
+    rng: np.random.Generator, persons: pd.DataFrame, munis: Municipalities
+) -> pd.DataFrame:
+    n = len(persons)
+    out = persons.copy()
+    out["person_id"] = as_text_ids(1_000_000 + rng.choice(998_999_999, n, replace=False))
+    out["muni_code"] = munis.table["code"].to_numpy()[out["muni"].to_numpy()]
+    out["city"] = munis.table["city"].to_numpy()[out["muni"].to_numpy()]
+    start_year = out["obligation_start"].to_numpy().astype("datetime64[Y]").astype(np.int64) + 1970
+    out["birth_year"] = start_year - out["age"].to_numpy()
+    out["birth_month"] = rng.integers(1, 13, n)
+    out["country"] = ORIGINS.set_index("origin").loc[out["origin"], "country"].to_numpy()
+    out["diploma_draw"] = rng.random(n)
+    out["origin_effect"] = oc.origin_effects(out["origin"])
+    # Secondary moves (~10%) after 12-48 months; settlement stays the first municipality.
+    out["move_month"] = np.where(rng.random(n) < 0.10, rng.integers(12, 49, n), 0)
+    out["move_muni"] = rng.integers(0, len(munis.table), n)
+    return out
+
+
+def _worlds(
+    chunk: pd.DataFrame, munis: Municipalities, params: SynthParameters
+) -> dict[str, oc.World]:
+    observed = oc.observed_world(chunk)
+    n = len(chunk)
+    worlds = {"obs": observed, "old": oc.old_law_world(chunk)}
+    for code in ("b1", "z", "onderwijs"):
+        worlds[f"route_{code}"] = replace(observed, route=np.full(n, list(ROUTES).index(code)))
+    for city, code in G4_CODES.items():
+        muni = np.full(n, munis.index_of(code))
+        route = assign_routes(chunk, route_context(chunk, munis, muni), params)
+        worlds[f"city_{city}"] = replace(observed, muni=muni, route=route)
+    for key in munis.adoption:
+        world = replace(observed, instruments_off=(key,))
+        if key == "onderwijsroute":
+            ctx = replace(
+                route_context(chunk, munis, observed.muni), onderwijs_available=np.zeros(n, bool)
+            )
+            world = replace(world, route=assign_routes(chunk, ctx, params))
+        worlds[f"off_{key}"] = world
+    return worlds
+
+
+def _simulate_chunk(
+    rng: np.random.Generator,
+    chunk: pd.DataFrame,
+    munis: Municipalities,
+    params: SynthParameters,
+    reform_q: int,
+    data_end: np.datetime64,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    start = chunk["obligation_start"].to_numpy().astype(DAY)
+    n_months, seen = month_grid(start, data_end)
+    horizons = np.array(params.horizons)
+    u = oc.latent_uniforms(rng, len(chunk), max(n_months, int(horizons.max()) + 1))
+    months = np.arange(n_months)[None, :]
+    p = oc.probabilities(chunk, munis, oc.observed_world(chunk), months, params, reform_q)
+    grid = oc.states(p, u[:, :n_months])
+    grid[months >= seen[:, None]] = -1
+    spells = spells_frame(chunk.index.to_numpy(), start, grid, data_end)
+    horizon_frames = []
+    worlds = _worlds(chunk, munis, params)
+    for h in params.horizons:
+        frame = {
+            "person": chunk.index.to_numpy(),
+            "horizon": h,
+            "observed": add_months(start, h) <= data_end,
+            "u": u[:, h],
         }
+        for name, world in worlds.items():
+            pw = oc.probabilities(chunk, munis, world, np.array([[h]]), params, reform_q)
+            for s, values in zip("EDS", (pw.employed, pw.education, pw.assistance), strict=True):
+                frame[f"{name}_{s}"] = values[:, 0].astype(np.float32)
+        horizon_frames.append(pd.DataFrame(frame))
+    return spells, pd.concat(horizon_frames, ignore_index=True)
+
+
+def simulate(params: SynthParameters, instruments: dict[str, dict]) -> Population:
+    """Everything in memory: persons, municipalities, state spells, potential outcomes."""
+    rngs = _streams(params.seed)
+    munis = build_municipalities(rngs["municipalities"], params, instruments)
+    persons = simulate_population(rngs["persons"], params, munis)
+    persons = _identify(rngs["persons"], persons, munis)
+    persons = simulate_process(rngs["process"], persons, munis, params)
+    reform_q = quarter_from_label(pd.Period(params.reform_date, "Q").strftime("%YQ%q"))
+    data_end = month_end(params.data_end)
+    chunk_seeds = rngs["outcomes"].integers(0, 2**63, -(-len(persons) // params.chunk_persons))
+    spells, potential = [], []
+    for i, seed in enumerate(chunk_seeds):
+        chunk = persons.iloc[i * params.chunk_persons : (i + 1) * params.chunk_persons]
+        s, pot = _simulate_chunk(
+            np.random.default_rng(seed), chunk, munis, params, reform_q, data_end
+        )
+        spells.append(s)
+        potential.append(pot)
+    return Population(
+        persons,
+        munis,
+        pd.concat(spells, ignore_index=True),
+        pd.concat(potential, ignore_index=True),
     )
-    reform_mean: float = 0.15
-    reform_sd: float = 0.05
-    horizons: tuple[int, ...] = (12, 24)
 
 
-def _quarters(first: str, last: str) -> pd.PeriodIndex:
-    return pd.period_range(pd.Period(first, "Q"), pd.Period(last, "Q"), freq="Q")
-
-
-def _municipality_codes(rng: np.random.Generator, n_other: int) -> tuple[np.ndarray, np.ndarray]:
-    others = np.array(
-        [f"{code:04d}" for code in rng.choice(np.arange(1, 2000), n_other, replace=False)]
-    )
-    others = others[~np.isin(others, list(G4_SHARES))]
-    sizes = rng.pareto(1.2, len(others)) + 1
-    other_share = 1 - sum(G4_SHARES.values())
-    codes = np.concatenate([np.array(list(G4_SHARES)), others])
-    shares = np.concatenate([np.array(list(G4_SHARES.values())), other_share * sizes / sizes.sum()])
-    return codes, shares
-
-
-def simulate_persons(params: SynthParameters) -> pd.DataFrame:
-    """Person-level truth table: covariates, dates and potential outcomes (never exported)."""
-    rng = np.random.default_rng(params.seed)
-    n = params.persons
-    codes, shares = _municipality_codes(rng, params.other_municipalities)
-    quarters = _quarters(params.first_cohort, params.last_cohort)
-    cohort = quarters[rng.integers(0, len(quarters), n)]
-    start = cohort.start_time + pd.to_timedelta(rng.integers(0, 90, n), unit="D")
-    municipality = rng.choice(codes, n, p=shares)
-    statushouder = rng.random(n) < params.share_statushouder
-    female = rng.random(n) < np.where(statushouder, 0.4, 0.68)
-    age = np.clip(rng.normal(np.where(statushouder, 31, 30), 9), 18, 66).astype(int)
-    schooling = np.clip(rng.normal(9, 4, n), 0, 18).round().astype(int)
-
-    reform_draws = {c: rng.normal(params.reform_mean, params.reform_sd) for c in codes}
-    reform_draws.update({code: params.reform_effect[key] for code, key in G4_KEYS.items()})
-    reform_log_hazard = np.array([reform_draws[c] for c in municipality])
-    city_level = {c: rng.normal(0, 0.15) for c in codes}
-    log_hazard = (
-        np.log(params.base_hazard)
-        + 0.06 * (schooling - 9)
-        - 0.03 * (age - 30)
-        - 0.5 * female
-        + 0.3 * statushouder
-        + np.array([city_level[c] for c in municipality])
-    )
-    exponential_draw = rng.exponential(1.0, n)  # common random number for both regimes
-    months_to_job_wi2013 = exponential_draw / np.exp(log_hazard)
-    months_to_job_wi2021 = exponential_draw / np.exp(log_hazard + reform_log_hazard)
-    wi2021 = start >= pd.Timestamp(params.reform_date)
-    # 85-90% of statushouders depend on social assistance before their first job (DOMAIN §4).
-    assisted = rng.random(n) < np.where(statushouder, 0.88, 0.3)
-    return pd.DataFrame(
+def potential_table(pop: Population) -> pd.DataFrame:
+    """Potential-outcome rows with the person facts the truth needs (person x horizon)."""
+    p = pop.persons
+    facts = pd.DataFrame(
         {
-            "person_id": [
-                f"{i:09d}" for i in rng.permutation(np.arange(10_000_000, 10_000_000 + n))
-            ],
-            "obligation_start": start,
-            "cohort": cohort.astype(str),
-            "municipality": municipality,
-            "statushouder": statushouder,
-            "female": female,
-            "birth_year": start.year - age,
-            "schooling_years": schooling,
-            "wi2021": wi2021,
-            "months_to_job_wi2013": months_to_job_wi2013,
-            "months_to_job_wi2021": months_to_job_wi2021,
-            "assisted": assisted,
+            "person_id": p["person_id"],
+            "regime": p["regime"],
+            "city": p["city"],
+            "group": p["group"],
+            "cohort_q": p["cohort_q"],
+            "route": ROUTES[p["route_code"].to_numpy()],
+            "female": p["female"],
+            "age": p["age"],
+            "schooling_years": p["schooling_years"],
+            **{f"adopt_{k}": v[p["muni"].to_numpy()] for k, v in pop.munis.adoption.items()},
         }
     )
-
-
-def job_start(persons: pd.DataFrame, regime: str) -> pd.Series:
-    months = np.minimum(persons[f"months_to_job_{regime}"], 600)
+    facts.index = p.index
     return (
-        persons["obligation_start"] + pd.to_timedelta(months * 30.4375, unit="D")
-    ).dt.normalize()
-
-
-def observed_job_start(persons: pd.DataFrame) -> pd.Series:
-    return job_start(persons, "wi2021").where(persons["wi2021"], job_start(persons, "wi2013"))
-
-
-def benefit_spell(persons: pd.DataFrame, first_job: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Social assistance from one month after the obligation start until the day before work."""
-    return persons["obligation_start"] + pd.DateOffset(months=1), first_job - pd.Timedelta(days=1)
-
-
-def potential_outcomes(persons: pd.DataFrame, horizon: int, regime: str) -> dict[str, np.ndarray]:
-    """Outcomes at `horizon` months under a regime, measured exactly as prepare measures them."""
-    date = persons["obligation_start"] + pd.DateOffset(months=horizon)
-    first_job = job_start(persons, regime)
-    benefit_start, benefit_end = benefit_spell(persons, first_job)
-    employed = (first_job <= date).to_numpy(dtype=float)
-    assisted = (persons["assisted"] & (benefit_start <= date) & (date <= benefit_end)).to_numpy(
-        dtype=float
+        facts.loc[pop.potential["person"].to_numpy()]
+        .reset_index(drop=True)
+        .join(pop.potential.drop(columns="person"))
     )
-    return {"employed": employed, "participation": employed, "social_assistance": assisted}
 
 
-def _observable(persons: pd.DataFrame, horizon: int, data_end: str) -> np.ndarray:
-    end = pd.Period(data_end, "M").end_time.normalize()
-    return (persons["obligation_start"] + pd.DateOffset(months=horizon)) <= end
-
-
-def truth_table(persons: pd.DataFrame, params: SynthParameters) -> pd.DataFrame:
-    """Relative reform effect per G4 city vs the rest of NL (reform_did, att_overall)."""
-    rows = []
-    for horizon in params.horizons:
-        seen = _observable(persons, horizon, params.data_end)
-        treated = persons["wi2021"] & seen
-        rest = treated & ~persons["municipality"].isin(list(G4_KEYS))
-        new_law = potential_outcomes(persons, horizon, "wi2021")
-        old_law = potential_outcomes(persons, horizon, "wi2013")
-        for outcome, y1 in new_law.items():
-            effect = pd.Series(y1 - old_law[outcome], index=persons.index)
-            for code, city in G4_KEYS.items():
-                in_city = treated & (persons["municipality"] == code)
-                rows.append(
-                    {
-                        "design": "reform_did",
-                        "estimand": "att_overall",
-                        "treatment": "wi2021",
-                        "city": city,
-                        "comparison": "rest_nl",
-                        "outcome": outcome,
-                        "horizon": horizon,
-                        "subgroup": "all",
-                        "truth_sample": effect[in_city].mean() - effect[rest].mean(),
-                    }
-                )
-    truth = pd.DataFrame(rows)
-    # Population value: the generator's hazard model evaluated on the realised sample covariates
-    # equals the sample value here because both regimes share the random draw; kept as a column
-    # so later designs can report genuinely different population values.
-    truth["truth"] = truth["truth_sample"]
-    keys = tidy_frame(truth.drop(columns=["truth", "truth_sample"]))
-    return pd.concat([keys.loc[:, :"event_time"], truth[["truth", "truth_sample"]]], axis=1)
-
-
-def _yyyymmdd(dates: pd.Series) -> pd.Series:
-    return dates.dt.strftime("%Y%m%d")
-
-
-def cbs_files(persons: pd.DataFrame, params: SynthParameters) -> dict[str, pd.DataFrame]:
-    """The person table rendered as CBS-style logical tables (logical column names)."""
-    key = {"person_type": "R", "person_id": persons["person_id"]}
-    gba = pd.DataFrame(
-        {
-            **key,
-            "sex": np.where(persons["female"], "2", "1"),
-            "birth_year": persons["birth_year"].astype(str),
-            "birth_month": "01",
-            "birth_country": "5009",
-            "generation": "1",
-        }
+def truth_tables(pop: Population, params: SynthParameters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    pot = potential_table(pop)
+    reform_q = quarter_from_label(pd.Period(params.reform_date, "Q").strftime("%YQ%q"))
+    cells = truth.instrument_cells(pot, params.horizons, list(pop.munis.adoption))
+    rows = (
+        truth.reform_rows(pot, params.horizons, reform_q)
+        + truth.route_rows(pot, params.horizons)
+        + truth.city_rows(pot, params.horizons)
     )
-    swi_basis = pd.DataFrame(
-        {
-            **key,
-            "obligation_start": _yyyymmdd(persons["obligation_start"]),
-            "deadline": _yyyymmdd(persons["obligation_start"] + pd.DateOffset(years=3)),
-            "target_group": np.where(persons["statushouder"], "1", "2"),
-            "law": np.where(persons["wi2021"], "2021", "2013"),
-            "test_score": "",
-            "test_version": "",
-            "schooling_years": persons["schooling_years"].astype(str),
-            "literacy": "1",
-            "exemption": "0",
-        }
-    )
-    swi_municipality = pd.DataFrame(
-        {
-            **key,
-            "municipality": persons["municipality"],
-            "intake_date": "",
-            "pip_date": "",
-            "route": "",
-            "route_start": "",
-            "route_switch": "",
-        }
-    )
-    data_end = pd.Period(params.data_end, "M").end_time.normalize()
-    first_job = observed_job_start(persons)
-    working = first_job <= data_end
-    work_spells = pd.DataFrame(
-        {
-            "person_type": "R",
-            "person_id": persons["person_id"][working],
-            "start": _yyyymmdd(first_job[working]),
-            "end": "20991231",
-            "category": "11",
-        }
-    )
-    benefit_start, benefit_end = benefit_spell(persons, first_job)
-    assisted = persons["assisted"] & (benefit_start <= benefit_end) & (benefit_start <= data_end)
-    benefit_spells = pd.DataFrame(
-        {
-            "person_type": "R",
-            "person_id": persons["person_id"][assisted],
-            "start": _yyyymmdd(benefit_start[assisted]),
-            "end": _yyyymmdd(benefit_end[assisted].clip(upper=pd.Timestamp("2099-12-31"))),
-            "category": "22",
-        }
-    )
-    secm = pd.concat([work_spells, benefit_spells], ignore_index=True)
-    return {
-        "gba_persons": gba,
-        "swi_basis": swi_basis,
-        "swi_municipality": swi_municipality,
-        "socio_economic": secm,
-    }
-
-
-def generate(params: SynthParameters, catalogue: Catalogue, out_dir: Path, fmt: str) -> list[Path]:
-    """Write the CBS-style files, the truth table and the parameters; return written paths."""
-    persons = simulate_persons(params)
-    data_year = int(params.data_end[:4])
-    written = [
-        write_table(frame, catalogue.spec(table), catalogue.root, data_year, fmt)
-        for table, frame in cbs_files(persons, params).items()
+    instrument = truth.instrument_rows(cells, quarter_from_label(params.first_cohort))
+    cells = cells[
+        ["instrument", "group", "period", "outcome", "horizon", "truth", "truth_sample", "n"]
     ]
-    truth_dir = out_dir / "truth"
-    with atomic_path(truth_dir / "estimands.csv") as tmp:
-        truth_table(persons, params).to_csv(tmp, index=False, float_format="%.10g")
-    with atomic_path(truth_dir / "parameters.json") as tmp:
-        tmp.write_text(json.dumps(asdict(params), indent=2, sort_keys=True, default=list))
-    log.info("generated %d persons into %s", len(persons), catalogue.root)
+    return truth.estimands_table(rows, instrument), cells
+
+
+def persons_facts(pop: Population, params: SynthParameters) -> pd.DataFrame:
+    """truth/persons.parquet: the person-level facts the reader's exactness test compares with."""
+    p = pop.persons
+    pot = pop.potential
+    out = pd.DataFrame(
+        {
+            "person_id": p["person_id"].astype(str),
+            "municipality": p["muni_code"].astype(str),
+            "city": p["city"].astype(str),
+            "regime": p["regime"].astype(str),
+            "cohort": quarter_label(p["cohort_q"].to_numpy()),
+            "group": p["group"].astype(str),
+            "obligation_start": pd.to_datetime(p["obligation_start"]),
+            "route": pd.Series(ROUTES[p["route_code"].to_numpy()])
+            .replace("", pd.NA)
+            .astype("string"),
+        }
+    )
+    for h in params.horizons:
+        at = pot[pot["horizon"] == h].set_index("person").loc[p.index]
+        observed = at["observed"].to_numpy()
+        probs = oc.Probabilities(
+            at["obs_E"].to_numpy(float), at["obs_D"].to_numpy(float), at["obs_S"].to_numpy(float)
+        )
+        for outcome, values in oc.indicators(probs, at["u"].to_numpy()).items():
+            out[f"{outcome}_{h}"] = pd.array(np.where(observed, values, np.nan), dtype="Int64")
+    return out.sort_values("person_id", kind="mergesort").reset_index(drop=True)
+
+
+def write_files(
+    pop: Population, params: SynthParameters, catalogue: Catalogue, fmt: str
+) -> list[Path]:
+    rng = _streams(params.seed)["files"]
+    codes = catalogue.codes
+    data_end = month_end(params.data_end)
+    year = int(params.data_end[:4])
+    first_year = int(params.first_cohort[:4]) - 2
+    frames = tables.person_tables(pop.persons, pop.munis, codes)
+    frames.update(tables.address_tables(pop.persons, pop.munis, data_end, first_year))
+    frames.update(tables.spell_tables(pop.persons, pop.spells, codes, rng))
+    frames["swi_exams"] = tables.exam_table(pop.persons, exams(rng, pop.persons, data_end), codes)
+    frames["municipality_instruments"] = tables.instrument_table(pop.munis)
+    labels = tables.value_labels(codes)
+    jobs = frames.pop("jobs")
+    written = [
+        write_table(
+            frame.reset_index(drop=True),
+            catalogue.spec(name),
+            catalogue.root,
+            year,
+            fmt,
+            labels.get(name),
+        )
+        for name, frame in frames.items()
+    ]
+    for job_year, part in jobs.groupby("year", sort=True):
+        written.append(
+            write_table(
+                part.drop(columns="year").reset_index(drop=True),
+                catalogue.spec("jobs"),
+                catalogue.root,
+                int(job_year),
+                fmt,
+                labels["jobs"],
+            )
+        )
+    return written
+
+
+def generate(
+    params: SynthParameters,
+    catalogue: Catalogue,
+    out_dir: Path,
+    fmt: str,
+    instruments: dict[str, dict],
+) -> list[Path]:
+    """Write the CBS-style files and truth/ (estimands, cells, persons, potential outcomes)."""
+    params = params.with_profile()
+    pop = simulate(params, instruments)
+    written = write_files(pop, params, catalogue, fmt)
+    estimands, cells = truth_tables(pop, params)
+    truth_dir = Path(out_dir) / "truth"
+    outputs = {
+        "estimands.csv": lambda t: estimands.to_csv(t, index=False, float_format="%.10g"),
+        "instrument_cells.csv": lambda t: cells.to_csv(t, index=False, float_format="%.10g"),
+        "persons.parquet": lambda t: persons_facts(pop, params).to_parquet(t, index=False),
+        "potential_outcomes.parquet": lambda t: potential_table(pop).to_parquet(t, index=False),
+        "parameters.json": lambda t: t.write_text(params.to_json() + "\n", encoding="utf-8"),
+    }
+    for name, write in outputs.items():
+        with atomic_path(truth_dir / name) as tmp:
+            write(tmp)
+        written.append(truth_dir / name)
+    log.info(
+        "generated %d persons, %d spells into %s", len(pop.persons), len(pop.spells), catalogue.root
+    )
     return written

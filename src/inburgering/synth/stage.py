@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from inburgering.cbs.catalogue import Catalogue
-from inburgering.config import load_catalogue
-from inburgering.synth.generate import SynthParameters, generate
+from inburgering.config import load_catalogue, load_policies
+from inburgering.synth.generate import generate
+from inburgering.synth.params import SynthParameters
 from inburgering.workflow import RuleJob
+
+# Keys of the config's synth section that are not generator parameters.
+NOT_PARAMETERS = frozenset({"format", "parameters"})
 
 
 def parameters_from_config(
-    synth: dict, data_end: str, reform_date: str, horizons: list[int]
+    synth: dict[str, Any], data_end: str, prepare: dict[str, Any]
 ) -> SynthParameters:
-    return SynthParameters(
-        persons=synth["persons"],
-        seed=synth["seed"],
-        first_cohort=synth["first_cohort"],
-        last_cohort=synth["last_cohort"],
+    """Generator parameters: the synth section (plus its `parameters` overrides) and shared keys."""
+    values = {k: v for k, v in synth.items() if k not in NOT_PARAMETERS}
+    values.update(synth.get("parameters") or {})
+    values.update(
         data_end=data_end,
-        reform_date=reform_date,
-        horizons=tuple(horizons),
+        reform_date=str(prepare["reform_date"]),
+        uncertain_until=str(prepare["uncertain_regime_until"]),
+        horizons=prepare["horizons"],
     )
+    return SynthParameters.from_mapping(values)
 
 
 def run(job: RuleJob) -> None:
@@ -29,7 +35,6 @@ def run(job: RuleJob) -> None:
     catalogue = Catalogue(
         load_catalogue(job.input["catalogue"]), job.output["microdata"], [synth["format"]]
     )
-    params = parameters_from_config(
-        synth, job.params["data_end"], job.params["reform_date"], job.params["horizons"]
-    )
-    generate(params, catalogue, Path(job.output["truth"]).parents[1], synth["format"])
+    params = parameters_from_config(synth, job.params["data_end"], job.params["prepare"])
+    instruments = load_policies(job.input["policies"])["instruments"]
+    generate(params, catalogue, Path(job.output["truth"]).parents[1], synth["format"], instruments)

@@ -1,0 +1,73 @@
+"""Runtime of the DiD design stage on a national-scale population (~250k persons).
+
+Usage::
+
+    .venv/bin/python benchmarks/did_designs_national.py [--persons 250000] [--municipalities 338]
+
+Uses prepared tables from results/national/data when present (``snakemake --configfile
+config/national.yaml``), else simulates national-size repeated cross-sections with
+inburgering.did.designsim. Times each reform_did outcome job (the rule is scattered per outcome,
+so on 2 cores the stage takes about max(job) * ceil(outcomes / 2)) and instrument_did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pandas as pd
+import yaml
+
+from inburgering.did.designsim import SimSpec, simulate
+from inburgering.did.instrument import adoption_table, instrument_rows
+from inburgering.did.reform import ReformSettings, outcome_tables
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--persons", type=int, default=250000)
+    parser.add_argument("--municipalities", type=int, default=338)
+    args = parser.parse_args()
+    cfg = yaml.safe_load(Path("config/config.yaml").read_text(encoding="utf-8"))["estimate"]
+    settings = ReformSettings.from_config(cfg)
+    data_dir = Path("results/national/data")
+    if (data_dir / "persons.parquet").exists():
+        persons = pd.read_parquet(data_dir / "persons.parquet")
+        outcomes = pd.read_parquet(data_dir / "outcomes.parquet")
+        source = str(data_dir)
+    else:
+        sim = simulate(
+            SimSpec(persons=args.persons, other_municipalities=args.municipalities),
+            tuple(settings.horizons),
+        )
+        persons, outcomes, source = sim["persons"], sim["outcomes"], "designsim"
+    timings = {}
+    for outcome in cfg["outcomes"]:
+        t0 = time.perf_counter()
+        outcome_tables(persons, outcomes, outcome, settings)
+        timings[f"reform_did_{outcome}"] = time.perf_counter() - t0
+    policies = yaml.safe_load(Path("config/policies.yaml").read_text(encoding="utf-8"))
+    t0 = time.perf_counter()
+    instrument_rows(
+        persons,
+        outcomes,
+        adoption_table(policies, None),
+        list(policies["instruments"]),
+        cfg["instrument_did"]["outcomes"],
+        settings,
+    )
+    timings["instrument_did"] = time.perf_counter() - t0
+    jobs = sorted(timings.values(), reverse=True)
+    wall_2_cores = sum(jobs[::2])  # longest-first on two workers, approximately
+    print(f"source={source} persons={len(persons)}")
+    for name, sec in timings.items():
+        print(f"{name:35s} {sec:8.1f} s")
+    print(f"{'estimated stage wall time (2 cores)':35s} {wall_2_cores:8.1f} s")
+
+
+if __name__ == "__main__":
+    main()

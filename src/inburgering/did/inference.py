@@ -1,0 +1,289 @@
+"""Inference that is honest with few treated clusters (one treated city = one cluster).
+
+Four tools, each returning plain numbers so the designs can put them in tidy rows:
+
+- :func:`ri_t_test` — randomization inference on the t-statistic (MacKinnon & Webb 2020): the
+  "treated" label is reassigned to each municipality of a comparable pool (placebos), the exact
+  p-value is ``(1 + #{|t_j| >= |t|}) / (J + 1)`` with floor ``1 / (J + 1)``, and the interval comes
+  from test inversion. Shifting the treated post-period outcomes by ``tau0`` shifts the DiD by
+  exactly ``tau0`` and leaves its influence-function SE unchanged, so the inverted interval is
+  ``estimate ± q * se`` with ``q`` an order statistic of the placebo ``|t|`` (infinite when the
+  pool is too small to ever reject at ``alpha``).
+- :func:`wild_cluster_bootstrap` — WCR (restricted, null imposed) wild cluster bootstrap-t with
+  Webb six-point weights for one coefficient of a weighted least-squares regression with
+  dummies. Own implementation (vectorised over draws) because ``wildboottest`` gives no
+  intervals, needs pyfixest fits per draw setting and is slower on cell-level data; the result
+  carries ``reliable = False`` when treated clusters are fewer than ``min_treated_clusters``
+  (MacKinnon & Webb 2017: WCR under-rejects, WCU over-rejects with one treated cluster).
+- :func:`crv3` — the leave-one-cluster-out jackknife variance ``(G-1)/G Σ (β_(g) - β̄)²``
+  computed by refitting (exact, not the HC3-style block formula); undefined (NaN) when dropping
+  a cluster removes all variation in the coefficient (one treated cluster).
+- :func:`synthetic_did` — synthetic difference-in-differences (Arkhangelsky et al. 2021) for one
+  treated unit on a unit × period panel of cell means, with in-space placebo p-values and the
+  placebo standard error (the only synthdid variance valid with one treated unit).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Webb (2014) six-point distribution: ±sqrt(1/2), ±1, ±sqrt(3/2) with equal probability.
+WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+
+
+@dataclass(frozen=True)
+class RiResult:
+    """Randomization inference on the t-statistic."""
+
+    p_value: float
+    floor: float
+    ci_low: float
+    ci_high: float
+    q: float
+    n_placebos: int
+
+
+def ri_order_index(n_placebos: int, alpha: float) -> int:
+    """Smallest number c of placebos with |t_j| >= |t| for which (1 + c)/(J + 1) > alpha."""
+    return max(0, math.floor(alpha * (n_placebos + 1) - 1e-12))
+
+
+def ri_t_test(estimate: float, se: float, placebo_t: np.ndarray, alpha: float) -> RiResult:
+    """Exact RI p-value of the t-statistic and its test-inversion interval.
+
+    Parameters
+    ----------
+    estimate, se : float
+        The treated unit's estimate and its (influence-function) standard error.
+    placebo_t : array
+        t-statistics of the same estimator with each placebo municipality labelled treated.
+    alpha : float
+        1 - confidence level.
+    """
+    t_abs = np.sort(np.abs(np.asarray(placebo_t, float)[np.isfinite(placebo_t)]))[::-1]
+    J = t_abs.size
+    t0 = abs(estimate / se) if se > 0 else np.inf
+    p = (1 + int(np.sum(t_abs >= t0))) / (J + 1)
+    k = ri_order_index(J, alpha)
+    # tau0 stays in the set while at least k placebos are as extreme: |t(tau0)| <= k-th largest.
+    q = float(t_abs[k - 1]) if 0 < k <= J else np.inf
+    return RiResult(
+        p_value=p,
+        floor=1 / (J + 1),
+        ci_low=estimate - q * se,
+        ci_high=estimate + q * se,
+        q=q,
+        n_placebos=J,
+    )
+
+
+@dataclass(frozen=True)
+class WildResult:
+    """Wild cluster bootstrap-t (WCR, Webb weights) for one coefficient."""
+
+    estimate: float
+    t_stat: float
+    p_value: float
+    draws: int
+    n_clusters: int
+    n_treated_clusters: int
+    reliable: bool
+
+
+def absorb_within(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted within-group demeaning of X and y (fixed effects nested in the clusters).
+
+    Partialling out cluster-nested fixed effects leaves CRV1, CRV3 and the wild cluster
+    bootstrap unchanged (MacKinnon, Nielsen & Webb 2023) and makes every refit small.
+    """
+    _, inv = np.unique(groups, return_inverse=True)
+    wsum = np.bincount(inv, weights=w)
+    Xm = (
+        np.column_stack([np.bincount(inv, weights=w * X[:, j]) for j in range(X.shape[1])])
+        / wsum[:, None]
+    )
+    ym = np.bincount(inv, weights=w * y) / wsum
+    Xd = X - Xm[inv]
+    keep = np.max(np.abs(Xd), axis=0) > 1e-12
+    return Xd[:, keep], y - ym[inv]
+
+
+def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients and the matrix Q = (X'WX)^+ X'W (so beta = Q y)."""
+    XtW = X.T * w
+    Q = np.linalg.pinv(XtW @ X, hermitian=True) @ XtW
+    return Q @ y, Q
+
+
+def _crv1_se(Q_row: np.ndarray, resid: np.ndarray, cluster_sum, G: int, n: int, k: int):
+    """CRV1 standard error(s) of one coefficient for residual column(s) ``resid``."""
+    scores = cluster_sum @ (Q_row[:, None] * resid.reshape(n, -1))
+    ssc = G / (G - 1) * (n - 1) / max(n - k, 1)
+    return np.sqrt(ssc * np.sum(scores**2, axis=0))
+
+
+def wild_cluster_bootstrap(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    cluster: np.ndarray,
+    column: int,
+    *,
+    treated_clusters: int,
+    draws: int = 999,
+    seed: int = 0,
+    min_treated_clusters: int = 5,
+) -> WildResult:
+    """WCR wild cluster bootstrap-t of H0: beta[column] = 0 with Webb weights.
+
+    ``X`` includes every dummy (fixed effects as explicit columns; fine for cell-level data).
+    The null is imposed by dropping the column, the restricted residuals are multiplied by one
+    Webb weight per cluster, and the bootstrap t uses the CRV1 SE of each draw.
+    """
+    n, k = X.shape
+    codes, cl = np.unique(cluster, return_inverse=True)
+    G = codes.size
+    cluster_sum = np.zeros((G, n))
+    cluster_sum[cl, np.arange(n)] = 1.0
+    beta, Q = _wls(X, y, w)
+    resid = y - X @ beta
+    se = float(_crv1_se(Q[column], resid, cluster_sum, G, n, k)[0])
+    t_stat = beta[column] / se
+    X_r = np.delete(X, column, axis=1)
+    beta_r, _ = _wls(X_r, y, w)
+    fitted_r = X_r @ beta_r
+    u_r = y - fitted_r
+    rng = np.random.default_rng(seed)
+    v = rng.choice(WEBB, size=(G, draws))
+    y_star = fitted_r[:, None] + u_r[:, None] * v[cl]
+    b_star = Q @ y_star
+    r_star = y_star - X @ b_star
+    se_star = _crv1_se(Q[column], r_star, cluster_sum, G, n, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_star = b_star[column] / se_star
+    p = float(np.mean(np.abs(t_star) >= abs(t_stat)))
+    return WildResult(
+        estimate=float(beta[column]),
+        t_stat=float(t_stat),
+        p_value=p,
+        draws=draws,
+        n_clusters=G,
+        n_treated_clusters=treated_clusters,
+        reliable=treated_clusters >= min_treated_clusters,
+    )
+
+
+def crv3(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, cluster: np.ndarray, column: int
+) -> tuple[float, float]:
+    """Estimate and CRV3 (leave-one-cluster-out jackknife) SE of one WLS coefficient.
+
+    The SE is NaN when some leave-one-out fit cannot identify the coefficient (its column is all
+    zero once the cluster is dropped, e.g. the only treated cluster).
+    """
+    beta, _ = _wls(X, y, w)
+    codes = np.unique(cluster)
+    loo = []
+    for g in codes:
+        keep = cluster != g
+        if not np.any(X[keep, column] != 0) or np.ptp(X[keep, column]) == 0:
+            return float(beta[column]), float("nan")
+        b, _ = _wls(X[keep], y[keep], w[keep])
+        loo.append(b[column])
+    loo_arr = np.asarray(loo)
+    G = codes.size
+    return float(beta[column]), float(
+        np.sqrt((G - 1) / G * np.sum((loo_arr - loo_arr.mean()) ** 2))
+    )
+
+
+def _simplex_projection(v: np.ndarray) -> np.ndarray:
+    """Euclidean projection onto the probability simplex (Duchi et al. 2008)."""
+    u = np.sort(v)[::-1]
+    css = np.cumsum(u)
+    rho = np.flatnonzero(u * np.arange(1, v.size + 1) > css - 1)[-1]
+    return np.maximum(v - (css[rho] - 1) / (rho + 1), 0)
+
+
+def simplex_ls(A: np.ndarray, b: np.ndarray, ridge: float, iters: int = 3000) -> np.ndarray:
+    """min_w ||A w - b||² + ridge ||w||² over the simplex (accelerated projected gradient)."""
+    k = A.shape[1]
+    L = 2 * (np.linalg.norm(A, 2) ** 2 + ridge)
+    w = np.full(k, 1.0 / k)
+    z, t = w.copy(), 1.0
+    for _ in range(iters):
+        grad = 2 * (A.T @ (A @ z - b) + ridge * z)
+        w_new = _simplex_projection(z - grad / L)
+        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        z = w_new + (t - 1) / t_new * (w_new - w)
+        if np.max(np.abs(w_new - w)) < 1e-10:
+            w = w_new
+            break
+        w, t = w_new, t_new
+    return w
+
+
+def sdid_estimate(Y: np.ndarray, treated: int, pre: np.ndarray) -> float:
+    """Synthetic DiD for one treated row of a unit × period matrix of outcomes.
+
+    Unit weights with intercept and ridge ζ² T_pre (ζ = (T_post)^(1/4) σ, σ = SD of control
+    first differences, Arkhangelsky et al. 2021 eq. 2.2), time weights with intercept and a tiny
+    ridge; intercepts are removed by demeaning.
+    """
+    controls = np.delete(np.arange(Y.shape[0]), treated)
+    Yc, yt = Y[controls], Y[treated]
+    post = ~pre
+    sigma = np.std(np.diff(Yc[:, pre], axis=1), ddof=1)
+    zeta = post.sum() ** 0.25 * sigma
+    A = Yc[:, pre].T  # pre periods x controls
+    A = A - A.mean(axis=0)
+    b = yt[pre] - yt[pre].mean()
+    omega = simplex_ls(A, b, ridge=zeta**2 * pre.sum())
+    B = Yc[:, pre]  # controls x pre periods
+    target = Yc[:, post].mean(axis=1)
+    B = B - B.mean(axis=0)
+    lam = simplex_ls(B, target - target.mean(), ridge=1e-6 * sigma**2 * Yc.shape[0])
+    treated_diff = yt[post].mean() - lam @ yt[pre]
+    control_diff = omega @ (Yc[:, post].mean(axis=1) - Yc[:, pre] @ lam)
+    return float(treated_diff - control_diff)
+
+
+@dataclass(frozen=True)
+class SdidResult:
+    """Synthetic DiD estimate with in-space placebo inference."""
+
+    estimate: float
+    se: float
+    p_value: float
+    floor: float
+    n_placebos: int
+    n_donors: int
+
+
+def synthetic_did(
+    Y: np.ndarray, treated: int, pre: np.ndarray, placebos: np.ndarray, donors: np.ndarray
+) -> SdidResult:
+    """SDID for row ``treated`` with ``donors`` as controls; placebos re-run it on donor rows.
+
+    Each placebo treats one pool municipality as treated with the other donors as controls
+    (the real treated unit excluded). ``se`` is the SD of the placebo estimates (synthdid's
+    "placebo" variance), ``p_value`` the in-space placebo rank p-value.
+    """
+    rows = np.concatenate([[treated], donors])
+    est = sdid_estimate(Y[rows], 0, pre)
+    taus = []
+    for j in placebos:
+        others = donors[donors != j]
+        taus.append(sdid_estimate(Y[np.concatenate([[j], others])], 0, pre))
+    tau = np.asarray(taus)
+    J = tau.size
+    p = (1 + int(np.sum(np.abs(tau) >= abs(est)))) / (J + 1)
+    se = float(np.std(tau)) if J > 1 else float("nan")  # synthdid: sqrt((J-1)/J) sd
+    return SdidResult(
+        estimate=est, se=se, p_value=p, floor=1 / (J + 1), n_placebos=J, n_donors=donors.size
+    )

@@ -1,0 +1,352 @@
+"""Assemble the export tables from the stage outputs, each with its disclosure spec.
+
+The designs write their side tables in the shape that suits them (one file per design, wide
+sensitivity columns, refuter names); the reports read the export contract
+(``inburgering.report.inputs``, docs/report-inputs.md). This module is the one place that maps
+the first onto the second, and declares for every exported table what it counts, so the CBS
+rules in :mod:`inburgering.disclosure` can check it. Counts that a side table lacks are joined
+from the estimate rows it belongs to: a statistic is only as safe as the persons behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from inburgering.disclosure.spec import TableSpec
+from inburgering.disclosure.summaries import tidy_estimates_spec
+from inburgering.tidy import KEY_COLUMNS, TIDY_COLUMNS, VALUE_COLUMNS
+
+Item = tuple[pd.DataFrame, TableSpec]
+SIDE_KEY = ["design", "treatment", "city", "comparison", "outcome", "horizon"]
+COUNTS = ["n_treated", "n_control"]
+LABELS = ("estimator", "headline", "inference")  # describe the row: never suppressed
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def concat(paths: Iterable[str | Path]) -> pd.DataFrame:
+    frames = [read_csv(p) for p in paths]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def estimates_item(estimates: pd.DataFrame) -> Item:
+    return estimates, tidy_estimates_spec("estimates", "tidy estimate rows of every design")
+
+
+def sample_flow_item(flow: pd.DataFrame) -> Item:
+    """Long format (step, city, persons): the funnel rule checks persons dropped per step."""
+    city_columns = [c for c in flow.columns if c.startswith("persons_") and c != "persons_dropped"]
+    wide = flow[["step", "persons", *city_columns]].rename(columns={"persons": "persons_all"})
+    long = wide.melt(id_vars=["step"], var_name="city", value_name="persons")
+    long["city"] = long["city"].str.removeprefix("persons_")
+    order = {step: i for i, step in enumerate(flow["step"])}
+    long = long.sort_values(["city", "step"], key=lambda c: c.map(order) if c.name == "step" else c)
+    spec = TableSpec(
+        "sample_flow",
+        "frequency",
+        count_columns=("persons",),
+        group_columns=("step", "city"),
+        funnel="step",
+        universe="persons",
+        description="persons remaining after every selection step, by settlement city",
+    )
+    return long.reset_index(drop=True), spec
+
+
+def data_quality_item(quality: pd.DataFrame) -> Item:
+    spec = TableSpec(
+        "data_quality",
+        "frequency",
+        count_columns=("count",),
+        group_columns=("rule", "table", "column", "action"),
+        value_columns=("rows_checked", "description"),
+        description="rows found by every validation rule (fatal rules are always 0 in a run)",
+    )
+    return quality, spec
+
+
+def composition_item(composition: pd.DataFrame) -> Item:
+    spec = TableSpec(
+        "composition",
+        "frequency",
+        count_columns=("n",),
+        group_columns=("city", "cohort", "group"),
+        # Per-city totals are published in the sample flow: protect cells against subtraction.
+        margins={"cohort": "all", "group": "all"},
+        universe="persons",
+        description="persons by settlement city, cohort quarter and group",
+    )
+    return composition, spec
+
+
+def route_mix_item(mix: pd.DataFrame) -> Item:
+    spec = TableSpec(
+        "route_mix",
+        "frequency",
+        count_columns=("n",),
+        group_columns=("city", "cohort", "route"),
+        value_columns=("share", "n_total"),
+        margins={"route": "all", "cohort": "all"},
+        description="initial learning route of new-law persons with a known route",
+    )
+    return mix, spec
+
+
+def pool_bins(frame: pd.DataFrame, by: Sequence[str], counts: Sequence[str], minimum: int):
+    """Merge adjacent histogram bins until every bin holds `minimum` persons in each count.
+
+    Overlap plots need the shape, not fine bins; pooling keeps every bin publishable instead of
+    suppressing the sparse tails (which would hide exactly the lack of overlap a reader needs).
+    """
+    pooled = []
+    for _, group in frame.sort_values([*by, "bin_low"]).groupby(list(by), sort=True):
+        current = None
+        for row in group.to_dict("records"):
+            if current is None:
+                current = dict(row)
+            else:
+                current["bin_high"] = row["bin_high"]
+                for column in counts:
+                    current[column] += row[column]
+            if all(current[c] >= minimum for c in counts):
+                pooled.append(current)
+                current = None
+        if current is not None:
+            if pooled and all(pooled[-1][k] == current[k] for k in by):
+                for column in counts:
+                    pooled[-1][column] += current[column]
+                pooled[-1]["bin_high"] = current["bin_high"]
+            else:
+                pooled.append(current)  # too small as a whole: primary suppression handles it
+    return pd.DataFrame(pooled, columns=frame.columns)
+
+
+def overlap_item(overlap: pd.DataFrame, minimum: int) -> Item:
+    by = [c for c in (*SIDE_KEY, "estimator") if c in overlap.columns]
+    pooled = pool_bins(overlap, by, COUNTS, minimum)
+    long = pooled.melt(
+        id_vars=[*by, "bin_low", "bin_high"], value_vars=COUNTS, var_name="arm", value_name="n"
+    )
+    long["arm"] = long["arm"].map({"n_treated": "treated", "n_control": "control"})
+    spec = TableSpec(
+        "overlap",
+        "frequency",
+        count_columns=("n",),
+        group_columns=(*by, "arm", "bin_low", "bin_high"),
+        description="propensity-score histogram per arm (bins pooled to at least the threshold)",
+    )
+    return long.sort_values([*by, "arm", "bin_low"]).reset_index(drop=True), spec
+
+
+def _key_text(values: pd.Series) -> pd.Series:
+    """Join keys as text: 12, 12.0 and Int64 12 all become "12"; missing becomes ""."""
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        values = values.astype("Int64")
+    return values.astype("string").fillna("")
+
+
+def _with_counts(table: pd.DataFrame, estimates: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Join the treated/control counts of the estimate row each side-table row belongs to.
+
+    Where several estimate rows share the key (estimators on different samples), the smallest
+    counts are taken: the most conservative reading of who stands behind the statistic.
+    """
+    keys = [k for k in keys if k in table.columns]
+    counts = estimates[[*keys, *COUNTS]].assign(**{k: _key_text(estimates[k]) for k in keys})
+    counts = counts.groupby(keys, sort=False)[COUNTS].min().reset_index()
+    joined = table.drop(columns=[c for c in COUNTS if c in table.columns])
+    joined = joined.assign(**{f"_{k}": _key_text(joined[k]) for k in keys})
+    counts = counts.rename(columns={k: f"_{k}" for k in keys})
+    merged = joined.merge(counts, on=[f"_{k}" for k in keys], how="left")
+    return merged.drop(columns=[f"_{k}" for k in keys])
+
+
+def balance_item(balance: pd.DataFrame, estimates: pd.DataFrame) -> Item:
+    # The largest eCDF difference is the Kolmogorov-Smirnov statistic of the two groups, not an
+    # individual's value: named as such so the no-extremes rule does not mistake it for a max.
+    balance = balance.rename(columns={"ecdf_max_before": "ks_before", "ecdf_max_after": "ks_after"})
+    table = _with_counts(balance, estimates, [*SIDE_KEY, "estimator"])
+    values = tuple(c for c in table.columns if c.endswith(("_before", "_after")) or c == "binary")
+    spec = TableSpec(
+        "balance",
+        "estimate",
+        count_columns=tuple(COUNTS),
+        group_columns=(*[k for k in (*SIDE_KEY, "estimator") if k in table.columns], "covariate"),
+        value_columns=values,
+        description="covariate balance before and after matching or weighting (cobalt-style)",
+    )
+    return table, spec
+
+
+def sensitivity_item(sensitivity: pd.DataFrame, estimates: pd.DataFrame) -> Item:
+    keys = [k for k in (*SIDE_KEY, "subgroup", "estimator") if k in sensitivity.columns]
+    measures = {
+        "evalue_point": "e_value",
+        "evalue_ci": "e_value_ci",
+        "rosenbaum_gamma": "rosenbaum_gamma",
+    }
+    long = sensitivity.melt(
+        id_vars=[*keys, "fragile"],
+        value_vars=list(measures),
+        var_name="measure",
+        value_name="value",
+    )
+    long["measure"] = long["measure"].map(measures)
+    long = long.dropna(subset=["value"])
+    table = _with_counts(long, estimates, keys)
+    spec = TableSpec(
+        "sensitivity",
+        "estimate",
+        count_columns=tuple(COUNTS),
+        group_columns=(*keys, "measure"),
+        value_columns=("value", "fragile"),
+        description="sensitivity to unobserved confounding (E-values, Rosenbaum critical Gamma)",
+    )
+    return table, spec
+
+
+def refutations_item(refutations: pd.DataFrame, estimates: pd.DataFrame, alpha: float) -> Item:
+    table = refutations.rename(columns={"refuter": "check", "estimate": "original_estimate"})
+    table = table.rename(columns={"new_effect": "estimate"})
+    # dowhy's p-value tests the refuted effect against the original one: a refutation is
+    # passed when the data give no reason to reject that they agree.
+    table["passed"] = table["p_value"] >= alpha
+    table["ci_low"] = np.nan
+    table["ci_high"] = np.nan
+    headline = estimates[estimates["headline"]]
+    table = _with_counts(table, headline, SIDE_KEY)
+    keys = [k for k in SIDE_KEY if k in table.columns]
+    spec = TableSpec(
+        "refutations",
+        "estimate",
+        count_columns=tuple(COUNTS),
+        group_columns=(*keys, "check"),
+        value_columns=("original_estimate", "estimate", "ci_low", "ci_high", "p_value", "passed"),
+        description="dowhy refutation checks (placebo treatment, random common cause, subset)",
+    )
+    return table, spec
+
+
+def validation_item(validation: pd.DataFrame) -> Item:
+    extra = tuple(c for c in validation.columns if c not in TIDY_COLUMNS)
+    spec = TableSpec(
+        "validation",
+        "estimate",
+        count_columns=tuple(COUNTS),
+        group_columns=(*KEY_COLUMNS, *LABELS),
+        value_columns=(*[c for c in VALUE_COLUMNS if c not in (*COUNTS, *LABELS)], *extra),
+        description="synthetic runs: every estimate against the planted truth",
+    )
+    return validation, spec
+
+
+def monte_carlo_item(table: pd.DataFrame) -> Item:
+    """Monte Carlo summaries are statistics over synthetic replications: no person behind them,
+    but they are still exported through the rules (as a table of estimates over seeds)."""
+    groups = tuple(c for c in table.columns if table[c].dtype == object)
+    values = tuple(c for c in table.columns if c not in groups)
+    spec = TableSpec(
+        "monte_carlo",
+        "frequency",
+        count_columns=("n_reps",),
+        group_columns=groups,
+        value_columns=tuple(v for v in values if v != "n_reps"),
+        description="synthetic runs: bias, RMSE and coverage over repeated synthetic samples",
+    )
+    return table, spec
+
+
+def _reform_keys(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.copy()
+    table.insert(0, "design", "reform_did")
+    table.insert(1, "treatment", "wi2021")
+    if "comparison" not in table.columns:
+        table.insert(3, "comparison", "rest_nl")
+    return table
+
+
+def _headline_counts(table: pd.DataFrame, estimates: pd.DataFrame) -> pd.DataFrame:
+    overall = estimates[estimates["headline"] & (estimates["estimand"] == "att_overall")]
+    overall = overall[overall["subgroup"].isin(["all", ""])]
+    return _with_counts(table, overall, SIDE_KEY)
+
+
+def pretrends_item(pretrends: pd.DataFrame, estimates: pd.DataFrame) -> Item:
+    table = _reform_keys(pretrends)
+    wald = table.rename(columns={"wald_stat": "statistic", "wald_df": "df", "wald_p": "p_value"})
+    wald = wald.assign(test="wald")[[*SIDE_KEY, "test", "statistic", "df", "p_value"]]
+    slope = table.rename(columns={"slope": "statistic", "slope_p": "p_value"})
+    slope = slope.assign(test="linear_slope", df=1)[
+        [*SIDE_KEY, "test", "statistic", "df", "p_value"]
+    ]
+    long = _headline_counts(pd.concat([wald, slope], ignore_index=True), estimates)
+    spec = TableSpec(
+        "pretrends",
+        "estimate",
+        count_columns=tuple(COUNTS),
+        group_columns=(*SIDE_KEY, "test"),
+        value_columns=("statistic", "df", "p_value"),
+        description="joint Wald test of the event-study leads and a linear pre-trend slope",
+    )
+    return long, spec
+
+
+def honestdid_item(honest: pd.DataFrame, estimates: pd.DataFrame) -> Item:
+    table = _reform_keys(honest).rename(columns={"restriction": "method", "M": "m"})
+    table = _headline_counts(table, estimates)
+    values = tuple(
+        c for c in ("lb", "ub", "ci_low", "ci_high", "breakdown", "fragile") if c in table
+    )
+    spec = TableSpec(
+        "honestdid",
+        "estimate",
+        count_columns=tuple(COUNTS),
+        group_columns=(*SIDE_KEY, "method", "m"),
+        value_columns=values,
+        description="Rambachan-Roth robust intervals and breakdown values per city",
+    )
+    return table, spec
+
+
+def inference_item(inference: pd.DataFrame, estimates: pd.DataFrame) -> Item:
+    table = _reform_keys(inference).rename(
+        columns={"ri_p": "p_value", "ri_floor": "p_floor", "ri_placebos": "n_placebos"}
+    )
+    table = table.assign(method="randomization", ci_low=np.nan, ci_high=np.nan)
+    table = _headline_counts(table, estimates)
+    table["n_clusters"] = table["n_placebos"] + 1
+    spec = TableSpec(
+        "inference",
+        "estimate",
+        count_columns=tuple(COUNTS),
+        group_columns=(*SIDE_KEY, "method"),
+        value_columns=(
+            "p_value",
+            "p_floor",
+            "ri_q",
+            "t",
+            "n_placebos",
+            "n_clusters",
+            "ci_low",
+            "ci_high",
+        ),
+        description="randomization inference for each city's headline reform effect",
+    )
+    return table, spec
+
+
+def did_items(job, estimates: pd.DataFrame) -> list[Item]:
+    makers = {"pretrends": pretrends_item, "honestdid": honestdid_item, "inference": inference_item}
+    items = []
+    for name, make in makers.items():
+        table = read_csv(job.input[name])
+        if len(table):
+            items.append(make(table, estimates))
+    return items

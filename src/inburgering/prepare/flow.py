@@ -1,0 +1,42 @@
+"""The sample-flow table: persons remaining after every filter, overall and by city.
+
+No row disappears silently: each filter records how many persons it kept and dropped, by
+city (``unknown`` while the settlement municipality is not known), and the last row is the
+analysis population. Every count column starts with ``persons`` so disclosure control finds it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht", "rest_nl", "unknown")
+
+
+@dataclass
+class SampleFlow:
+    """Ordered filter steps with the persons left after each."""
+
+    steps: list[dict] = field(default_factory=list)
+
+    def record(self, step: str, persons: pd.DataFrame, dropped: int = 0) -> None:
+        city = persons["city"].fillna("unknown") if "city" in persons else None
+        counts = city.value_counts() if city is not None else pd.Series(dtype="int64")
+        row: dict[str, object] = {"step": step, "persons": len(persons), "persons_dropped": dropped}
+        row.update({f"persons_{c}": int(counts.get(c, 0)) for c in CITIES})
+        self.steps.append(row)
+        log.info("sample flow: %s -> %d persons (%d dropped)", step, len(persons), dropped)
+
+    def keep(self, persons: pd.DataFrame, mask: pd.Series, step: str) -> pd.DataFrame:
+        """Apply one filter and record it."""
+        mask = mask.fillna(False).astype(bool)
+        kept = persons[mask]
+        self.record(step, kept, dropped=int((~mask).sum()))
+        return kept
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.steps)

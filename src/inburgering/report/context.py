@@ -1,0 +1,96 @@
+"""What every report section gets: the export, the language, where figures go, the city.
+
+Sections return Markdown (printed by ``output: asis`` cells), so headings, captions and fixed
+text all come from the translation table and a section can fall back to a callout when its
+inputs were not produced in this configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from inburgering.report import style
+from inburgering.report.inputs import Exports
+from inburgering.report.translate import Translator
+
+G4 = ("rotterdam", "amsterdam", "den_haag", "utrecht")
+MAIN_OUTCOME = "participation"  # the city's "most important outcome indicator" (DOMAIN.md)
+
+
+@dataclass
+class Report:
+    exports: Exports
+    t: Translator
+    figure_dir: Path
+    city: str = ""
+    route_mix_reference: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def cities(self) -> tuple[str, ...]:
+        return (self.city,) if self.city else G4
+
+    def heading(self, key: str, level: int = 2) -> str:
+        return f"\n{'#' * level} {self.t('sec_' + key)} {{#sec-{key}}}\n\n"
+
+    def callout(self, text: str, kind: str = "note", title: str = "") -> str:
+        title_attr = f' title="{title}"' if title else ""
+        return f"\n::: {{.callout-{kind}{title_attr}}}\n{text}\n:::\n\n"
+
+    def not_run(self, *files: str) -> str:
+        """The explicit callout of a section whose inputs are absent (never fake numbers)."""
+        names = ", ".join(f"`{name}`" for name in files)
+        return self.callout(self.t("not_run", files=names), "note", self.t("not_run_title"))
+
+    def figure(self, fig: Any, label: str, caption: str, alt: str) -> str:
+        path = style.save(fig, self.figure_dir / f"{label}.png").resolve()
+        alt_text = alt.replace('"', "'")
+        return f'\n![{caption}]({path.as_posix()}){{#{label} fig-alt="{alt_text}"}}\n\n'
+
+    def estimates(self, design: str, estimand: str | None = None) -> pd.DataFrame:
+        """Rows of one design (and estimand), limited to the report's city when it has one."""
+        frame = self.exports.table("estimates")
+        if frame is None:
+            return pd.DataFrame()
+        rows = frame[frame["design"] == design]
+        if estimand is not None:
+            rows = rows[rows["estimand"] == estimand]
+        if self.city:
+            rows = rows[rows["city"].isin([self.city, "all", ""])]
+        return rows
+
+    def city_rows(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        """A side table limited to the report's city (tables without a city column pass)."""
+        if frame is None or not self.city or "city" not in frame.columns:
+            return frame
+        rows = frame[frame["city"].isin([self.city, "all", ""])]
+        return rows if len(rows) else None
+
+
+def open_report(
+    export_dir: str,
+    language: str,
+    figure_dir: str,
+    city: str = "",
+    route_mix_reference: dict[str, dict[str, float]] | None = None,
+) -> Report:
+    return Report(
+        exports=Exports(export_dir),
+        t=Translator(language),
+        figure_dir=Path(figure_dir),
+        city=city,
+        route_mix_reference=dict(route_mix_reference or {}),
+    )
+
+
+def main_outcome(rows: pd.DataFrame) -> str:
+    outcomes = list(dict.fromkeys(rows["outcome"]))
+    return MAIN_OUTCOME if MAIN_OUTCOME in outcomes else outcomes[0]
+
+
+def first_horizon(rows: pd.DataFrame) -> int | None:
+    horizons = rows["horizon"].dropna()
+    return int(horizons.min()) if len(horizons) else None

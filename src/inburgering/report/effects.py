@@ -1,0 +1,496 @@
+"""Report sections on effects: reform DiD, instruments, matching, heterogeneity, robustness."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+
+from inburgering.report import style
+from inburgering.report.context import G4, Report, first_horizon, main_outcome
+from inburgering.report.tables import PP, estimate_cells, interval, p_value, pipe_table
+
+SIDE_KEY = ["design", "treatment", "city", "comparison", "outcome", "horizon"]
+
+
+def _estimate_table(
+    report: Report, rows: pd.DataFrame, label: str, caption: str, first: tuple[str, ...] = ("city",)
+) -> str:
+    t = report.t
+    header = [t("col_" + c) for c in first] + [
+        t("col_outcome"),
+        t("col_horizon"),
+        t("col_estimate"),
+        t("col_interval"),
+        t("col_n"),
+    ]
+    body = [
+        [t.label(c, row[c]) for c in first]
+        + [t.label("outcome", row["outcome"]), t.count(row["horizon"])]
+        + estimate_cells(t, row)
+        for _, row in rows.iterrows()
+    ]
+    numeric = [False] * (len(first) + 1) + [True] * 4
+    return pipe_table(header, body, caption, label, numeric) + "\n"
+
+
+def _headline(rows: pd.DataFrame) -> pd.DataFrame:
+    rows = rows[rows["headline"] & rows["subgroup"].isin(["all", ""])]
+    order = {city: i for i, city in enumerate(G4)}
+    return rows.sort_values(
+        ["outcome", "horizon", "city", "treatment"],
+        key=lambda s: s.map(order).fillna(9) if s.name == "city" else s,
+    )
+
+
+def reform(report: Report) -> str:
+    t = report.t
+    text = report.heading("reform") + t("reform_intro") + "\n\n"
+    overall = report.estimates("reform_did", "att_overall")
+    if overall.empty:
+        return text + report.not_run("estimates.csv (reform_did)")
+    text += _estimate_table(report, _headline(overall), "tbl-reform", t("tbl_reform"))
+    text += _reform_figure(report, _headline(overall))
+    text += _event_studies(report, report.estimates("reform_did", "att_event"))
+    return text + _estimators(report, overall) + _inference(report)
+
+
+def _reform_figure(report: Report, rows: pd.DataFrame) -> str:
+    """Headline effects per city, one panel per outcome, horizons side by side."""
+    t = report.t
+    rows = rows.dropna(subset=["estimate"])
+    outcomes = list(dict.fromkeys(rows["outcome"]))
+    if not outcomes:
+        return ""
+    fig, axes = style.figure(0.5 * len(report.cities) + 1.4, ncols=len(outcomes), sharey=True)
+    horizons = sorted(rows["horizon"].dropna().unique())
+    for ax, outcome in zip(axes[0], outcomes, strict=True):
+        for offset, horizon in enumerate(horizons):
+            part = rows[(rows["outcome"] == outcome) & (rows["horizon"] == horizon)]
+            y = [report.cities.index(c) + 0.25 * offset for c in part["city"]]
+            ax.errorbar(
+                part["estimate"] * PP,
+                y,
+                xerr=[
+                    (part["estimate"] - part["ci_low"]) * PP,
+                    (part["ci_high"] - part["estimate"]) * PP,
+                ],
+                fmt="os^D"[offset % 4],
+                capsize=2,
+                color=style.SERIES[offset % 6],
+                label=t("legend_horizon", horizon=int(horizon)),
+            )
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_title(textwrap.fill(t.label("outcome", outcome), 22))
+        ax.set_xlabel(t("axis_effect_pp"))
+    axes[0, 0].set_yticks(range(len(report.cities)), [t.label("city", c) for c in report.cities])
+    axes[0, 0].invert_yaxis()
+    axes[0, -1].legend(frameon=False)
+    return report.figure(fig, "fig-reform", t("fig_reform"), t("alt_reform"))
+
+
+def _event_studies(report: Report, events: pd.DataFrame) -> str:
+    t = report.t
+    text = report.heading("event-study", 3)
+    if events.empty:
+        return text + report.not_run("estimates.csv (reform_did, att_event)")
+    outcome = main_outcome(events)
+    events = events[(events["outcome"] == outcome) & (events["horizon"] == first_horizon(events))]
+    bands = report.exports.table("uniform_bands")
+    text += t("event_intro", outcome=t.label("outcome", outcome)) + "\n\n"
+    for city in [c for c in report.cities if c in set(events["city"])]:
+        fig = _event_figure(report, events[events["city"] == city], bands)
+        caption = t("fig_event", city=t.label("city", city), outcome=t.label("outcome", outcome))
+        text += report.figure(fig, f"fig-event-{city}", caption, t("alt_event"))
+    return text + ("" if bands is not None else report.not_run("uniform_bands.csv"))
+
+
+def _event_figure(report: Report, rows: pd.DataFrame, bands: pd.DataFrame | None):
+    t = report.t
+    fig, axes = style.figure(2.6)
+    ax = axes[0, 0]
+    headline = rows[rows["headline"]].sort_values("event_time")
+    band = _band_for(headline, bands)
+    if band is not None:
+        ax.fill_between(
+            band["event_time"],
+            band["band_low"] * PP,
+            band["band_high"] * PP,
+            color=style.OKABE_ITO["sky_blue"],
+            alpha=0.35,
+            linewidth=0,
+            label=t("legend_uniform"),
+            step=None,
+        )
+    for offset, (estimator, group) in enumerate(rows.groupby("estimator", sort=False)):
+        group = group.sort_values("event_time")
+        is_headline = bool(group["headline"].any())
+        shift = 0 if is_headline else 0.15 * (offset + 1)
+        ax.errorbar(
+            group["event_time"] + shift,
+            group["estimate"] * PP,
+            yerr=[
+                (group["estimate"] - group["ci_low"]) * PP,
+                (group["ci_high"] - group["estimate"]) * PP,
+            ],
+            fmt="o" if is_headline else "s",
+            capsize=2,
+            linewidth=1.1,
+            markerfacecolor=None if is_headline else "white",
+            color=style.OKABE_ITO["blue" if is_headline else "grey"],
+            label=t("legend_pointwise", estimator=t.label("estimator", estimator)),
+        )
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.axvline(-0.5, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_xlabel(t("axis_event_time"))
+    ax.set_ylabel(t("axis_effect_pp"))
+    ax.legend(frameon=False, fontsize=7.5)
+    return fig
+
+
+def _band_for(headline: pd.DataFrame, bands: pd.DataFrame | None) -> pd.DataFrame | None:
+    if bands is None or headline.empty:
+        return None
+    keys = headline.iloc[0]
+    mask = pd.Series(True, index=bands.index)
+    for column in (*SIDE_KEY, "estimator"):
+        mask &= bands[column].astype(str) == str(keys[column])
+    band = bands[mask].sort_values("event_time")
+    return band if len(band) else None
+
+
+def _estimators(report: Report, overall: pd.DataFrame) -> str:
+    t = report.t
+    text = report.heading("estimators", 3) + t("estimators_intro") + "\n\n"
+    outcome = main_outcome(overall)
+    rows = overall[(overall["outcome"] == outcome) & (overall["horizon"] == first_horizon(overall))]
+    header = [t("col_city"), t("col_estimator"), t("col_estimate"), t("col_interval"), t("col_n")]
+    ordered = rows.sort_values(["city", "headline"], ascending=[True, False])
+    body = [
+        [t.label("city", row["city"]), _estimator_name(t, row), *estimate_cells(t, row)]
+        for _, row in ordered.iterrows()
+    ]
+    caption = t("tbl_estimators", outcome=t.label("outcome", outcome))
+    return text + pipe_table(
+        header, body, caption, "tbl-estimators", [False, False, True, True, True]
+    )
+
+
+def _estimator_name(t, row: pd.Series) -> str:
+    return t.label("estimator", row["estimator"]) + (" ★" if row["headline"] else "")
+
+
+def _inference(report: Report) -> str:
+    t = report.t
+    text = "\n" + report.heading("inference", 3) + t("inference_caveat") + "\n\n"
+    frame = report.city_rows(report.exports.table("inference"))
+    if frame is None:
+        return text + report.not_run("inference.csv")
+    header = [
+        t("col_city"),
+        t("col_outcome"),
+        t("col_method"),
+        t("col_p"),
+        t("col_interval"),
+        t("col_clusters"),
+        t("col_p_floor"),
+    ]
+    body = [
+        [
+            t.label("city", r["city"]),
+            t.label("outcome", r["outcome"]),
+            t.label("method", r["method"]),
+            p_value(t, r["p_value"]),
+            interval(t, r["ci_low"], r["ci_high"]),
+            t.count(r["n_clusters"]),
+            p_value(t, r["p_floor"]),
+        ]
+        for _, r in frame.iterrows()
+    ]
+    return (
+        text
+        + pipe_table(
+            header,
+            body,
+            t("tbl_inference"),
+            "tbl-inference",
+            [False, False, False, True, True, True, True],
+        )
+        + "\n"
+    )
+
+
+def instruments(report: Report) -> str:
+    t = report.t
+    text = report.heading("instruments") + t("instruments_intro") + "\n\n"
+    rows = report.estimates("instrument_did", "att_overall")
+    if rows.empty:
+        return text + report.not_run("estimates.csv (instrument_did)")
+    return text + _estimate_table(
+        report,
+        _headline(rows),
+        "tbl-instruments",
+        t("tbl_instruments"),
+        first=("treatment", "city"),
+    )
+
+
+def matching(report: Report) -> str:
+    t = report.t
+    text = report.heading("matching") + t("matching_intro") + "\n\n"
+    rows = pd.concat([report.estimates("route_matching"), report.estimates("city_matching")])
+    if rows.empty:
+        return text + report.not_run("estimates.csv (route_matching, city_matching)")
+    text += _estimate_table(
+        report, _headline(rows), "tbl-matching", t("tbl_matching"), first=("design", "treatment")
+    )
+    return text + _love_plots(report) + _overlap(report) + _sensitivity(report)
+
+
+def _love_plots(report: Report) -> str:
+    t = report.t
+    balance = report.exports.table("balance")
+    if balance is None:
+        return report.not_run("balance.csv")
+    text = t("balance_intro") + "\n\n"
+    for (design, treatment), rows in balance.groupby(["design", "treatment"], sort=True):
+        fig, axes = style.figure(0.28 * len(rows) + 1.0)
+        ax = axes[0, 0]
+        names = [t.label("covariate", c) for c in rows["covariate"]]
+        ax.scatter(
+            rows["smd_before"].abs(),
+            names,
+            marker="o",
+            facecolors="white",
+            edgecolors=style.OKABE_ITO["vermillion"],
+            label=t("legend_before"),
+        )
+        ax.scatter(
+            rows["smd_after"].abs(),
+            names,
+            marker="s",
+            color=style.OKABE_ITO["blue"],
+            label=t("legend_after"),
+        )
+        ax.axvline(0.1, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_xlabel(t("axis_smd"))
+        ax.legend(frameon=False)
+        label = f"fig-love-{design}-{treatment}".replace("_", "-")
+        caption = t("fig_love", treatment=t.label("treatment", treatment))
+        text += report.figure(fig, label, caption, t("alt_love"))
+    return text
+
+
+def _overlap(report: Report) -> str:
+    t = report.t
+    overlap = report.exports.table("overlap")
+    if overlap is None:
+        return report.not_run("overlap.csv")
+    text = ""
+    for (design, treatment), rows in overlap.groupby(["design", "treatment"], sort=True):
+        fig, axes = style.figure(2.4)
+        ax = axes[0, 0]
+        for arm, sign, colour in (("treated", 1, "blue"), ("control", -1, "orange")):
+            arm_rows = rows[rows["arm"] == arm]
+            ax.bar(
+                arm_rows["bin_low"],
+                sign * arm_rows["n"],
+                width=arm_rows["bin_high"] - arm_rows["bin_low"],
+                align="edge",
+                color=style.OKABE_ITO[colour],
+                label=t.label("arm", arm),
+            )
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.yaxis.set_major_formatter(lambda y, _: f"{abs(y):.0f}")
+        ax.set_xlabel(t("axis_pscore"))
+        ax.set_ylabel(t("axis_persons"))
+        ax.legend(frameon=False)
+        label = f"fig-overlap-{design}-{treatment}".replace("_", "-")
+        caption = t("fig_overlap", treatment=t.label("treatment", treatment))
+        text += report.figure(fig, label, caption, t("alt_overlap"))
+    return text
+
+
+def _sensitivity(report: Report) -> str:
+    t = report.t
+    frame = report.exports.table("sensitivity")
+    if frame is None:
+        return report.not_run("sensitivity.csv")
+    header = [
+        t("col_treatment"),
+        t("col_outcome"),
+        t("col_horizon"),
+        t("col_measure"),
+        t("col_value"),
+    ]
+    body = [
+        [
+            t.label("treatment", r["treatment"]),
+            t.label("outcome", r["outcome"]),
+            t.count(r["horizon"]),
+            t.label("measure", r["measure"]),
+            t.number(r["value"], 2),
+        ]
+        for _, r in frame.iterrows()
+    ]
+    return (
+        t("sensitivity_intro")
+        + "\n\n"
+        + pipe_table(
+            header, body, t("tbl_sensitivity"), "tbl-sensitivity", [False, False, True, False, True]
+        )
+        + "\n"
+    )
+
+
+def heterogeneity(report: Report) -> str:
+    t = report.t
+    text = report.heading("heterogeneity") + t("heterogeneity_intro") + "\n\n"
+    rows = report.estimates("heterogeneity")
+    rows = rows[rows["headline"]] if len(rows) else rows
+    if rows.empty:
+        return text + report.not_run("estimates.csv (heterogeneity)")
+    outcome = main_outcome(rows)
+    rows = rows[(rows["outcome"] == outcome) & (rows["horizon"] == first_horizon(rows))]
+    rows = rows.sort_values(["subgroup", "city"])
+    fig, axes = style.figure(0.22 * len(rows) + 1.2)
+    ax = axes[0, 0]
+    labels = [
+        f"{_subgroup(t, s)} · {t.label('city', c)}"
+        for s, c in zip(rows["subgroup"], rows["city"], strict=True)
+    ]
+    for position, (_, row) in enumerate(rows.iterrows()):
+        ax.errorbar(
+            row["estimate"] * PP,
+            position,
+            xerr=[
+                [(row["estimate"] - row["ci_low"]) * PP],
+                [(row["ci_high"] - row["estimate"]) * PP],
+            ],
+            capsize=2,
+            **style.city_style(row["city"]),
+        )
+    ax.set_yticks(range(len(rows)), labels)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(t("axis_effect_pp"))
+    caption = t("fig_heterogeneity", outcome=t.label("outcome", outcome))
+    return text + report.figure(fig, "fig-heterogeneity", caption, t("alt_heterogeneity"))
+
+
+def _subgroup(t, subgroup: str) -> str:
+    variable, _, value = subgroup.partition(":")
+    return f"{t.label('variable', variable)}: {t.label(variable, value)}"
+
+
+def robustness(report: Report) -> str:
+    t = report.t
+    text = report.heading("robustness") + t("robustness_intro") + "\n\n"
+    return text + _pretrends(report) + _honestdid(report) + _refutations(report)
+
+
+def _pretrends(report: Report) -> str:
+    t = report.t
+    frame = report.city_rows(report.exports.table("pretrends"))
+    if frame is None:
+        return report.not_run("pretrends.csv")
+    header = [
+        t("col_city"),
+        t("col_outcome"),
+        t("col_test"),
+        t("col_statistic"),
+        t("col_df"),
+        t("col_p"),
+    ]
+    body = [
+        [
+            t.label("city", r["city"]),
+            t.label("outcome", r["outcome"]),
+            t.label("test", r["test"]),
+            t.number(r["statistic"], 2),
+            t.count(r["df"]),
+            p_value(t, r["p_value"]),
+        ]
+        for _, r in frame.iterrows()
+    ]
+    return (
+        pipe_table(
+            header,
+            body,
+            t("tbl_pretrends"),
+            "tbl-pretrends",
+            [False, False, False, True, True, True],
+        )
+        + "\n"
+    )
+
+
+def _honestdid(report: Report) -> str:
+    t = report.t
+    frame = report.city_rows(report.exports.table("honestdid"))
+    if frame is None:
+        return report.not_run("honestdid.csv")
+    frame = frame[frame["outcome"] == main_outcome(frame)]
+    methods = list(dict.fromkeys(frame["method"]))
+    fig, axes = style.figure(2.8, ncols=len(methods), sharey=True)
+    for ax, method in zip(axes[0], methods, strict=True):
+        for offset, (city, rows) in enumerate(frame[frame["method"] == method].groupby("city")):
+            rows = rows.sort_values("m")
+            x = rows["m"] + 0.02 * offset * (rows["m"].max() or 1)
+            ax.errorbar(
+                x,
+                (rows["ci_low"] + rows["ci_high"]) / 2 * PP,
+                yerr=(rows["ci_high"] - rows["ci_low"]) / 2 * PP,
+                fmt="none",
+                capsize=3,
+                label=t.label("city", city),
+                color=style.city_style(city)["color"],
+            )
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_title(t.label("method", method))
+        ax.set_xlabel(t("axis_m"))
+    axes[0, 0].set_ylabel(t("axis_effect_pp"))
+    axes[0, 0].legend(frameon=False)
+    return (
+        t("honestdid_intro")
+        + "\n\n"
+        + report.figure(fig, "fig-honestdid", t("fig_honestdid"), t("alt_honestdid"))
+    )
+
+
+def _refutations(report: Report) -> str:
+    t = report.t
+    frame = report.city_rows(report.exports.table("refutations"))
+    if frame is None:
+        return report.not_run("refutations.csv")
+    header = [
+        t("col_check"),
+        t("col_city"),
+        t("col_outcome"),
+        t("col_estimate"),
+        t("col_interval"),
+        t("col_p"),
+        t("col_passed"),
+    ]
+    body = [
+        [
+            t.label("check", r["check"]),
+            t.label("city", r["city"]),
+            t.label("outcome", r["outcome"]),
+            t.number(r["estimate"] * PP, 1, sign=True),
+            interval(t, r["ci_low"], r["ci_high"]),
+            p_value(t, r["p_value"]),
+            t("answer_yes") if str(r["passed"]).lower() == "true" else t("answer_no"),
+        ]
+        for _, r in frame.iterrows()
+    ]
+    return (
+        pipe_table(
+            header,
+            body,
+            t("tbl_refutations"),
+            "tbl-refutations",
+            [False, False, False, True, True, True, False],
+        )
+        + "\n"
+    )

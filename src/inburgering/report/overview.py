@@ -1,0 +1,284 @@
+"""Report sections: summary of findings, data and cohorts, process indicators."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from inburgering.report import style
+from inburgering.report.context import Report, first_horizon, main_outcome
+from inburgering.report.tables import PP, estimate_cells, pipe_table
+
+ROUTES = ("b1", "onderwijs", "z", "b1_entree")
+
+
+def synthetic_notice(report: Report) -> str:
+    provenance = report.exports.provenance()
+    if provenance is None or provenance.get("data_source") != "synthetic":
+        return ""
+    return report.callout(report.t("synthetic_notice"), "warning", report.t("synthetic_title"))
+
+
+def headline_reform(report: Report) -> pd.DataFrame:
+    """Headline reform effects on the main outcome at the first horizon, one row per city."""
+    rows = report.estimates("reform_did", "att_overall")
+    rows = rows[rows["headline"] & rows["subgroup"].isin(["all", ""])]
+    if "rest_nl" in set(rows["comparison"]):  # the summary compares with the rest of NL
+        rows = rows[rows["comparison"] == "rest_nl"]
+    if rows.empty:
+        return rows
+    rows = rows[rows["outcome"] == main_outcome(rows)]
+    rows = rows[rows["horizon"] == first_horizon(rows)]
+    order = {city: i for i, city in enumerate(report.cities)}
+    return rows[rows["city"].isin(order)].sort_values("city", key=lambda s: s.map(order))
+
+
+def _finding(report: Report, row: pd.Series) -> str:
+    t = report.t
+    city = t.label("city", row["city"])
+    if pd.isna(row["estimate"]):
+        return t("finding_suppressed", city=city)
+    effect, ci, n = estimate_cells(t, row)
+    verdict = "finding_zero" if row["ci_low"] <= 0 <= row["ci_high"] else "finding_clear"
+    sentence = t(
+        "finding",
+        city=city,
+        effect=effect,
+        interval=ci,
+        n=n,
+        outcome=t.label("outcome", row["outcome"]),
+        horizon=int(row["horizon"]),
+    )
+    return f"{sentence} {t(verdict)}"
+
+
+def summary(report: Report) -> str:
+    t = report.t
+    text = report.heading("summary") + synthetic_notice(report) + t("summary_intro") + "\n\n"
+    rows = headline_reform(report)
+    if rows.empty:
+        return text + report.not_run("estimates.csv (reform_did, att_overall)")
+    findings = "".join(f"- {_finding(report, row)}\n" for _, row in rows.iterrows())
+    return text + findings + "\n" + t("summary_caveat") + "\n"
+
+
+def data_and_cohorts(report: Report) -> str:
+    return (
+        report.heading("data")
+        + report.t("data_intro")
+        + "\n\n"
+        + _sample_flow(report)
+        + _composition(report)
+        + _route_mix(report)
+    )
+
+
+def _sample_flow(report: Report) -> str:
+    t = report.t
+    flow = report.exports.table("sample_flow")
+    if flow is None:
+        return report.not_run("sample_flow.csv")
+    if "city" in flow.columns:  # the export writes it long (step, city, persons)
+        flow = _flow_wide(flow)
+    city_columns = [f"persons_{c}" for c in report.cities if f"persons_{c}" in flow.columns]
+    header = [t("col_step"), t("col_persons")] + [
+        t.label("city", c.removeprefix("persons_")) for c in city_columns
+    ]
+    rows = [
+        [str(r["step"]), t.count(r["persons"])] + [t.count(r[c]) for c in city_columns]
+        for _, r in flow.iterrows()
+    ]
+    numeric = [False] + [True] * (len(header) - 1)
+    return pipe_table(header, rows, t("tbl_sample_flow"), "tbl-sample-flow", numeric) + "\n"
+
+
+def _flow_wide(flow: pd.DataFrame) -> pd.DataFrame:
+    steps = list(dict.fromkeys(flow["step"]))
+    wide = flow.pivot_table(index="step", columns="city", values="persons", aggfunc="first")
+    wide = wide.reindex(steps).rename(columns=lambda c: "persons" if c == "all" else f"persons_{c}")
+    return wide.reset_index()
+
+
+def _composition(report: Report) -> str:
+    t = report.t
+    frame = report.city_rows(report.exports.table("composition"))
+    if frame is None:
+        return report.not_run("composition.csv")
+    table = frame.pivot_table(index="cohort", columns="city", values="n", aggfunc="sum")
+    cities = [c for c in report.cities if c in table.columns]
+    fig, axes = style.figure(2.8)
+    ax = axes[0, 0]
+    for city in cities:
+        ax.plot(
+            table.index.astype(str),
+            table[city],
+            label=t.label("city", city),
+            linewidth=1.5,
+            **style.city_style(city),
+        )
+    ax.set_xlabel(t("axis_cohort"))
+    ax.set_ylabel(t("axis_persons"))
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(frameon=False, ncols=4)
+    groups = frame.pivot_table(index="group", columns="city", values="n", aggfunc="sum")
+    rows = [
+        [t.label("group", g)] + [t.count(groups.loc[g, c]) for c in cities] for g in groups.index
+    ]
+    header = [t("col_group")] + [t.label("city", c) for c in cities]
+    return (
+        report.figure(fig, "fig-composition", t("fig_composition"), t("alt_composition"))
+        + pipe_table(
+            header, rows, t("tbl_composition"), "tbl-composition", [False] + [True] * len(cities)
+        )
+        + "\n"
+    )
+
+
+def _route_mix(report: Report) -> str:
+    t = report.t
+    mix = report.city_rows(report.exports.table("route_mix"))
+    text = t("route_mix_intro") + "\n\n"
+    if mix is None:
+        return text + report.not_run("route_mix.csv")
+    pooled = mix[mix["cohort"].astype(str) == "all"]
+    bars = {t.label("reference", k): v for k, v in report.route_mix_reference.items()}
+    for city in [c for c in report.cities if c in set(pooled["city"])]:
+        shares = pooled[pooled["city"] == city].set_index("route")["share"]
+        bars[t("observed_in", city=t.label("city", city))] = shares.to_dict()
+    fig = _route_mix_figure(report, bars)
+    header = [""] + [t.label("route", r) for r in ROUTES]
+    rows = [[name] + [_share(t, shares.get(r)) for r in ROUTES] for name, shares in bars.items()]
+    return (
+        text
+        + report.figure(fig, "fig-route-mix", t("fig_route_mix"), t("alt_route_mix"))
+        + pipe_table(header, rows, t("tbl_route_mix"), "tbl-route-mix", [False] + [True] * 4)
+        + "\n"
+    )
+
+
+def _share(t, value: float | None) -> str:
+    return "–" if value is None or pd.isna(value) else f"{t.number(value * PP, 0)}%"
+
+
+def _route_mix_figure(report: Report, bars: dict[str, dict[str, float]]):
+    t = report.t
+    fig, axes = style.figure(0.45 * len(bars) + 1.0)
+    ax = axes[0, 0]
+    names = list(bars)[::-1]
+    left = [0.0] * len(names)
+    for route, colour in zip(ROUTES, style.SERIES, strict=False):
+        widths = [bars[n].get(route, 0.0) or 0.0 for n in names]
+        ax.barh(
+            names,
+            widths,
+            left=left,
+            color=colour,
+            label=t.label("route", route),
+            edgecolor="white",
+            hatch=["", "//", "..", "xx"][ROUTES.index(route)],
+        )
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(t("axis_share_routes"))
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
+    ax.grid(axis="y", visible=False)
+    ax.legend(frameon=False, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    return fig
+
+
+def process(report: Report) -> str:
+    t = report.t
+    text = report.heading("process") + t("process_intro") + "\n\n"
+    rows = report.estimates("process")
+    text += _process_table(report, rows) if len(rows) else report.not_run("estimates.csv (process)")
+    text += _pip_figure(report, rows)
+    return text + _survival(report)
+
+
+def _process_table(report: Report, rows: pd.DataFrame) -> str:
+    t = report.t
+    pooled = rows[rows["subgroup"].isin(["all", ""])]
+    cities = [c for c in report.cities if c in set(pooled["city"])]
+    header = [t("col_indicator")] + [t.label("city", c) for c in cities]
+    table = []
+    for indicator, group in pooled.groupby("estimand", sort=True):
+        by_city = group.set_index("city")
+        table.append(
+            [t.label("indicator", indicator)]
+            + [_share_n(t, by_city.loc[c]) if c in by_city.index else "–" for c in cities]
+        )
+    return (
+        pipe_table(header, table, t("tbl_process"), "tbl-process", [False] + [True] * len(cities))
+        + "\n"
+    )
+
+
+def _share_n(t, row: pd.Series) -> str:
+    # Process rows count persons with the event (n_treated) and without it (n_control).
+    denominator = row["n_treated"] + row["n_control"]
+    return f"{_share(t, row['estimate'])} (n = {t.count(denominator)})"
+
+
+def _pip_figure(report: Report, rows: pd.DataFrame) -> str:
+    t = report.t
+    pip = rows[(rows["estimand"] == "pip_within_10w") & rows["subgroup"].str.startswith("cohort:")]
+    if pip.empty:
+        return ""
+    fig, axes = style.figure(2.8)
+    ax = axes[0, 0]
+    for city, group in pip.groupby("city"):
+        group = group.assign(cohort=group["subgroup"].str.removeprefix("cohort:")).sort_values(
+            "cohort"
+        )
+        ax.errorbar(
+            group["cohort"],
+            group["estimate"],
+            yerr=[group["estimate"] - group["ci_low"], group["ci_high"] - group["estimate"]],
+            label=t.label("city", city),
+            capsize=2,
+            linewidth=1.2,
+            **style.city_style(city),
+        )
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda y, _: f"{y:.0%}")
+    ax.set_xlabel(t("axis_cohort"))
+    ax.set_ylabel(t("axis_pip_share"))
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(frameon=False, ncols=4)
+    return report.figure(fig, "fig-pip", t("fig_pip"), t("alt_pip"))
+
+
+def _survival(report: Report) -> str:
+    t = report.t
+    curves = report.exports.table("route_start_survival")
+    if curves is None:
+        return report.not_run("route_start_survival.csv")
+    curves = curves[curves["cohort"].astype(str) == "all"]
+    fig, axes = style.figure(3.0)
+    ax = axes[0, 0]
+    for city, group in curves.groupby("city"):
+        group = group.sort_values("weeks")
+        colour = style.city_style(city)["color"]
+        width = 2.2 if city == report.city else 1.4  # a city report highlights its city
+        ax.step(
+            group["weeks"],
+            group["survival"],
+            where="post",
+            color=colour,
+            linewidth=width,
+            label=t.label("city", city),
+        )
+        ax.fill_between(
+            group["weeks"],
+            group["ci_low"],
+            group["ci_high"],
+            step="post",
+            color=colour,
+            alpha=0.15,
+            linewidth=0,
+        )
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda y, _: f"{y:.0%}")
+    ax.set_xlabel(t("axis_weeks"))
+    ax.set_ylabel(t("axis_not_started"))
+    ax.legend(frameon=False)
+    return report.figure(fig, "fig-route-start", t("fig_route_start"), t("alt_route_start"))

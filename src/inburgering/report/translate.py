@@ -1,0 +1,72 @@
+"""The translation table: every label and fixed sentence of the reports, in English and Dutch.
+
+Sources never contain display text; they ask a :class:`Translator` for it, so
+``report.language: nl`` renders a Dutch edition from the same sources.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from inburgering.report.document import RenderError
+
+TABLE = Path(__file__).with_name("translations.yaml")
+LANGUAGES = ("en", "nl")
+MINUS = "\u2212"
+
+
+@cache
+def load_table() -> dict[str, Any]:
+    return yaml.safe_load(TABLE.read_text(encoding="utf-8"))
+
+
+class Translator:
+    """Text, labels and number formats of one language."""
+
+    def __init__(self, language: str) -> None:
+        if language not in LANGUAGES:
+            raise RenderError(f"report language {language!r} not supported; use one of {LANGUAGES}")
+        self.language = language
+        self.entries: dict[str, Any] = load_table()[language]
+
+    def __call__(self, key: str, **values: Any) -> str:
+        try:
+            return str(self.entries["text"][key]).format(**values).strip()
+        except KeyError as error:
+            raise RenderError(f"translation table has no text {key!r} ({error})") from error
+
+    def label(self, kind: str, value: Any) -> str:
+        """Display name of a code (city, outcome, estimator...); unknown codes show as-is."""
+        return str(self.entries["labels"].get(kind, {}).get(str(value), value))
+
+    def title(self, document: str, **values: Any) -> str:
+        return str(self.entries["titles"][document]).format(**values)
+
+    def quarto_metadata(self) -> dict[str, Any]:
+        """What Quarto (and the fallback filter) read to localise TOC, captions and callouts."""
+        return dict(self.entries["quarto"])
+
+    def number(self, value: float, digits: int = 1, sign: bool = False) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return self("suppressed")
+        text = f"{value:+,.{digits}f}" if sign else f"{value:,.{digits}f}"
+        if self.language == "nl":  # 1.234,5 instead of 1,234.5
+            text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        return text.replace("-", MINUS)
+
+    def count(self, value: Any) -> str:
+        if value is None or _missing(value):  # suppressed cells arrive as NaN or ""
+            return self("suppressed")
+        return self.number(float(value), digits=0)
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(math.isnan(float(value)))
+    except (TypeError, ValueError):
+        return True

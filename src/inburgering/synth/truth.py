@@ -1,0 +1,290 @@
+"""Ground truth of every estimand the pipeline reports, from person-level potential outcomes.
+
+`truth` is the expected value over the outcome noise given the generated persons and their
+assignments (a mean of probability differences, i.e. the population value of the design's
+estimand for this population); `truth_sample` is the same mean of realised indicator differences
+Y(d1) - Y(d0) (common latent uniforms), i.e. what an oracle would see in this sample. Every row
+names its persons: always those observed at the horizon (obligation start + h months on or
+before the data end); the uncertain-regime slice (early 2022) is never part of a Wi2021 set.
+Definitions per design are in docs/synthetic-data.md ("Ground truth").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from inburgering.synth.dates import quarter_label
+from inburgering.synth.municipalities import NEVER
+from inburgering.tidy import KEY_COLUMNS
+
+OUTCOMES = ("participation", "employed", "social_assistance", "in_education")
+CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
+STATE = {"employed": "E", "in_education": "D", "social_assistance": "S"}
+SUBGROUPS: dict[str, dict[str, str]] = {
+    "age": {"18-26": "age <= 26", "27-39": "27 <= age <= 39", "40-66": "age >= 40"},
+    "sex": {"man": "~female", "vrouw": "female"},
+    "group": {
+        "statushouder": "group == 'statushouder'",
+        "gezinsmigrant": "group == 'gezinsmigrant'",
+    },
+    "schooling": {
+        "0-5": "schooling_years <= 5",
+        "6-8": "6 <= schooling_years <= 8",
+        "9+": "schooling_years >= 9",
+    },
+}
+
+
+def world_outcome(pot: pd.DataFrame, world: str, outcome: str) -> tuple[np.ndarray, np.ndarray]:
+    """(probability, indicator) of an outcome in a world, from the potential-outcome table."""
+    u = pot["u"].to_numpy()
+    p_e, p_d, p_s = (pot[f"{world}_{s}"].to_numpy(dtype=float) for s in "EDS")
+    if outcome == "employed":
+        return p_e, (u < p_e).astype(float)
+    if outcome == "in_education":
+        return p_d, ((u >= p_e) & (u < p_e + p_d)).astype(float)
+    if outcome == "participation":
+        return p_e + p_d, (u < p_e + p_d).astype(float)
+    return p_s, (u >= 1 - p_s).astype(float)
+
+
+def effects(
+    pot: pd.DataFrame, world1: str, world0: str, outcome: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected and realised person-level effects Y(world1) - Y(world0)."""
+    p1, y1 = world_outcome(pot, world1, outcome)
+    p0, y0 = world_outcome(pot, world0, outcome)
+    return p1 - p0, y1 - y0
+
+
+def _row(keys: dict, expected: float, realised: float) -> dict:
+    return {**keys, "truth": expected, "truth_sample": realised}
+
+
+def _mean(values: np.ndarray, mask: np.ndarray) -> float:
+    return float(values[mask].mean()) if mask.any() else np.nan
+
+
+def _frames(pot: pd.DataFrame, horizons: tuple[int, ...]) -> Iterator[tuple[int, pd.DataFrame]]:
+    for h in horizons:
+        frame = pot[(pot["horizon"] == h) & pot["observed"]]
+        yield h, frame.reset_index(drop=True)
+
+
+def reform_rows(pot: pd.DataFrame, horizons: tuple[int, ...], reform_q: int) -> list[dict]:
+    """Relative reform effect: city's mean effect minus the comparison's (Wi2021 persons)."""
+    rows = []
+    for h, f in _frames(pot, horizons):
+        wi2021 = (f["regime"] == "wi2021").to_numpy()
+        event = f["cohort_q"].to_numpy() - reform_q
+        city = f["city"].to_numpy()
+        for outcome in OUTCOMES:
+            exp, real = effects(f, "obs", "old", outcome)
+            for c in CITIES:
+                for comp in ("rest_nl", *[o for o in CITIES if o != c]):
+                    keys = dict(
+                        design="reform_did",
+                        treatment="wi2021",
+                        city=c,
+                        comparison=comp,
+                        outcome=outcome,
+                        horizon=h,
+                    )
+                    treated, control = wi2021 & (city == c), wi2021 & (city == comp)
+                    for subgroup, extra in (
+                        ("all", True),
+                        *[
+                            (f"group:{g}", (f["group"] == g).to_numpy())
+                            for g in ("statushouder", "gezinsmigrant")
+                        ],
+                    ):
+                        t, k = treated & extra, control & extra
+                        if t.any() and k.any():
+                            rows.append(
+                                _row(
+                                    {**keys, "estimand": "att_overall", "subgroup": subgroup},
+                                    _mean(exp, t) - _mean(exp, k),
+                                    _mean(real, t) - _mean(real, k),
+                                )
+                            )
+                    has_c, has_k = city == c, city == comp
+                    for e in np.unique(event[has_c]):
+                        t, k = has_c & (event == e), has_k & (event == e)
+                        if e >= 0:
+                            t, k = t & wi2021, k & wi2021
+                        if not (t.any() and k.any()):
+                            continue
+                        pre = e < 0
+                        rows.append(
+                            _row(
+                                {
+                                    **keys,
+                                    "estimand": "att_event",
+                                    "subgroup": "all",
+                                    "event_time": int(e),
+                                },
+                                0.0 if pre else _mean(exp, t) - _mean(exp, k),
+                                0.0 if pre else _mean(real, t) - _mean(real, k),
+                            )
+                        )
+    return rows
+
+
+def instrument_cells(
+    pot: pd.DataFrame, horizons: tuple[int, ...], instruments: list[str]
+) -> pd.DataFrame:
+    """Cell-level truth ATT(g, t) per instrument: g adoption quarter, t cohort quarter."""
+    cells = []
+    for h, f in _frames(pot, horizons):
+        for key in instruments:
+            g = f[f"adopt_{key}"].to_numpy()
+            adopters = g != NEVER
+            columns = {"g": g[adopters], "t": f["cohort_q"].to_numpy()[adopters]}
+            for outcome in OUTCOMES:
+                exp, real = effects(f, "obs", f"off_{key}", outcome)
+                columns[f"truth|{outcome}"] = exp[adopters]
+                columns[f"truth_sample|{outcome}"] = real[adopters]
+            grouped = pd.DataFrame(columns).groupby(["g", "t"], sort=True)
+            means, n = grouped.mean(), grouped.size().rename("n")
+            long = means.stack().rename("value").reset_index()
+            long[["measure", "outcome"]] = long["level_2"].str.split("|", expand=True)
+            wide = long.pivot_table(index=["g", "t", "outcome"], columns="measure", values="value")
+            wide = wide.reset_index().merge(n.reset_index(), on=["g", "t"])
+            cells.append(wide.assign(instrument=key, horizon=h))
+    out = pd.concat(cells, ignore_index=True)
+    out["group"] = quarter_label(out["g"].to_numpy())
+    out["period"] = quarter_label(out["t"].to_numpy())
+    return out.sort_values(["instrument", "outcome", "horizon", "g", "t"], kind="mergesort")
+
+
+def _weighted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    frame = frame.assign(
+        wt=frame["truth"] * frame["weight"], ws=frame["truth_sample"] * frame["weight"]
+    )
+    sums = frame.groupby(by, sort=True)[["wt", "ws", "weight"]].sum()
+    return pd.DataFrame(
+        {"truth": sums["wt"] / sums["weight"], "truth_sample": sums["ws"] / sums["weight"]}
+    ).reset_index()
+
+
+def instrument_rows(cells: pd.DataFrame, first_q: int) -> pd.DataFrame:
+    """Callaway-Sant'Anna aggregations of the true ATT(g, t): `simple` (post cells weighted by
+    persons in group g) and `dynamic` (per event time, groups weighted by their size)."""
+    keys = ["instrument", "outcome", "horizon"]
+    usable = cells[cells["g"] > first_q]  # groups treated in the first period have no pre-period
+    usable = usable.assign(
+        weight=usable.groupby([*keys, "g"])["n"].transform("sum"),
+        event_time=usable["t"] - usable["g"],
+    )
+    overall = _weighted(usable[usable["event_time"] >= 0], keys).assign(estimand="att_overall")
+    event = _weighted(usable, [*keys, "event_time"]).assign(estimand="att_event")
+    rows = pd.concat([overall, event], ignore_index=True).rename(
+        columns={"instrument": "treatment"}
+    )
+    return rows.assign(
+        design="instrument_did", city="all", comparison="not_yet_treated", subgroup="all"
+    )
+
+
+def route_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
+    """Route ATT over persons assigned the route, and Z-vs-B1 CATEs over the Z and B1 persons."""
+    rows = []
+    for h, f in _frames(pot, horizons):
+        wi2021 = (f["regime"] == "wi2021").to_numpy()
+        route = f["route"].to_numpy()
+        masks = {
+            f"{variable}:{band}": f.eval(query).to_numpy()
+            for variable, bands in SUBGROUPS.items()
+            for band, query in bands.items()
+        }
+        for outcome in OUTCOMES:
+            for name, code in (("z_vs_b1", "z"), ("onderwijs_vs_b1", "onderwijs")):
+                exp, real = effects(f, f"route_{code}", "route_b1", outcome)
+                mask = wi2021 & (route == code)
+                if mask.any():
+                    rows.append(
+                        _row(
+                            dict(
+                                design="route_matching",
+                                estimand="att",
+                                treatment=name,
+                                city="all",
+                                comparison="matched",
+                                outcome=outcome,
+                                horizon=h,
+                                subgroup="all",
+                            ),
+                            _mean(exp, mask),
+                            _mean(real, mask),
+                        )
+                    )
+            exp, real = effects(f, "route_z", "route_b1", outcome)
+            pool = wi2021 & np.isin(route, ["z", "b1"])
+            for subgroup, member in masks.items():
+                mask = pool & member
+                if mask.any():
+                    rows.append(
+                        _row(
+                            dict(
+                                design="heterogeneity",
+                                estimand="cate",
+                                treatment="z_vs_b1",
+                                city="all",
+                                comparison="matched",
+                                outcome=outcome,
+                                horizon=h,
+                                subgroup=subgroup,
+                            ),
+                            _mean(exp, mask),
+                            _mean(real, mask),
+                        )
+                    )
+    return rows
+
+
+def city_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
+    """Rotterdam's Wi2021 statushouders: Y(settled in Rotterdam) - Y(settled in city c)."""
+    rows = []
+    for h, f in _frames(pot, horizons):
+        mask = (
+            (f["regime"] == "wi2021") & (f["city"] == "rotterdam") & (f["group"] == "statushouder")
+        ).to_numpy()
+        if not mask.any():
+            continue
+        for outcome in OUTCOMES:
+            for other in CITIES[1:]:
+                exp, real = effects(f, "obs", f"city_{other}", outcome)
+                rows.append(
+                    _row(
+                        dict(
+                            design="city_matching",
+                            estimand="att",
+                            treatment=f"rotterdam_vs_{other}",
+                            city="rotterdam",
+                            comparison="matched",
+                            outcome=outcome,
+                            horizon=h,
+                            subgroup="all",
+                        ),
+                        _mean(exp, mask),
+                        _mean(real, mask),
+                    )
+                )
+    return rows
+
+
+def estimands_table(rows: list[dict], *frames: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the tidy key order (empty keys empty), sorted for byte-identical output."""
+    frame = pd.concat([pd.DataFrame(rows), *frames], ignore_index=True)
+    for column in KEY_COLUMNS:
+        if column not in frame:
+            frame[column] = pd.NA
+    for column in ("horizon", "event_time"):
+        frame[column] = frame[column].astype("Int64")
+    text = [c for c in KEY_COLUMNS if c not in ("horizon", "event_time")]
+    frame[text] = frame[text].fillna("").astype(str)
+    frame = frame.loc[:, [*KEY_COLUMNS, "truth", "truth_sample"]]
+    return frame.sort_values(list(KEY_COLUMNS), kind="mergesort").reset_index(drop=True)

@@ -1,0 +1,6 @@
+"""The CBS reader tests reuse the hand-made world of tests/prepare (prepare_helpers)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "prepare"))

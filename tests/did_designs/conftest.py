@@ -1,0 +1,11 @@
+"""Single-threaded BLAS for the design tests (see inburgering.did.reform.single_threaded_blas)."""
+
+import pytest
+
+from inburgering.did.reform import single_threaded_blas
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    with single_threaded_blas():
+        yield

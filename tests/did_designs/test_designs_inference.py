@@ -1,0 +1,84 @@
+"""Few-cluster inference tools against direct computations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inburgering.did.inference import crv3, ri_t_test, synthetic_did, wild_cluster_bootstrap
+
+
+def _panel_regression(rng, G=12, T=6, treated=(0, 1, 2, 3, 4, 5), effect=0.0):
+    cl = np.repeat(np.arange(G), T)
+    t = np.tile(np.arange(T), G)
+    D = np.isin(cl, treated) & (t >= T // 2)
+    y = rng.normal(size=G)[cl] + 0.1 * t + effect * D + rng.normal(size=G * T)
+    X = np.column_stack([D.astype(float), np.eye(G)[cl], np.eye(T)[t][:, 1:]])
+    return X, y, np.ones(G * T), cl
+
+
+def test_ri_p_value_floor_is_one_over_pool():
+    res = ri_t_test(10.0, 1.0, np.array([0.1, -0.5, 1.2, 0.3]), alpha=0.05)
+    assert res.floor == 1 / 5 and res.p_value == 1 / 5
+    assert np.isinf(res.ci_low) and np.isinf(res.ci_high)  # pool too small to ever reject at 5%
+
+
+def test_ri_interval_is_test_inversion():
+    placebo = np.linspace(-3, 3, 39)
+    res = ri_t_test(2.0, 0.5, placebo, alpha=0.05)
+    for tau0 in np.linspace(res.ci_low - 1, res.ci_high + 1, 41):
+        p = ri_t_test(2.0 - tau0, 0.5, placebo, alpha=0.05).p_value
+        inside = res.ci_low <= tau0 <= res.ci_high
+        assert inside == (p > 0.05) or np.isclose(abs(2.0 - tau0) / 0.5, res.q)
+
+
+def test_crv3_equals_leave_one_cluster_out_jackknife():
+    rng = np.random.default_rng(3)
+    X, y, w, cl = _panel_regression(rng)
+    est, se = crv3(X, y, w, cl, 0)
+    betas = []
+    for g in np.unique(cl):
+        keep = cl != g
+        Xk = X[keep][:, np.any(X[keep] != 0, axis=0)]
+        betas.append(np.linalg.lstsq(Xk, y[keep], rcond=None)[0][0])
+    betas = np.array(betas)
+    G = betas.size
+    assert np.isclose(est, np.linalg.lstsq(X, y, rcond=None)[0][0])
+    assert np.isclose(se, np.sqrt((G - 1) / G * np.sum((betas - betas.mean()) ** 2)))
+
+
+def test_crv3_undefined_with_one_treated_cluster():
+    rng = np.random.default_rng(4)
+    X, y, w, cl = _panel_regression(rng, treated=(0,))
+    assert np.isnan(crv3(X, y, w, cl, 0)[1])
+
+
+def test_wild_bootstrap_flags_few_treated_clusters():
+    rng = np.random.default_rng(5)
+    X, y, w, cl = _panel_regression(rng, treated=(0,))
+    res = wild_cluster_bootstrap(X, y, w, cl, 0, treated_clusters=1, draws=199, seed=1)
+    assert not res.reliable and 0 <= res.p_value <= 1
+    X, y, w, cl = _panel_regression(rng, G=30, treated=tuple(range(15)), effect=1.0)
+    res = wild_cluster_bootstrap(X, y, w, cl, 0, treated_clusters=15, draws=399, seed=1)
+    assert res.reliable and res.p_value < 0.05
+
+
+def test_wild_bootstrap_size_under_null():
+    rejections = []
+    for seed in range(40):
+        rng = np.random.default_rng(100 + seed)
+        X, y, w, cl = _panel_regression(rng, G=20, treated=tuple(range(10)))
+        res = wild_cluster_bootstrap(X, y, w, cl, 0, treated_clusters=10, draws=199, seed=seed)
+        rejections.append(res.p_value < 0.1)
+    assert np.mean(rejections) < 0.25
+
+
+def test_sdid_recovers_effect_and_placebos_are_null():
+    rng = np.random.default_rng(6)
+    N, T = 40, 10
+    unit = rng.normal(size=N)[:, None]
+    Y = unit + np.linspace(0, 1, T)[None, :] + 0.05 * rng.normal(size=(N, T))
+    pre = np.arange(T) < 7
+    Y[0, ~pre] += 0.5
+    res = synthetic_did(Y, 0, pre, np.arange(1, 20), np.arange(1, N))
+    assert abs(res.estimate - 0.5) < 0.1
+    assert res.p_value == 1 / 20 and res.floor == 1 / 20

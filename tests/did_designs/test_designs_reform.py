@@ -1,0 +1,77 @@
+"""reform_did on simulated repeated cross-sections with known relative effects."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from inburgering.did.designsim import SimSpec, simulate
+from inburgering.did.reform import ReformSettings, outcome_tables
+
+
+@pytest.fixture(scope="module")
+def tables():
+    data = simulate(SimSpec(persons=40000, instrument_effect=0.0, seed=11), horizons=(12,))
+    settings = ReformSettings(
+        horizons=[12],
+        cities=["rotterdam", "amsterdam", "den_haag", "utrecht"],
+        wild_draws=99,
+        ri_pool=19,
+    )
+    out = outcome_tables(data["persons"], data["outcomes"], "participation", settings)
+    keys = ["city", "comparison", "outcome", "horizon", "subgroup"]
+    overall = out["estimates"].query("estimand == 'att_overall'").merge(data["truth"], on=keys)
+    overall["covered"] = (overall["ci_low"] <= overall["truth"]) & (
+        overall["truth"] <= overall["ci_high"]
+    )
+    return out, overall
+
+
+def test_headline_covers_truth(tables):
+    _, overall = tables
+    head = overall[overall["headline"]]
+    assert len(head) >= 20
+    assert head["covered"].mean() >= 0.85
+
+
+def test_naive_misses_the_truth(tables):
+    _, overall = tables
+    naive = overall[overall["estimator"] == "naive"]
+    head = overall[overall["headline"] & (overall["subgroup"] == "all")]
+    assert (naive["estimate"] - naive["truth"]).abs().mean() > 0.03
+    assert naive["covered"].mean() <= 0.5 < head["covered"].mean()
+
+
+def test_rows_name_their_inference(tables):
+    out, _ = tables
+    est = out["estimates"]
+    assert (est["inference"] != "").all()
+    assert {
+        "cs_dr",
+        "cs_reg_ri",
+        "twfe",
+        "naive",
+        "twfe_cells_wcr",
+        "twfe_cells_crv3",
+        "sdid",
+    } <= set(est["estimator"])
+    wild = est[est["estimator"] == "twfe_cells_wcr"]
+    assert wild["inference"].str.contains("UNRELIABLE").all()  # one treated cluster
+
+
+def test_pre_period_event_rows_centre_on_zero(tables):
+    out, _ = tables
+    ev = out["estimates"].query("estimand == 'att_event' and event_time < 0")
+    z = ev["estimate"] / ev["se"]
+    assert abs(z.mean()) < 0.5
+    assert ((ev["ci_low"] <= 0) & (ev["ci_high"] >= 0)).mean() > 0.9
+
+
+def test_side_tables(tables):
+    out, _ = tables
+    assert {"wald_stat", "wald_p", "slope"} <= set(out["pretrends"].columns)
+    assert set(out["honestdid"]["restriction"]) == {"relative_magnitude", "smoothness"}
+    assert (
+        isinstance(out["inference"], pd.DataFrame)
+        and (out["inference"]["ri_floor"] == 1 / 20).all()
+    )

@@ -1,0 +1,67 @@
+"""The Monte Carlo harness: aggregation arithmetic, and two real seeds end to end."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from inburgering.montecarlo import KEYS, aggregate, main
+
+# Columns the report's validation appendix reads (inburgering.report.inputs, monte_carlo.csv).
+REPORT_COLUMNS = {"design", "estimand", "estimator", "city", "outcome", "horizon", "n_reps",
+                  "mean_bias", "rmse", "coverage", "mean_ci_width"}  # fmt: skip
+
+
+def _rows(estimates, truth, half_width, headline=True):
+    key = {"design": "reform_did", "estimand": "att_overall", "treatment": "wi2021",
+           "city": "rotterdam", "comparison": "rest_nl", "outcome": "employed", "horizon": 12,
+           "subgroup": "all", "event_time": float("nan"), "estimator": "dr",
+           "headline": headline}  # fmt: skip
+    return pd.DataFrame(
+        [{**key, "seed": seed, "estimate": e, "se": half_width / 1.96, "truth": truth,
+          "ci_low": e - half_width, "ci_high": e + half_width,
+          "covered": str(e - half_width <= truth <= e + half_width)}
+         for seed, e in enumerate(estimates)]
+    )  # fmt: skip
+
+
+def test_aggregate_bias_rmse_coverage():
+    table = aggregate(_rows([0.1, 0.3, 0.5, 0.9], truth=0.2, half_width=0.15))
+    row = table.iloc[0]
+    assert row["n_reps"] == 4
+    assert row["mean_bias"] == pytest.approx(0.25)
+    assert row["rmse"] == pytest.approx(math.sqrt((0.01 + 0.01 + 0.09 + 0.49) / 4))
+    assert row["coverage"] == pytest.approx(0.5)  # 0.1 and 0.3 cover 0.2
+    assert row["mean_ci_width"] == pytest.approx(0.3)
+    assert row["flag"] == "coverage_outside_90_98"  # a headline estimand far below 90 %
+
+
+def test_aggregate_flags_only_headline_and_counts_missing_interval_as_miss():
+    frame = pd.concat([_rows([0.2] * 10, 0.2, 0.1), _rows([0.2] * 10, 0.2, 0.1, headline=False)])
+    frame.loc[frame.index[:1], ["ci_low", "ci_high"]] = float("nan")
+    aggregated = aggregate(frame.reset_index(drop=True))
+    assert list(aggregated.columns[: len(KEYS)]) == KEYS
+    table = aggregated.set_index("headline")
+    assert table.loc[True, "coverage"] == pytest.approx(0.9)  # one missing interval = a miss
+    assert table.loc[True, "flag"] == ""
+    assert table.loc[False, "flag"] == ""
+
+
+@pytest.mark.e2e
+def test_harness_two_seeds_end_to_end(tmp_path):
+    out = tmp_path / "mc"
+    status = main(["--seeds", "2", "--persons", "3000", "--out", str(out), "--jobs", "2"])
+    logs = sorted((out / "runs").rglob("snakemake.log")) if (out / "runs").exists() else []
+    assert status == 0, "\n".join(p.read_text(encoding="utf-8")[-3000:] for p in logs)
+    table = pd.read_csv(out / "monte_carlo.csv")
+    assert set(table.columns) >= REPORT_COLUMNS
+    # In small samples the DR fit can fall back to outcome regression in one seed only (the
+    # estimator column says which ran), so a few estimands have one replication.
+    assert len(table) > 0 and table["n_reps"].isin([1, 2]).all()
+    assert (table.loc[table["headline"], "n_reps"] == 2).any()
+    assert table["coverage"].between(0, 1).all()
+    assert sorted(p.name for p in (out / "seeds").iterdir()) == ["seed_1.csv", "seed_2.csv"]
+    assert "Headline estimands outside the band" in (out / "summary.md").read_text()
+    assert not (out / "runs" / "seed_1").exists()  # per-seed person-level data removed

@@ -1,0 +1,53 @@
+"""Report fixtures: crafted exports rendered once per session (keeps the suite fast)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from export_fixtures import write_full_export, write_minimal_export
+
+from inburgering.report.render import render
+from inburgering.report.stage import report_metadata, report_params
+
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
+REFERENCE = {"national_expected": {"b1": 0.83, "onderwijs": 0.14, "z": 0.03}}
+
+
+def render_report(
+    export: Path,
+    out: Path,
+    document: str,
+    language: str = "en",
+    city: str = "",
+    formats: tuple[str, ...] = ("html",),
+) -> list[Path]:
+    name = f"{document}_{city}_{language}" if city else f"{document}_{language}"
+    outputs = [out / f"{name}.{fmt}" for fmt in formats]
+    work = out / f".{name}_files"
+    settings = {"language": language, "route_mix_reference": REFERENCE}
+    params = report_params(export, work / "figures", settings, city)
+    source = REPORTS / f"{document}.qmd"
+    render(source, outputs, params, work, report_metadata(document, language, city))
+    return outputs
+
+
+@pytest.fixture(scope="session")
+def full_export(tmp_path_factory) -> Path:
+    return write_full_export(tmp_path_factory.mktemp("full") / "export")
+
+
+@pytest.fixture(scope="session")
+def minimal_export(tmp_path_factory) -> Path:
+    return write_minimal_export(tmp_path_factory.mktemp("minimal") / "export")
+
+
+@pytest.fixture(scope="session")
+def full_main(full_export, tmp_path_factory) -> list[Path]:
+    """Main report on the full crafted export, HTML and PDF."""
+    out = tmp_path_factory.mktemp("full_main")
+    return render_report(full_export, out, "main", formats=("html", "pdf"))

@@ -1,0 +1,396 @@
+"""Crafted, clearly synthetic export folders for report tests (every count is at least 10).
+
+`write_full_export` writes every file of the export contract; `write_minimal_export` only what
+today's disclosure stage writes. Numbers are made up: they test layout, not methods.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from inburgering.report.inputs import CONTRACT
+from inburgering.tidy import write_tidy
+
+CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
+COHORTS = ("2021Q3", "2021Q4", "2022Q1", "2022Q2")
+
+
+def _row(**values) -> dict:
+    base = {
+        "treatment": "wi2021",
+        "comparison": "rest_nl",
+        "outcome": "participation",
+        "horizon": 12,
+        "subgroup": "all",
+        "headline": True,
+        "inference": "crafted",
+        "n_treated": 120,
+        "n_control": 900,
+        "n_clusters": 40,
+        "se": 0.01,
+        "p_value": 0.2,
+    }
+    base.update(values)
+    base.setdefault("ci_low", base["estimate"] - 0.02)
+    base.setdefault("ci_high", base["estimate"] + 0.02)
+    return base
+
+
+def _estimates() -> list[dict]:
+    rows = []
+    for i, city in enumerate(CITIES):
+        effect = 0.01 * (i - 1)
+        rows.append(
+            _row(
+                design="reform_did",
+                estimand="att_overall",
+                city=city,
+                estimator="cs_dr",
+                estimate=effect,
+            )
+        )
+        rows.append(
+            _row(
+                design="reform_did",
+                estimand="att_overall",
+                city=city,
+                estimator="twfe",
+                estimate=effect + 0.005,
+                headline=False,
+            )
+        )
+        for e in range(-3, 4):
+            for estimator, headline in (("cs_dr", True), ("twfe", False)):
+                rows.append(
+                    _row(
+                        design="reform_did",
+                        estimand="att_event",
+                        city=city,
+                        event_time=e,
+                        estimator=estimator,
+                        headline=headline,
+                        estimate=(effect if e >= 0 else 0.0) + 0.002 * e,
+                    )
+                )
+        rows.append(
+            _row(
+                design="instrument_did",
+                estimand="att_overall",
+                city=city,
+                treatment="intensified_intake",
+                comparison="not_yet_treated",
+                estimator="cs_dr",
+                estimate=0.02,
+            )
+        )
+        for cohort in COHORTS:
+            rows.append(
+                _row(
+                    design="process",
+                    estimand="pip_within_10w",
+                    city=city,
+                    treatment="",
+                    comparison="",
+                    outcome="",
+                    horizon=None,
+                    subgroup=f"cohort:{cohort}",
+                    estimator="share",
+                    estimate=0.3 + 0.05 * i,
+                    ci_low=0.25,
+                    ci_high=0.5 + 0.05 * i,
+                )
+            )
+        for indicator in ("pip_within_10w", "route_switch_18m"):
+            rows.append(
+                _row(
+                    design="process",
+                    estimand=indicator,
+                    city=city,
+                    treatment="",
+                    comparison="",
+                    outcome="",
+                    horizon=None,
+                    estimator="share",
+                    estimate=0.4,
+                    ci_low=0.35,
+                    ci_high=0.45,
+                )
+            )
+        for subgroup in ("age:18-26", "sex:female"):
+            rows.append(
+                _row(
+                    design="heterogeneity",
+                    estimand="cate",
+                    city=city,
+                    subgroup=subgroup,
+                    estimator="causal_forest",
+                    estimate=0.01,
+                )
+            )
+    for treatment in ("z_vs_b1", "onderwijs_vs_b1"):
+        rows.append(
+            _row(
+                design="route_matching",
+                estimand="att",
+                city="all",
+                treatment=treatment,
+                comparison="matched",
+                estimator="nn_matching",
+                estimate=-0.03,
+            )
+        )
+    return rows
+
+
+def _side_key(city: str) -> dict:
+    return {
+        "design": "reform_did",
+        "treatment": "wi2021",
+        "city": city,
+        "comparison": "rest_nl",
+        "outcome": "participation",
+        "horizon": 12,
+    }
+
+
+def _side_tables() -> dict[str, pd.DataFrame]:
+    tables: dict[str, list[dict]] = {
+        k: []
+        for k in (
+            "composition",
+            "route_mix",
+            "route_start_survival",
+            "uniform_bands",
+            "inference",
+            "pretrends",
+            "honestdid",
+            "refutations",
+        )
+    }
+    for i, city in enumerate(CITIES):
+        for cohort in COHORTS:
+            for group in ("statushouder", "gezinsmigrant"):
+                tables["composition"].append(
+                    {"city": city, "cohort": cohort, "group": group, "n": 50 + 10 * i}
+                )
+        for route, share in zip(("b1", "onderwijs", "z"), (0.6, 0.15, 0.25), strict=True):
+            tables["route_mix"].append(
+                {
+                    "city": city,
+                    "cohort": "all",
+                    "route": route,
+                    "n": int(400 * share),
+                    "share": share,
+                }
+            )
+        for week in range(0, 60, 4):
+            s = float(np.exp(-week / (20 + 5 * i)))
+            tables["route_start_survival"].append(
+                {
+                    "city": city,
+                    "cohort": "all",
+                    "weeks": week,
+                    "survival": s,
+                    "ci_low": max(s - 0.05, 0),
+                    "ci_high": min(s + 0.05, 1),
+                    "n_at_risk": max(int(400 * s), 10),
+                    "n_events": 10,
+                }
+            )
+        for e in range(-3, 4):
+            tables["uniform_bands"].append(
+                {
+                    **_side_key(city),
+                    "estimator": "cs_dr",
+                    "event_time": e,
+                    "band_low": -0.04,
+                    "band_high": 0.04,
+                    "critical_value": 2.6,
+                }
+            )
+        for method, p in (("crv1", 0.04), ("wild_cluster_webb", 0.12), ("randomization", 0.2)):
+            tables["inference"].append(
+                {
+                    **_side_key(city),
+                    "method": method,
+                    "p_value": p,
+                    "ci_low": -0.02,
+                    "ci_high": 0.03,
+                    "n_clusters": 40,
+                    "p_floor": 0.025,
+                }
+            )
+        tables["pretrends"].append(
+            {**_side_key(city), "test": "wald", "statistic": 1.3, "df": 3, "p_value": 0.7}
+        )
+        for method in ("relative_magnitude", "smoothness"):
+            for m in (0.0, 0.5, 1.0):
+                tables["honestdid"].append(
+                    {
+                        **_side_key(city),
+                        "method": method,
+                        "m": m,
+                        "ci_low": -0.01 - m * 0.02,
+                        "ci_high": 0.03 + m * 0.02,
+                    }
+                )
+        tables["refutations"].append(
+            {
+                **_side_key(city),
+                "check": "placebo_reform_date",
+                "estimate": 0.001,
+                "ci_low": -0.01,
+                "ci_high": 0.012,
+                "p_value": 0.8,
+                "passed": True,
+            }
+        )
+    frames = {k: pd.DataFrame(v) for k, v in tables.items()}
+    covariates = ("age", "female", "schooling_years", "literacy", "test_score")
+    frames["balance"] = pd.DataFrame(
+        [
+            {
+                "design": "route_matching",
+                "treatment": "z_vs_b1",
+                "comparison": "matched",
+                "covariate": c,
+                "smd_before": 0.3 - 0.05 * j,
+                "smd_after": 0.02 * j,
+                "var_ratio_before": 1.4,
+                "var_ratio_after": 1.05,
+                "n_treated": 80,
+                "n_control": 300,
+            }
+            for j, c in enumerate(covariates)
+        ]
+    )
+    frames["overlap"] = pd.DataFrame(
+        [
+            {
+                "design": "route_matching",
+                "treatment": "z_vs_b1",
+                "arm": arm,
+                "bin_low": b / 10,
+                "bin_high": (b + 1) / 10,
+                "n": 10 + (b if arm == "treated" else 9 - b) * 5,
+            }
+            for arm in ("treated", "control")
+            for b in range(10)
+        ]
+    )
+    frames["sensitivity"] = pd.DataFrame(
+        [
+            {
+                "design": "route_matching",
+                "treatment": "z_vs_b1",
+                "outcome": "participation",
+                "horizon": 12,
+                "measure": m,
+                "value": v,
+            }
+            for m, v in (("rosenbaum_gamma", 1.4), ("e_value", 1.9))
+        ]
+    )
+    return frames
+
+
+def _validation(estimates: pd.DataFrame) -> pd.DataFrame:
+    frame = estimates.copy()
+    frame["truth"] = frame["estimate"] - 0.001
+    frame["bias"] = 0.001
+    frame["covered"] = True
+    return frame
+
+
+def _provenance() -> dict:
+    return {
+        "run_name": "crafted",
+        "data_source": "synthetic",
+        "config_hash": "c0ffee12",
+        "git_commit": "0123456789abcdef",
+        "python": "3.11",
+        "platform": "linux",
+        "packages": {"pandas": "3.1.0", "matplotlib": "3.10"},
+        "inputs": [{"file": "persons.parquet", "sha256": "ab" * 32}],
+    }
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False)
+
+
+def write_minimal_export(folder: Path) -> Path:
+    """Today's export: reform att_overall rows, the sample flow and the manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        r for r in _estimates() if r["design"] == "reform_did" and r["estimand"] == "att_overall"
+    ]
+    write_tidy(pd.DataFrame(rows), folder / "estimates.csv")
+    _write_csv(
+        pd.DataFrame(
+            {
+                "step": ["obligated persons", "analysis persons"],
+                "persons": [5000, 4000],
+                "persons_rotterdam": [900, 800],
+            }
+        ),
+        folder / "sample_flow.csv",
+    )
+    _write_csv(
+        pd.DataFrame(
+            {"file": ["estimates.csv", "sample_flow.csv"], "sha256": ["ab" * 32, "cd" * 32]}
+        ),
+        folder / "MANIFEST.csv",
+    )
+    return folder
+
+
+def write_full_export(folder: Path) -> Path:
+    """Every file of the export contract."""
+    write_minimal_export(folder)
+    estimates = pd.DataFrame(_estimates())
+    write_tidy(estimates, folder / "estimates.csv")
+    for name, frame in _side_tables().items():
+        _write_csv(frame, folder / f"{name}.csv")
+    from inburgering.tidy import read_tidy
+
+    _write_csv(_validation(read_tidy(folder / "estimates.csv")), folder / "validation.csv")
+    _write_csv(
+        pd.DataFrame(
+            [
+                {
+                    "design": "reform_did",
+                    "estimand": "att_overall",
+                    "estimator": "cs_dr",
+                    "city": c,
+                    "outcome": "participation",
+                    "horizon": 12,
+                    "n_reps": 200,
+                    "mean_bias": 0.001,
+                    "rmse": 0.01,
+                    "coverage": 0.94,
+                    "mean_ci_width": 0.04,
+                }
+                for c in CITIES
+            ]
+        ),
+        folder / "monte_carlo.csv",
+    )
+    _write_csv(
+        pd.DataFrame(
+            {
+                "rule": ["synth", "prepare", "reform_did"],
+                "seconds": [12.5, 8.1, 30.2],
+                "max_rss_mb": [300, 250, 800],
+            }
+        ),
+        folder / "RUNTIMES.csv",
+    )
+    (folder / "PROVENANCE.json").write_text(json.dumps(_provenance()), encoding="utf-8")
+    missing = [f.name for f in CONTRACT if not (folder / f.name).is_file()]
+    assert not missing, f"crafted export lacks contract files {missing}"
+    return folder

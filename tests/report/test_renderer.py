@@ -1,0 +1,113 @@
+"""The fallback renderer: Quarto features the sources use, and failures that stop the build."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from inburgering.report import RenderError, render
+
+DOC = """---
+title: "Crafted"
+format:
+  html: {toc: true, number-sections: true}
+  typst: {toc: true, number-sections: true}
+---
+
+```{python}
+#| tags: [parameters]
+value = 1
+```
+
+## First {#sec-first}
+
+See @fig-line, @tbl-small and @sec-second.
+
+```{python}
+#| label: fig-line
+#| fig-cap: "A line"
+import matplotlib.pyplot as plt
+plt.plot([0, value])
+```
+
+## Second {#sec-second}
+
+```{python}
+#| label: tbl-small
+#| tbl-cap: "Small table"
+#| output: asis
+print(f"| parameter | n |\\n|---|---:|\\n| {value} | 10 |")
+```
+
+{{< include _part.qmd >}}
+"""
+
+
+def write(folder: Path, text: str = DOC) -> Path:
+    (folder / "_part.qmd").write_text("::: {.callout-warning}\n## Careful\nIncluded.\n:::\n")
+    source = folder / "doc.qmd"
+    source.write_text(text, encoding="utf-8")
+    return source
+
+
+def test_html_has_numbered_references_callout_include_and_parameter(tmp_path):
+    source = write(tmp_path)
+    render(source, tmp_path / "doc.html", {"value": 42}, tmp_path / "work")
+    html = (tmp_path / "doc.html").read_text(encoding="utf-8")
+    assert 'href="#fig-line">Figure\u00a01</a>' in html
+    assert 'href="#tbl-small">Table\u00a01</a>' in html
+    assert 'href="#sec-second">Section\u00a02</a>' in html
+    assert "Figure\u00a01: A line" in html
+    assert 'class="callout callout-warning"' in html and "Careful" in html
+    assert "| 42 |" not in html and "<td>42</td>" in html  # parameter overrode the default
+    assert "data:image/png;base64" in html and 'id="TOC"' in html
+
+
+def test_pdf_compiles(tmp_path):
+    source = write(tmp_path)
+    render(source, tmp_path / "doc.pdf", {}, tmp_path / "work")
+    assert (tmp_path / "doc.pdf").read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("suffix", ["html", "pdf"])
+def test_broken_cross_reference_fails(tmp_path, suffix):
+    source = write(tmp_path, DOC.replace("@sec-second", "@fig-missing"))
+    with pytest.raises(RenderError, match="broken cross-reference @fig-missing"):
+        render(source, tmp_path / f"doc.{suffix}", {}, tmp_path / "work")
+    assert not (tmp_path / f"doc.{suffix}").exists()
+
+
+def test_failing_cell_names_the_cell(tmp_path):
+    source = write(tmp_path, DOC.replace("plt.plot([0, value])", "plt.plot(undefined_name)"))
+    with pytest.raises(RenderError, match="report cell fig-line failed: NameError"):
+        render(source, tmp_path / "doc.html", {}, tmp_path / "work")
+
+
+def test_figure_cell_without_figure_fails(tmp_path):
+    source = write(tmp_path, DOC.replace("plt.plot([0, value])", "pass"))
+    with pytest.raises(RenderError, match="fig-line made 0 figures"):
+        render(source, tmp_path / "doc.html", {}, tmp_path / "work")
+
+
+def test_quarto_cli_is_used_when_on_path(tmp_path, monkeypatch):
+    """A fake `quarto` records its arguments and writes the file Quarto would write."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "quarto"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" > {tmp_path}/args\n'
+        'while [ "$1" != "--output-dir" ]; do shift; done\n'
+        'echo "<html>quarto</html>" > "$2/doc.html"\n'
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    source = write(tmp_path)
+    render(source, tmp_path / "doc.html", {"value": 2}, tmp_path / "work", {"lang": "nl"})
+    arguments = (tmp_path / "args").read_text()
+    assert arguments.startswith(f"render {source} --to html")
+    assert "--execute-params" in arguments and "--metadata-file" in arguments
+    assert (tmp_path / "doc.html").read_text().strip() == "<html>quarto</html>"

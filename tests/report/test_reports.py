@@ -1,0 +1,105 @@
+"""The real report sources on crafted exports: complete inputs, absent inputs, Dutch edition,
+and checks a reader would make (browser loads every figure, no PDF page is blank)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from browser import check_page, chromium
+from conftest import render_report
+from PIL import Image, ImageStat
+
+from inburgering.report.inputs import CONTRACT
+from inburgering.report.translate import TABLE
+
+needs_chromium = pytest.mark.skipif(
+    chromium() is None, reason="chromium not installed (apt-get install chromium)"
+)
+needs_pdftoppm = pytest.mark.skipif(
+    shutil.which("pdftoppm") is None,
+    reason="pdftoppm not installed (apt-get install poppler-utils)",
+)
+NOT_RUN = "Not run in this configuration"
+
+
+def test_full_export_renders_every_section(full_main):
+    html = full_main[0].read_text(encoding="utf-8")
+    assert NOT_RUN not in html
+    for label in (
+        "fig-reform",
+        "fig-event-rotterdam",
+        "fig-route-start",
+        "fig-pip",
+        "fig-love-route-matching-z-vs-b1",
+        "fig-honestdid",
+        "tbl-inference",
+    ):
+        assert f'id="{label}"' in html, label
+    assert 'src="http' not in html and "??" not in html
+
+
+def test_minimal_export_says_what_was_not_run(minimal_export, tmp_path):
+    html = render_report(minimal_export, tmp_path, "main")[0].read_text(encoding="utf-8")
+    assert html.count(NOT_RUN) >= 8
+    assert "route_start_survival.csv" in html and 'id="tbl-reform"' in html
+
+
+@pytest.mark.parametrize("document", ["appendix-methods", "appendix-reproducibility"])
+def test_appendices_render_with_and_without_inputs(document, full_export, minimal_export, tmp_path):
+    full = render_report(full_export, tmp_path / "full", document)[0].read_text()
+    assert NOT_RUN not in full
+    bare = render_report(minimal_export, tmp_path / "bare", document)[0].read_text()
+    assert NOT_RUN in bare
+
+
+def test_dutch_city_edition(full_export, tmp_path):
+    html = render_report(full_export, tmp_path, "city", "nl", "rotterdam")[0].read_text()
+    assert "Rotterdam: relatieve effectiviteit van het inburgeringsbeleid" in html
+    for dutch in ("Samenvatting van de bevindingen", "Figuur\u00a0", "procentpunt", "Inhoud"):
+        assert dutch in html, dutch
+    assert "Summary of findings" not in html
+    assert 'id="fig-event-amsterdam"' not in html  # a city report is about its city
+
+
+def test_translation_table_has_the_same_keys_in_every_language():
+    table = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
+
+    def keys(node, prefix=""):
+        if not isinstance(node, dict):
+            return {prefix}
+        return set().union(*(keys(v, f"{prefix}/{k}") for k, v in node.items()))
+
+    assert keys(table["en"]) == keys(table["nl"])
+
+
+def test_contract_is_documented():
+    doc = (TABLE.parents[3] / "docs" / "report-inputs.md").read_text(encoding="utf-8")
+    for item in CONTRACT:
+        assert f"`{item.name}`" in doc, item.name
+        for column in item.columns:
+            assert column in doc, f"{item.name}: {column}"
+
+
+@needs_chromium
+def test_html_loads_in_a_browser_with_every_figure(full_main, tmp_path):
+    check = check_page(full_main[0], tmp_path / "screen.png")
+    assert check.title.startswith("Relative effectiveness")
+    assert len(check.images) >= 10
+    assert [i for i in check.images if not i["complete"] or i["width"] == 0] == []
+    assert check.errors == []
+
+
+@needs_pdftoppm
+def test_no_pdf_page_is_blank(full_main, tmp_path):
+    subprocess.run(
+        ["pdftoppm", "-r", "30", "-png", str(full_main[1]), str(tmp_path / "page")], check=True
+    )
+    pages = sorted(tmp_path.glob("page-*.png"), key=lambda p: int(re.findall(r"\d+", p.stem)[-1]))
+    assert len(pages) >= 5
+    for page in pages:
+        spread = ImageStat.Stat(Image.open(page).convert("L")).stddev[0]
+        assert spread > 5, f"{page.name} looks blank (grey-level spread {spread:.1f})"

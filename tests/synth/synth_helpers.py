@@ -1,0 +1,40 @@
+"""Helpers for the synthetic-generator tests: write a small run through the catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+
+from inburgering.cbs.catalogue import Catalogue
+from inburgering.config import load_catalogue, load_policies
+from inburgering.synth.generate import generate
+from inburgering.synth.params import SynthParameters
+
+ROOT = Path(__file__).resolve().parents[2]
+INSTRUMENTS = load_policies(ROOT / "config" / "policies.yaml")["instruments"]
+
+
+def write_run(out: Path, persons: int, fmt: str, seed: int = 7) -> Catalogue:
+    catalogue = Catalogue(
+        load_catalogue(ROOT / "config" / "catalogue.yaml"), out / "microdata", [fmt]
+    )
+    generate(SynthParameters(persons=persons, seed=seed), catalogue, out, fmt, INSTRUMENTS)
+    return catalogue
+
+
+def read_logical(catalogue: Catalogue, table: str, year: int | None = None) -> pd.DataFrame:
+    """A written table with logical column names (independent of the pipeline's reader)."""
+    spec = catalogue.spec(table)
+    mapping = dict(spec.columns)
+    if year is not None:
+        mapping.update({k: v.format(year=year) for k, v in spec.wide_columns.items()})
+    frames = []
+    for found in catalogue.resolve(table):
+        if found.format == "parquet":
+            frame = pd.read_parquet(found.path, columns=list(mapping.values()))
+        else:
+            frame, _ = pyreadstat.read_sav(str(found.path), usecols=list(mapping.values()))
+        frames.append(frame.rename(columns={v: k for k, v in mapping.items()}))
+    return pd.concat(frames, ignore_index=True)

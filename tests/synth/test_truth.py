@@ -1,0 +1,168 @@
+"""Truth rows equal person-level means of Y(d1) - Y(d0); files reproduce the person facts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from synth_helpers import read_logical
+
+from inburgering.synth.validation import read_truth
+from inburgering.tidy import KEY_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def truth(parquet_run):
+    out, _ = parquet_run
+    return (
+        read_truth(out / "truth" / "estimands.csv"),
+        pd.read_parquet(out / "truth" / "potential_outcomes.parquet"),
+        pd.read_csv(out / "truth" / "instrument_cells.csv"),
+    )
+
+
+def _employed(pot: pd.DataFrame, world: str) -> np.ndarray:
+    return (pot["u"] < pot[f"{world}_E"]).to_numpy(float)
+
+
+def _lookup(table: pd.DataFrame, **keys) -> pd.Series:
+    mask = np.ones(len(table), bool)
+    for key, value in keys.items():
+        mask &= (table[key] == value).to_numpy()
+    assert mask.sum() == 1, keys
+    return table[mask].iloc[0]
+
+
+def test_keys_follow_the_tidy_contract(truth):
+    estimands, _, _ = truth
+    assert list(estimands.columns) == [*KEY_COLUMNS, "truth", "truth_sample"]
+    assert not estimands.duplicated(list(KEY_COLUMNS)).any()
+    for outcome in ("participation", "employed", "social_assistance"):
+        for horizon in (12, 24):
+            for city in ("rotterdam", "amsterdam", "den_haag", "utrecht"):
+                _lookup(
+                    estimands,
+                    design="reform_did",
+                    estimand="att_overall",
+                    city=city,
+                    comparison="rest_nl",
+                    outcome=outcome,
+                    horizon=horizon,
+                    subgroup="all",
+                )
+
+
+def test_reform_truth_is_difference_of_person_means(truth):
+    estimands, pot, _ = truth
+    seen = pot[(pot["horizon"] == 12) & pot["observed"] & (pot["regime"] == "wi2021")]
+    effect = _employed(seen, "obs") - _employed(seen, "old")
+    city = seen["city"].to_numpy()
+    expected = effect[city == "rotterdam"].mean() - effect[city == "rest_nl"].mean()
+    row = _lookup(
+        estimands,
+        design="reform_did",
+        estimand="att_overall",
+        city="rotterdam",
+        comparison="rest_nl",
+        outcome="employed",
+        horizon=12,
+        subgroup="all",
+    )
+    assert row["truth_sample"] == pytest.approx(expected, abs=1e-9)
+    # Rotterdam's planted effect (0.05 at full ramp) beats the rest's mean (0.01).
+    assert row["truth"] > 0.02
+
+
+def test_route_and_city_truth(truth):
+    estimands, pot, _ = truth
+    seen = pot[(pot["horizon"] == 24) & pot["observed"] & (pot["regime"] == "wi2021")]
+    z = seen[seen["route"] == "z"]
+    row = _lookup(
+        estimands, design="route_matching", treatment="z_vs_b1", outcome="employed", horizon=24
+    )
+    assert row["truth_sample"] == pytest.approx(
+        (_employed(z, "route_z") - _employed(z, "route_b1")).mean()
+    )
+    rot = seen[(seen["city"] == "rotterdam") & (seen["group"] == "statushouder")]
+    # Rotterdam persons' observed world is the "settled in Rotterdam" world.
+    assert np.allclose(rot["obs_E"], rot["city_rotterdam_E"])
+    row = _lookup(
+        estimands,
+        design="city_matching",
+        treatment="rotterdam_vs_utrecht",
+        outcome="employed",
+        horizon=24,
+    )
+    expected = (_employed(rot, "obs") - _employed(rot, "city_utrecht")).mean()
+    assert row["truth_sample"] == pytest.approx(expected)
+
+
+def test_instrument_aggregation_from_cells(truth):
+    estimands, _, cells = truth
+    c = cells[
+        (cells["instrument"] == "dedicated_caseload")
+        & (cells["outcome"] == "employed")
+        & (cells["horizon"] == 12)
+        & (cells["group"] > "2016Q1")
+    ]
+    size = c.groupby("group")["n"].transform("sum")
+    post = c["period"] >= c["group"]
+    expected = np.average(c.loc[post, "truth"], weights=size[post])
+    row = _lookup(
+        estimands,
+        design="instrument_did",
+        estimand="att_overall",
+        treatment="dedicated_caseload",
+        outcome="employed",
+        horizon=12,
+    )
+    assert row["truth"] == pytest.approx(expected)
+    pre = estimands[(estimands["design"] == "instrument_did") & (estimands["event_time"] < 0)]
+    assert (pre["truth"] == 0).all()
+
+
+def test_files_reproduce_person_outcomes(parquet_run):
+    """The reader's definitions (docstring of synth.generate) recover truth/persons.parquet."""
+    out, catalogue = parquet_run
+    facts = pd.read_parquet(out / "truth" / "persons.parquet")
+    secm = read_logical(catalogue, "socio_economic")
+    enrol = read_logical(catalogue, "education_enrolment")
+    for frame in (secm, enrol):
+        frame["start"] = pd.to_datetime(frame["start"], format="%Y%m%d")
+        frame["end"] = pd.to_datetime(frame["end"], format="%Y%m%d")
+    end = pd.Timestamp("2025-12-31")
+    for h in (6, 24):
+        at = facts[["person_id"]].assign(date=facts["obligation_start"] + pd.DateOffset(months=h))
+        for name, spells, codes in (
+            ("employed", secm, {"11", "12", "13", "14"}),
+            ("social_assistance", secm, {"22"}),
+            ("in_education", enrol, None),
+        ):
+            chosen = spells if codes is None else spells[spells["category"].isin(codes)]
+            hit = chosen.merge(at, on="person_id")
+            hit = hit[(hit["start"] <= hit["date"]) & (hit["date"] <= hit["end"])]
+            derived = at["person_id"].isin(hit["person_id"]).astype(float).where(at["date"] <= end)
+            assert derived.equals(facts[f"{name}_{h}"].astype(float)), (name, h)
+
+
+def test_settlement_from_addresses(parquet_run):
+    out, catalogue = parquet_run
+    facts = pd.read_parquet(out / "truth" / "persons.parquet").set_index("person_id")
+    spells = read_logical(catalogue, "gba_addresses")
+    spells = spells.assign(start=pd.to_datetime(spells["start"]), end=pd.to_datetime(spells["end"]))
+    spells = spells.join(facts["obligation_start"], on="person_id")
+    first = spells[spells["end"] >= spells["obligation_start"]].sort_values(["person_id", "start"])
+    first = first.drop_duplicates("person_id").head(400)
+    for _, row in first.iterrows():
+        year = row["start"].year
+        vsl = (
+            read_logical(catalogue, "address_municipality", year=year)
+            if year not in _CACHE
+            else _CACHE[year]
+        )
+        _CACHE[year] = vsl
+        code = vsl.loc[vsl["object_id"] == row["object_id"], "municipality"].iloc[0]
+        assert code == facts.loc[row["person_id"], "municipality"]
+
+
+_CACHE: dict[int, pd.DataFrame] = {}
