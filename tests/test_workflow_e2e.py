@@ -47,3 +47,39 @@ def test_config_error_stops_before_any_work(tmp_path):
 def test_lint_is_clean():
     completed = run_snakemake("--lint", cwd=ROOT)
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_export_and_rendered_reports_pass_the_leak_scan(tiny_run, repo_root):
+    """No person identifier or individual date of the inputs appears in anything published."""
+    from inburgering.config import load_config, load_policies
+    from inburgering.disclosure.leaks import scan_for_leaks
+    from inburgering.disclosure.rules import load_rules
+    from inburgering.disclosure.stage import PERSON_DATES, SCHEMA, public_dates
+
+    config = load_config(repo_root / "config" / "config.yaml")
+    persons = pd.read_parquet(tiny_run / "data" / "persons.parquet")
+    published = [
+        *sorted((tiny_run / "export").iterdir()),
+        *sorted((tiny_run / "reports").glob("*.html")),
+    ]
+    assert len(published) > 10
+    findings = scan_for_leaks(
+        published,
+        person_keys=persons["person_id"].astype(str),
+        person_values={c: persons[c] for c in PERSON_DATES if c in persons.columns},
+        rules=load_rules(config["disclosure"], schema_path=SCHEMA),
+        allow=public_dates(
+            load_policies(repo_root / "config" / "policies.yaml"),
+            config["prepare"],
+            config["data"]["end"],
+        ),
+    )
+    assert findings == []
+
+
+def test_exported_estimates_respect_the_threshold(tiny_run):
+    estimates = read_tidy(tiny_run / "export" / "estimates.csv")
+    shown = estimates[estimates["estimate"].notna()]
+    assert len(shown) > 0
+    # Treated and comparison groups are counted separately (disclosure.count_groups_separately).
+    assert (shown["n_treated"] >= 10).all() and (shown["n_control"] >= 10).all()

@@ -26,7 +26,7 @@ means of municipality effects), so the remaining randomness is who arrives when 
 person-level sampling; municipality levels cancel in the DiD. With one treated city, cluster-
 robust errors by municipality would rest on one treated cluster and are not defined in any useful
 sense. The extra rows show what a reviewer worried about city-by-cohort shocks needs:
-randomization inference on the t-statistic over the largest municipalities (``cs_dr_ri``: exact
+randomization inference on the t-statistic over the largest municipalities (``cs_reg_ri``: exact
 p-value, floor 1/(J+1), interval by test inversion; if such shocks exist the placebo |t| spread
 exceeds 1.96 and this interval widens accordingly), the WCR wild cluster bootstrap with Webb
 weights on the cell-level TWFE (flagged unreliable: one treated cluster), CRV3 (undefined with
