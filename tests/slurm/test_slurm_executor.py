@@ -147,17 +147,20 @@ def _run_through_slurm(overlay: Path, slurm_logdir: Path) -> subprocess.Complete
     return completed
 
 
+# Run times differ between any two runs by nature; every other export file must be identical.
+TIMINGS = Path("export/RUNTIMES.csv")
+
+
 def _compared_files(results: Path) -> list[Path]:
     files = [Path("estimates/estimates.csv")]
     files += sorted(p.relative_to(results) for p in (results / "export").rglob("*") if p.is_file())
-    return files
+    return [f for f in files if f != TIMINGS]
 
 
 def test_default_workflow_runs_through_slurm_and_matches_local(tmp_path, cluster, monkeypatch):
-    # Both runs (and, through sbatch --export=ALL, every SLURM job) get the same hash seed: the
-    # pyfixest TWFE fits converge to fixef_tol along a path that depends on PYTHONHASHSEED, which
-    # changes the 9th digit of some SEs between any two runs, local or not. That is a determinism
-    # issue of its own; this test compares SLURM with local execution, everything else equal.
+    # Both runs (and, through sbatch --export=ALL, every SLURM job) get the same hash seed, so
+    # this test isolates SLURM vs local execution; hash-seed independence itself is tested in
+    # tests/reliability/test_determinism.py (pyfixest fits use did.comparison.FIXEF_TOL).
     monkeypatch.setenv("PYTHONHASHSEED", "0")
 
     # Reference: the same configuration run locally.
