@@ -23,7 +23,9 @@ from inburgering.montecarlo import ROOT, run_workflow
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SECTIONS = {"synth": {"persons": 2500, "seed": 7}, "run": {"seed": 20260101}}
-UNTIL = ["--until", "export", "validate_against_truth"]
+# Targets rather than --until: the export's inputs come from an input function, which Snakemake's
+# --until cannot schedule ("Out of jobs ready to be started", snakemake issue 823).
+TARGETS = ["export/MANIFEST.csv", "validation/estimates_vs_truth.csv"]
 COMPARED = ("estimates", "export", "validation")
 
 
@@ -46,7 +48,7 @@ def two_runs(tmp_path_factory) -> tuple[Path, Path]:
     done: dict = {}
 
     def run(name: str) -> None:
-        done[name] = run_workflow(base / name, SECTIONS, [], *plans[name], *UNTIL, cores=None)
+        done[name] = run_workflow(base / name, SECTIONS, TARGETS, *plans[name], cores=None)
 
     workers = [threading.Thread(target=run, args=(name,)) for name in plans]
     for worker in workers:

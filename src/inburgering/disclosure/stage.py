@@ -53,6 +53,16 @@ def public_dates(policies: dict[str, Any], prepare: dict[str, Any], data_end: st
     return sorted({*dates, *(d.replace("-", "") for d in dates)})
 
 
+def config_values(node: Any) -> set[str]:
+    """Every scalar of the configuration: public settings (seeds such as 20260311 look like
+    dates to the leak scan, and the configuration is part of PROVENANCE.json)."""
+    if isinstance(node, dict):
+        return set().union(*(config_values(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(config_values(v) for v in node)) if node else set()
+    return {str(node)}
+
+
 def _items(job: RuleJob, estimates: pd.DataFrame, minimum: int) -> list[assemble.Item]:
     read = assemble.read_csv
     items = [
@@ -119,7 +129,10 @@ def run(job: RuleJob) -> None:
         provenance={"run": config["run"]["name"], "data_source": config["data"]["source"]},
         person_keys=persons["person_id"].astype(str).tolist(),
         person_values={c: persons[c] for c in PERSON_DATES if c in persons.columns},
-        allow=public_dates(policies, config["prepare"], config["data"]["end"]),
+        allow=[
+            *public_dates(policies, config["prepare"], config["data"]["end"]),
+            *sorted(config_values(config)),
+        ],
         extras=provenance_files,
     )
     for item in checked:
