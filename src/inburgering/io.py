@@ -7,6 +7,10 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @contextlib.contextmanager
@@ -25,6 +29,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_csv_atomic(
+    frame: pd.DataFrame, path: str | os.PathLike[str], float_format: str | None = "%.10g"
+) -> None:
+    """CSV without the index, written atomically; ten significant digits and "\n" line ends
+    keep outputs byte-identical across runs and platforms."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n")
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from inburgering.io import write_csv_atomic
+
 KEY_COLUMNS: tuple[str, ...] = (
     "design",
     "estimand",
@@ -119,11 +121,8 @@ def validate_tidy(frame: pd.DataFrame) -> None:
 
 def write_tidy(frame: pd.DataFrame, path) -> None:
     """Write tidy rows as CSV atomically (sorted, so output is byte-identical across runs)."""
-    from inburgering.io import atomic_path
-
     ordered = tidy_frame(frame).sort_values([*KEY_COLUMNS, "estimator"], kind="mergesort")
-    with atomic_path(path) as tmp:
-        ordered.to_csv(tmp, index=False, float_format="%.10g")
+    write_csv_atomic(ordered, path)
 
 
 def read_tidy(path) -> pd.DataFrame:

@@ -56,7 +56,8 @@ from inburgering.did.inference import (
     synthetic_did,
     wild_cluster_bootstrap,
 )
-from inburgering.tidy import tidy_frame
+from inburgering.io import write_csv_atomic
+from inburgering.tidy import read_tidy, tidy_frame, write_tidy
 from inburgering.workflow import RuleJob, StageError
 
 log = logging.getLogger(__name__)
@@ -737,9 +738,6 @@ def single_threaded_blas():
 
 def run_outcome(job: RuleJob) -> None:
     """Rule reform_did_outcome: all rows for one outcome (wildcard) → partial CSVs."""
-    from inburgering.io import atomic_path
-    from inburgering.tidy import write_tidy
-
     persons = pd.read_parquet(job.input["persons"])
     outcomes = pd.read_parquet(job.input["outcomes"])
     settings = ReformSettings.from_config(job.params["estimate"])
@@ -747,8 +745,7 @@ def run_outcome(job: RuleJob) -> None:
         tables = outcome_tables(persons, outcomes, job.params["outcome"], settings)
     write_tidy(tables["estimates"], job.output["estimates"])
     for name in ("pretrends", "honestdid", "inference"):
-        with atomic_path(job.output[name]) as tmp:
-            tables[name].to_csv(tmp, index=False, float_format="%.10g")
+        write_csv_atomic(tables[name], job.output[name])
 
 
 def _parts(job: RuleJob, table: str) -> list:
@@ -758,9 +755,6 @@ def _parts(job: RuleJob, table: str) -> list:
 
 def run(job: RuleJob) -> None:
     """Rule reform_did: gather the per-outcome tables."""
-    from inburgering.io import atomic_path
-    from inburgering.tidy import read_tidy, write_tidy
-
     parts = _parts(job, "estimates")
     write_tidy(pd.concat([read_tidy(p) for p in parts]), job.output["estimates"])
     for name in ("pretrends", "honestdid", "inference"):
@@ -771,6 +765,5 @@ def run(job: RuleJob) -> None:
             except pd.errors.EmptyDataError:  # an outcome without rows of this table
                 continue
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        with atomic_path(job.output[name]) as tmp:
-            frame.to_csv(tmp, index=False, float_format="%.10g")
+        write_csv_atomic(frame, job.output[name])
     log.info("reform_did: gathered %d outcome parts", len(parts))

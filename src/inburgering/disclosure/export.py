@@ -23,11 +23,20 @@ from inburgering.disclosure.leaks import assert_no_leaks
 from inburgering.disclosure.primary import as_counts
 from inburgering.disclosure.rules import DisclosureRules
 from inburgering.disclosure.spec import AUDIT_PREFIX, CheckedTable, CheckReport
-from inburgering.io import atomic_path, sha256_file, write_text_atomic
+from inburgering.io import atomic_path, sha256_file, write_csv_atomic, write_text_atomic
 
 ExportItem = CheckedTable | CheckedFigure
-MANIFEST_COLUMNS = ("file", "item", "kind", "description", "rows", "underlying_counts",
-                    "rules_applied", "cells_suppressed", "sha256")
+MANIFEST_COLUMNS = (
+    "file",
+    "item",
+    "kind",
+    "description",
+    "rows",
+    "underlying_counts",
+    "rules_applied",
+    "cells_suppressed",
+    "sha256",
+)
 
 
 def _recheck(item: ExportItem, rules: DisclosureRules) -> None:
@@ -51,27 +60,25 @@ def _recheck(item: ExportItem, rules: DisclosureRules) -> None:
         bad = (values < minimum) & ~(zeros & (values == 0))
         if bad.any():
             row = frame.loc[bad].head(1).to_dict(orient="records")
-            raise DisclosureError(item.name, "min_persons",
-                                  f"published {column} below {minimum}; example row: {row}")
+            raise DisclosureError(
+                item.name, "min_persons", f"published {column} below {minimum}; example row: {row}"
+            )
     if isinstance(item, CheckedFigure) and item.image is not None and not item.image.is_file():
         raise DisclosureError(item.name, "figure", f"rendered image {item.image} does not exist")
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")
-
-
 def _counts_text(report: CheckReport) -> str:
-    parts = [f"{c}: {r[0]}-{r[1]}" if r else f"{c}: all suppressed"
-             for c, r in report.underlying_counts.items()]
+    parts = [
+        f"{c}: {r[0]}-{r[1]}" if r else f"{c}: all suppressed"
+        for c, r in report.underlying_counts.items()
+    ]
     return "; ".join(parts)
 
 
 def _write_item(item: ExportItem, staging: Path) -> list[dict[str, Any]]:
     kind = item.spec.kind if isinstance(item, CheckedTable) else f"figure:{item.kind}"
     files = [(f"{item.name}.csv" if isinstance(item, CheckedTable) else f"{item.name}.data.csv")]
-    _write_csv(item.frame, staging / files[0])
+    write_csv_atomic(item.frame, staging / files[0])
     if isinstance(item, CheckedFigure) and item.image is not None:
         files.append(f"{item.name}{item.image.suffix}")
         with atomic_path(staging / files[-1]) as tmp:
@@ -92,8 +99,9 @@ def _write_item(item: ExportItem, staging: Path) -> list[dict[str, Any]]:
     ]
 
 
-def _output_request(entries: Sequence[Mapping[str, Any]], rules: DisclosureRules,
-                    provenance: Mapping[str, Any]) -> str:
+def _output_request(
+    entries: Sequence[Mapping[str, Any]], rules: DisclosureRules, provenance: Mapping[str, Any]
+) -> str:
     form = rules.output_request
     kind = "LIGHT" if form.get("light") else "regulier"
     lines = [
@@ -112,15 +120,26 @@ def _output_request(entries: Sequence[Mapping[str, Any]], rules: DisclosureRules
     ]
     for key in sorted(provenance):
         lines.append(f"- {key}: {provenance[key]}")
-    lines += ["", "## Files", "",
-              "| file | description | underlying counts (min-max) | cells suppressed | sha256 |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {e['file']} | {e['description']} | {e['underlying_counts']} | "
-              f"{e['cells_suppressed']} | {e['sha256'][:16]} |" for e in entries]
+    lines += [
+        "",
+        "## Files",
+        "",
+        "| file | description | underlying counts (min-max) | cells suppressed | sha256 |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {e['file']} | {e['description']} | {e['underlying_counts']} | "
+        f"{e['cells_suppressed']} | {e['sha256'][:16]} |"
+        for e in entries
+    ]
     lines += ["", "## Rules applied (statement per rule)", ""]
     lines += [f"- **{rule}**: {text}." for rule, text in rules.describe().items()]
-    lines += ["", "Suppressed cells are empty in the files and flagged in the column "
-              "`suppressed`; all counts are unweighted numbers of persons.", ""]
+    lines += [
+        "",
+        "Suppressed cells are empty in the files and flagged in the column "
+        "`suppressed`; all counts are unweighted numbers of persons.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -186,8 +205,11 @@ def write_export(
     items = list(checked_items)
     for item in items:
         if not isinstance(item, CheckedTable | CheckedFigure):
-            raise DisclosureError(type(item).__name__, "unchecked",
-                                  "only CheckedTable/CheckedFigure items may be exported")
+            raise DisclosureError(
+                type(item).__name__,
+                "unchecked",
+                "only CheckedTable/CheckedFigure items may be exported",
+            )
     names = [i.name for i in items]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -200,19 +222,33 @@ def write_export(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        entries = sorted((e for item in items for e in _write_item(item, staging)),
-                         key=lambda e: e["file"])
-        _write_csv(pd.DataFrame(entries, columns=list(MANIFEST_COLUMNS)), staging / "MANIFEST.csv")
-        document = {"files": entries, "rules": rules.describe(),
-                    "configuration": rules.section, "provenance": dict(provenance or {})}
-        write_text_atomic(staging / "manifest.json",
-                          json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
-        write_text_atomic(staging / "output_request.md",
-                          _output_request(entries, rules, dict(provenance or {})))
+        entries = sorted(
+            (e for item in items for e in _write_item(item, staging)), key=lambda e: e["file"]
+        )
+        manifest = pd.DataFrame(entries, columns=list(MANIFEST_COLUMNS))
+        write_csv_atomic(manifest, staging / "MANIFEST.csv")
+        document = {
+            "files": entries,
+            "rules": rules.describe(),
+            "configuration": rules.section,
+            "provenance": dict(provenance or {}),
+        }
+        write_text_atomic(
+            staging / "manifest.json",
+            json.dumps(document, indent=2, sort_keys=True, default=str) + "\n",
+        )
+        write_text_atomic(
+            staging / "output_request.md", _output_request(entries, rules, dict(provenance or {}))
+        )
         if extras is not None:
             extras(staging)
-        assert_no_leaks([staging], person_keys=person_keys, person_values=person_values,
-                        rules=rules, allow=allow)
+        assert_no_leaks(
+            [staging],
+            person_keys=person_keys,
+            person_values=person_values,
+            rules=rules,
+            allow=allow,
+        )
         _publish(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

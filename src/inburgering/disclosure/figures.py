@@ -65,24 +65,36 @@ def _survival_keep(
     return keep, pooled_events
 
 
-def _violations(frame: pd.DataFrame, kind: str, counts: tuple[str, ...],
-                rules: DisclosureRules, by: Sequence[str],
-                events: np.ndarray) -> tuple[np.ndarray, str]:
+def _violations(
+    frame: pd.DataFrame,
+    kind: str,
+    counts: tuple[str, ...],
+    rules: DisclosureRules,
+    by: Sequence[str],
+    events: np.ndarray,
+) -> tuple[np.ndarray, str]:
     """Boolean mask of offending rows (bins/points) and the name of the rule.
 
     For survival data ``events`` is filled with the pooled event count of every kept point.
     """
     if kind != "survival":
-        bad = small_count_mask(frame, counts, rules.min_persons_per_bin,
-                               allow_zero=kind in ("histogram", "bar") and rules.allow_zero_counts,
-                               separately=rules.count_groups_separately)
+        bad = small_count_mask(
+            frame,
+            counts,
+            rules.min_persons_per_bin,
+            allow_zero=kind in ("histogram", "bar") and rules.allow_zero_counts,
+            separately=rules.count_groups_separately,
+        )
         return bad, "min_persons_per_bin"
     keep = np.zeros(len(frame), dtype=bool)
     groups = frame.groupby(list(by), sort=False).indices.values() if by else [np.arange(len(frame))]
     for positions in groups:
         positions = np.asarray(positions)
-        kept, pooled = _survival_keep(as_counts(frame.iloc[positions], counts[0]),
-                                      as_counts(frame.iloc[positions], counts[1]), rules)
+        kept, pooled = _survival_keep(
+            as_counts(frame.iloc[positions], counts[0]),
+            as_counts(frame.iloc[positions], counts[1]),
+            rules,
+        )
         keep[positions] = kept
         events[positions] = pooled
     return ~keep, "min_at_risk/min_events_per_step"
@@ -129,9 +141,12 @@ def check_figure_data(
         Naming the figure, the rule and the first offending bin/point.
     """
     if kind in REFUSED_KINDS or re.search("scatter", kind):
-        raise DisclosureError(name, "no_individual_points",
-                              f"'{kind}' plots show individuals and are never exported; "
-                              "plot binned data (histogram, binned means) instead")
+        raise DisclosureError(
+            name,
+            "no_individual_points",
+            f"'{kind}' plots show individuals and are never exported; "
+            "plot binned data (histogram, binned means) instead",
+        )
     if kind not in FIGURE_KINDS:
         raise DisclosureError(name, "figure_kind", f"kind must be one of {FIGURE_KINDS}")
     counts = tuple(count_columns or _DEFAULT_COUNTS[kind])
@@ -144,8 +159,12 @@ def check_figure_data(
         if rules.forbid_extremes and any(
             re.search(p, str(column)) for p in rules.extreme_column_patterns
         ):
-            raise DisclosureError(name, "forbid_extremes", f"column '{column}' is a min/max "
-                                  "(box-plot whiskers and outliers are individual values)")
+            raise DisclosureError(
+                name,
+                "forbid_extremes",
+                f"column '{column}' is a min/max "
+                "(box-plot whiskers and outliers are individual values)",
+            )
     data = frame.reset_index(drop=True)
     events = np.full(len(data), np.nan)
     bad, rule = _violations(data, kind, counts, rules, by, events)
@@ -153,11 +172,16 @@ def check_figure_data(
     if bad.any() and mode == "raise":
         first = int(np.flatnonzero(bad)[0])
         labels = [*by, "event_time", "time", "bin", "bin_left", "bin_right", "category", *counts]
-        raise DisclosureError(name, rule, f"{int(bad.sum())} {kind} mark(s) rest on too few "
-                              f"persons; first: {_label(data, first, labels)}")
+        raise DisclosureError(
+            name,
+            rule,
+            f"{int(bad.sum())} {kind} mark(s) rest on too few "
+            f"persons; first: {_label(data, first, labels)}",
+        )
     if kind == "survival":
-        data[counts[1]] = pd.array([pd.NA if np.isnan(e) else int(e) for e in events],
-                                   dtype="Int64")
+        data[counts[1]] = pd.array(
+            [pd.NA if np.isnan(e) else int(e) for e in events], dtype="Int64"
+        )
     checked = data.loc[~bad].reset_index(drop=True)
     report = CheckReport(
         rules_applied=(rule, "no_individual_points"),
@@ -165,11 +189,13 @@ def check_figure_data(
         n_primary=int(bad.sum()),
         n_secondary=0,
         underlying_counts={c: _range(checked, c) for c in counts},
-        reasons=pd.DataFrame({"row": np.flatnonzero(bad), "column": "", "rule": rule,
-                              "stage": "primary"}),
+        reasons=pd.DataFrame(
+            {"row": np.flatnonzero(bad), "column": "", "rule": rule, "stage": "primary"}
+        ),
     )
-    return CheckedFigure(name, kind, checked, report, description,
-                         Path(image) if image is not None else None)
+    return CheckedFigure(
+        name, kind, checked, report, description, Path(image) if image is not None else None
+    )
 
 
 def _range(frame: pd.DataFrame, column: str) -> tuple[int, int] | None:

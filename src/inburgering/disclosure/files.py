@@ -26,8 +26,9 @@ def read_table(path: PathLike, text_columns: Iterable[str] = ()) -> pd.DataFrame
     path = Path(path)
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path, keep_default_na=False, na_values=[""],
-                       dtype={c: str for c in text_columns})
+    return pd.read_csv(
+        path, keep_default_na=False, na_values=[""], dtype={c: str for c in text_columns}
+    )
 
 
 def _person_inputs(
@@ -85,10 +86,19 @@ def export_from_files(
         ``export_dir/MANIFEST.csv``.
     """
     rules = load_rules(disclosure, schema_path=schema_path)
-    items = [(read_tidy(p), tidy_estimates_spec(Path(p).stem, f"tidy estimates ({Path(p).stem})"))
-             for p in estimates]
+    items = [
+        (read_tidy(p), tidy_estimates_spec(Path(p).stem, f"tidy estimates ({Path(p).stem})"))
+        for p in estimates
+    ]
     items += [(read_table(path, spec.group_columns), spec) for path, spec in tables]
     checked = [*check_tables(items, rules), *figures]
     keys, values = _person_inputs(persons, person_key, person_value_columns)
-    return write_export(checked, export_dir, rules=rules, provenance=provenance,
-                        person_keys=keys, person_values=values, allow=allow)
+    return write_export(
+        checked,
+        export_dir,
+        rules=rules,
+        provenance=provenance,
+        person_keys=keys,
+        person_values=values,
+        allow=allow,
+    )

@@ -146,7 +146,8 @@ def _scan_counts(path: str, text: str, rules: DisclosureRules) -> list[LeakFindi
     reader = csv.reader(io.StringIO(text))
     header = next(reader, [])
     columns = [
-        i for i, name in enumerate(header)
+        i
+        for i, name in enumerate(header)
         if any(re.search(p, name) for p in rules.count_column_patterns)
     ]
     findings = []
@@ -159,8 +160,15 @@ def _scan_counts(path: str, text: str, rules: DisclosureRules) -> list[LeakFindi
             except ValueError:
                 continue
             if 0 < value < rules.min_persons:
-                findings.append(LeakFinding(path, number, "small_count", row[i],
-                                            f"column {header[i]} < {rules.min_persons}"))
+                findings.append(
+                    LeakFinding(
+                        path,
+                        number,
+                        "small_count",
+                        row[i],
+                        f"column {header[i]} < {rules.min_persons}",
+                    )
+                )
     return findings
 
 
@@ -215,8 +223,9 @@ def assert_no_leaks(
     allow: Iterable[object] = (),
 ) -> None:
     """Like :func:`scan_for_leaks` but raise :class:`LeakError` listing every finding."""
-    findings = scan_for_leaks(paths, person_keys=person_keys, person_values=person_values,
-                              rules=rules, allow=allow)
+    findings = scan_for_leaks(
+        paths, person_keys=person_keys, person_values=person_values, rules=rules, allow=allow
+    )
     if findings:
         raise LeakError(findings)
 

@@ -105,9 +105,9 @@ def funnel_mask(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules) ->
     """
     bad = np.zeros(len(frame), dtype=bool)
     others = [c for c in spec.group_columns if c != spec.funnel]
-    groups = frame.groupby(others, sort=False).indices.values() if others else [
-        np.arange(len(frame))
-    ]
+    groups = (
+        frame.groupby(others, sort=False).indices.values() if others else [np.arange(len(frame))]
+    )
     for positions in groups:
         for column in spec.count_columns:
             values = as_counts(frame.iloc[positions], column)
@@ -116,9 +116,11 @@ def funnel_mask(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules) ->
                 dropped = last - value
                 if np.isnan(value) or dropped < 0:
                     if dropped < 0:
-                        raise DisclosureError(spec.name, "funnel",
-                                              f"step rows are not nested: {column} grows "
-                                              f"from {last:g} to {value:g}")
+                        raise DisclosureError(
+                            spec.name,
+                            "funnel",
+                            f"step rows are not nested: {column} grows from {last:g} to {value:g}",
+                        )
                     bad[position] = True
                 elif np.isnan(last) or dropped == 0 or dropped >= rules.min_persons:
                     last = value

@@ -61,8 +61,15 @@ class MarginRegistry:
                     "sharing a universe must agree (give them different universes otherwise)",
                 )
 
-    def add(self, table: str, rows: Sequence[Mapping[Key, float]], suppressed: set[int],
-            primary: set[int], small: set[Key], equations: Iterable[Equation]) -> None:
+    def add(
+        self,
+        table: str,
+        rows: Sequence[Mapping[Key, float]],
+        suppressed: set[int],
+        primary: set[int],
+        small: set[Key],
+        equations: Iterable[Equation],
+    ) -> None:
         for index, row in enumerate(rows):
             for key, value in row.items():
                 self.values.setdefault(key, value)
@@ -93,8 +100,13 @@ def table_equations(row_keys: Sequence[Key], margins: Iterable[str]) -> set[Equa
 class _State:
     """Known/unknown bookkeeping for one protection run."""
 
-    def __init__(self, rows: Sequence[Mapping[Key, float]], suppressed: set[int],
-                 registry: MarginRegistry, equations: set[Equation]) -> None:
+    def __init__(
+        self,
+        rows: Sequence[Mapping[Key, float]],
+        suppressed: set[int],
+        registry: MarginRegistry,
+        equations: set[Equation],
+    ) -> None:
         self.rows = rows
         self.suppressed = set(suppressed)
         self.registry = registry
@@ -124,11 +136,16 @@ class _State:
 
     def candidate_rows(self, keys: Iterable[Key]) -> list[int]:
         """Rows of the current table that may still be suppressed, cheapest first."""
-        found = {self.row_of[k] for k in keys if k in self.row_of and self.known(k)
-                 and k not in self.registry.published}
+        found = {
+            self.row_of[k]
+            for k in keys
+            if k in self.row_of and self.known(k) and k not in self.registry.published
+        }
         # Prefer small cells (least information lost) and components over totals.
-        return sorted(found, key=lambda i: (min(self.rows[i].values()),
-                                            -max(len(k[1]) for k in self.rows[i]), i))
+        return sorted(
+            found,
+            key=lambda i: (min(self.rows[i].values()), -max(len(k[1]) for k in self.rows[i]), i),
+        )
 
 
 def _group_rule(state: _State) -> bool:
@@ -173,8 +190,13 @@ def _components(state: _State) -> list[tuple[list[Key], list[Equation]]]:
 class _Programme:
     """The attacker's linear system for one connected component, built once, solved per cell."""
 
-    def __init__(self, unknown: Sequence[Key], equations: Sequence[Equation],
-                 values: Mapping[Key, float], known: set[Key]) -> None:
+    def __init__(
+        self,
+        unknown: Sequence[Key],
+        equations: Sequence[Equation],
+        values: Mapping[Key, float],
+        known: set[Key],
+    ) -> None:
         self.index = {k: j for j, k in enumerate(unknown)}
         rows, cols, data, rhs = [], [], [], []
         for r, (total, parts) in enumerate(equations):
@@ -194,8 +216,9 @@ class _Programme:
         """max (sign=1) or min (sign=-1) of a cell; inf if unbounded, nan if infeasible."""
         objective = np.zeros(len(self.index))
         objective[self.index[key]] = -sign
-        result = linprog(objective, A_eq=self.matrix, b_eq=self.rhs, bounds=(0, None),
-                         method="highs")
+        result = linprog(
+            objective, A_eq=self.matrix, b_eq=self.rhs, bounds=(0, None), method="highs"
+        )
         if result.status == 3:
             return np.inf * sign
         return -sign * result.fun if result.status == 0 else np.nan
@@ -228,8 +251,10 @@ def attacker_bounds(
         published numbers are not additive (infeasible system).
     """
     programme = _Programme(unknown, equations, values, known)
-    return {k: (programme.extreme(k, -1.0), programme.extreme(k, 1.0))
-            for k in (unknown if targets is None else targets)}
+    return {
+        k: (programme.extreme(k, -1.0), programme.extreme(k, 1.0))
+        for k in (unknown if targets is None else targets)
+    }
 
 
 def _programmes(state: _State) -> Iterator[tuple[list[Key], Callable[[], _Programme]]]:
@@ -281,7 +306,8 @@ def _release_determined(state: _State, primary: set[int]) -> set[int]:
             determined |= {k for k in secondary if _pinned(programme, k, state.values[k])}
     # A row is released only if every one of its cells is determined (or published elsewhere).
     release = {
-        row for row in candidates
+        row
+        for row in candidates
         if all(k in determined or k in state.registry.published for k in state.rows[row])
     }
     return state.suppressed - release

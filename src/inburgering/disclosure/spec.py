@@ -8,11 +8,15 @@ from typing import Literal
 
 import pandas as pd
 
-TableKind = Literal[
-    "frequency", "share", "mean", "estimate", "percentile", "regression", "amount"
-]
+TableKind = Literal["frequency", "share", "mean", "estimate", "percentile", "regression", "amount"]
 TABLE_KINDS: tuple[str, ...] = (
-    "frequency", "share", "mean", "estimate", "percentile", "regression", "amount"
+    "frequency",
+    "share",
+    "mean",
+    "estimate",
+    "percentile",
+    "regression",
+    "amount",
 )
 # Columns with this prefix carry audit information computed inside RA (largest contributions,
 # observations below/above a percentile). They are individual-level and never exported.

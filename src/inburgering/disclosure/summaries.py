@@ -40,9 +40,9 @@ def tidy_estimates_spec(
 
 
 def _groups(persons: pd.DataFrame, by: Sequence[str]):
-    return persons.groupby(list(by), sort=True, dropna=False, observed=True) if by else [
-        ((), persons)
-    ]
+    return (
+        persons.groupby(list(by), sort=True, dropna=False, observed=True) if by else [((), persons)]
+    )
 
 
 def summarise_amounts(
@@ -59,8 +59,9 @@ def summarise_amounts(
         amounts = pd.to_numeric(group[value], errors="coerce").dropna().to_numpy(dtype=float)
         largest = np.sort(np.abs(amounts))[::-1]
         record = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
-        record.update(n=len(amounts), sum=amounts.sum(),
-                      mean=amounts.mean() if len(amounts) else np.nan)
+        record.update(
+            n=len(amounts), sum=amounts.sum(), mean=amounts.mean() if len(amounts) else np.nan
+        )
         record[f"{AUDIT_PREFIX}abs_total"] = largest.sum()
         for n in tops:
             record[f"{AUDIT_PREFIX}top{n}"] = largest[:n].sum()

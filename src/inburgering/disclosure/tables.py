@@ -64,13 +64,15 @@ def _validate(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules) -> N
     for column in public:
         for pattern in rules.person_id_column_patterns:
             if re.search(pattern, str(column)):
-                raise DisclosureError(spec.name, "individual_values",
-                                      f"column '{column}' is a person identifier")
+                raise DisclosureError(
+                    spec.name, "individual_values", f"column '{column}' is a person identifier"
+                )
         if rules.forbid_extremes:
             for pattern in rules.extreme_column_patterns:
                 if re.search(pattern, str(column)):
-                    raise DisclosureError(spec.name, "forbid_extremes",
-                                          f"column '{column}' is a minimum/maximum")
+                    raise DisclosureError(
+                        spec.name, "forbid_extremes", f"column '{column}' is a minimum/maximum"
+                    )
     if spec.kind == "frequency" and not spec.count_columns:
         raise DisclosureError(spec.name, "spec", "a frequency table needs count_columns")
 
@@ -81,10 +83,13 @@ def _row_keys(frame: pd.DataFrame, spec: TableSpec) -> list[dict[Key, float]]:
     counts = {c: as_counts(frame, c) for c in spec.count_columns}
     rows: list[dict[Key, float]] = []
     for i in range(len(frame)):
-        dims = tuple(sorted(
-            (d, groups[i, j]) for j, d in enumerate(spec.group_columns)
-            if spec.margins.get(d) != groups[i, j]
-        ))
+        dims = tuple(
+            sorted(
+                (d, groups[i, j])
+                for j, d in enumerate(spec.group_columns)
+                if spec.margins.get(d) != groups[i, j]
+            )
+        )
         rows.append({(f"{spec.universe_name}|{c}", dims): float(v[i]) for c, v in counts.items()})
     return rows
 
@@ -104,7 +109,8 @@ def _equation_checks(
             continue
         if not np.isclose(sum(values[p] for p in present), values[total]):
             raise DisclosureError(
-                spec.name, "margins",
+                spec.name,
+                "margins",
                 f"cells {present} do not add up to their margin {total} "
                 f"({sum(values[p] for p in present):g} != {values[total]:g})",
             )
@@ -187,14 +193,16 @@ def check_table(
         primary |= mask
     primary_rows = set(np.flatnonzero(primary).tolist())
     registry = registry if registry is not None else MarginRegistry()
-    small = {k for i in primary_rows for k, v in rows[i].items()
-             if np.isnan(v) or v < rules.min_persons}
+    small = {
+        k for i in primary_rows for k, v in rows[i].items() if np.isnan(v) or v < rules.min_persons
+    }
     registry.check_consistent(spec.name, {k: v for row in rows for k, v in row.items()})
     suppressed_rows = set(primary_rows)
     notes: list[str] = []
     if rules.secondary_suppression and spec.count_columns:
-        suppressed_rows = protect(spec.name, rows, primary_rows, small, equations, registry,
-                                  threshold=rules.min_persons)
+        suppressed_rows = protect(
+            spec.name, rows, primary_rows, small, equations, registry, threshold=rules.min_persons
+        )
     elif spec.margins:
         notes.append("secondary suppression disabled by configuration")
     registry.add(spec.name, rows, suppressed_rows, primary_rows, small, equations)
@@ -208,16 +216,32 @@ def check_table(
     table[SUPPRESSED_COLUMN] = flagged
     table = table.loc[:, [c for c in table.columns if not str(c).startswith(AUDIT_PREFIX)]]
     reasons = _reasons(masks, cell_masks, suppressed_rows - primary_rows)
-    return CheckedTable(spec, table, _report(table, spec, rules, masks, cell_masks, reasons,
-                                             len(primary_rows), suppressed_rows, notes))
+    return CheckedTable(
+        spec,
+        table,
+        _report(
+            table,
+            spec,
+            rules,
+            masks,
+            cell_masks,
+            reasons,
+            len(primary_rows),
+            suppressed_rows,
+            notes,
+        ),
+    )
 
 
 def _reasons(masks, cell_masks, secondary: set[int]) -> pd.DataFrame:
     records = [
         (int(i), "", rule, "primary") for rule, m in masks.items() for i in np.flatnonzero(m)
     ]
-    records += [(int(i), column, rule, "primary")
-                for (rule, column), m in cell_masks.items() for i in np.flatnonzero(m)]
+    records += [
+        (int(i), column, rule, "primary")
+        for (rule, column), m in cell_masks.items()
+        for i in np.flatnonzero(m)
+    ]
     records += [(i, "", "secondary_suppression", "secondary") for i in sorted(secondary)]
     frame = pd.DataFrame(records, columns=["row", "column", "rule", "stage"])
     return frame.sort_values(["row", "column", "rule"], kind="mergesort").reset_index(drop=True)

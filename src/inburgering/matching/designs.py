@@ -59,7 +59,7 @@ from typing import Any
 
 import pandas as pd
 
-from inburgering.io import atomic_path
+from inburgering.io import write_csv_atomic
 from inburgering.matching._cells import (
     Cell,
     CellOutput,
@@ -253,9 +253,7 @@ def write_tables(tables: Any, output: Mapping[str, Any]) -> None:
     for name, path in output.items():
         if name == "estimates":
             continue
-        frame = getattr(tables, name)
-        with atomic_path(path) as tmp:
-            frame.to_csv(tmp, index=False, float_format="%.10g")
+        write_csv_atomic(getattr(tables, name), path)
 
 
 def run_design(job: RuleJob, rows: Any) -> None:

@@ -88,8 +88,11 @@ PERSONS: dict[str, Entry] = {
         "Law regime from the obligation start: `wi2013` before `prepare.reform_date`, "
         "`uncertain` from the reform date up to and including `prepare.uncertain_regime_until`, "
         "`wi2021` after that.",
-        ("swi_basis.obligation_start", "config:prepare.reform_date",
-         "config:prepare.uncertain_regime_until"),
+        (
+            "swi_basis.obligation_start",
+            "config:prepare.reform_date",
+            "config:prepare.uncertain_regime_until",
+        ),
         "Missing only without an obligation start (such persons are dropped by the sample flow).",
         "The date decides the law (DUO), not SWI's law column: when the law column disagrees with "
         "the date, the date wins and the row is counted (law_disagrees_with_date). The uncertain "
@@ -168,8 +171,7 @@ PERSONS: dict[str, Entry] = {
         "GBA gives birth year and month only.",
     ),
     "age_band": Entry(
-        "Age band with lower edges `prepare.age_bands`, left-closed (e.g. `18-26`, `60+`, "
-        "`<18`).",
+        "Age band with lower edges `prepare.age_bands`, left-closed (e.g. `18-26`, `60+`, `<18`).",
         ("table:persons.age", "config:prepare.age_bands"),
         "Missing when age is missing.",
         "Edges 27 and 30 follow Rotterdam's youth-desk split (Jongerenloket under 27) and the "
@@ -316,8 +318,12 @@ OUTCOMES: dict[str, Entry] = {
     "employed": Entry(
         "1 when a SECMBUS spell with an employed code (`codes.secm_employed`) runs on the "
         "horizon date (start ≤ date ≤ end), else 0. " + _HORIZON_DATE,
-        ("socio_economic.category", "socio_economic.start", "socio_economic.end",
-         "socio_economic.person_type"),
+        (
+            "socio_economic.category",
+            "socio_economic.start",
+            "socio_economic.end",
+            "socio_economic.person_type",
+        ),
         _CENSORED + " Only SECM rows with the resident person type are used; spells without an "
         "end run to 2099-12-31 (spell_open_end).",
         "SECM (not SPOLISBUS) because it gives one monthly state for everyone, including the "
@@ -427,8 +433,12 @@ PROCESS: dict[str, Entry] = {
     "pip_within_10w": Entry(
         "Share of Wi2021 persons (wi2021 = true, so the uncertain slice is included) whose PIP "
         "date is at most {days} days after the anchor. " + _ANCHOR,
-        ("table:persons.pip_date", "table:persons.housing_date",
-         "table:persons.obligation_start", "table:persons.group"),
+        (
+            "table:persons.pip_date",
+            "table:persons.housing_date",
+            "table:persons.obligation_start",
+            "table:persons.group",
+        ),
         "A person is in the denominator only when the anchor is known and anchor + {days} days "
         "≤ the last day of data.end (no right-censoring); statushouders without a housing date "
         "are left out (logged). A missing PIP date counts as 'no PIP in time'; a PIP dated before "
@@ -441,8 +451,12 @@ PROCESS: dict[str, Entry] = {
     "route_started_26w": Entry(
         "Share of Wi2021 persons whose learning route started at most {days} days "
         "({weeks} weeks) after the anchor. " + _ANCHOR,
-        ("table:persons.route_start_date", "table:persons.housing_date",
-         "table:persons.obligation_start", "table:persons.group"),
+        (
+            "table:persons.route_start_date",
+            "table:persons.housing_date",
+            "table:persons.obligation_start",
+            "table:persons.group",
+        ),
         "Denominator as pip_within_10w (window {days} days inside the data).",
         "Half a year after settlement: the report has no legal norm for the route start; "
         "waiting times for provider intakes and childcare are the bottleneck it describes.",
@@ -575,8 +589,14 @@ def render(catalogue_path: Path = CATALOGUE, config_path: Path = CONFIG) -> str:
             if entry.reference:
                 lines.append(f"- **Source report.** {entry.reference}")
             lines.append("")
-    lines += ["## Source files", "", "The logical tables and their default file patterns "
-              "(`config/catalogue.yaml`).", "", *_files(catalogue), ""]
+    lines += [
+        "## Source files",
+        "",
+        "The logical tables and their default file patterns (`config/catalogue.yaml`).",
+        "",
+        *_files(catalogue),
+        "",
+    ]
     return "\n".join(lines)
 
 

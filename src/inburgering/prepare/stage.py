@@ -15,7 +15,7 @@ import pandas as pd
 
 from inburgering.cbs import Catalogue
 from inburgering.config import load_policies
-from inburgering.io import atomic_path
+from inburgering.io import atomic_path, write_csv_atomic
 from inburgering.prepare import sources as s
 from inburgering.prepare.outcomes import build_outcomes, connect, register, write_person_months
 from inburgering.prepare.persons import build_persons
@@ -30,11 +30,6 @@ log = logging.getLogger(__name__)
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
 
 
 def run(job: RuleJob) -> None:
@@ -72,6 +67,6 @@ def run(job: RuleJob) -> None:
     _write_parquet(persons, out["persons"])
     _write_parquet(outcomes, out["outcomes"])
     _write_parquet(municipality_policies, out["municipality_policies"])
-    _write_csv(flow, out["sample_flow"])
-    _write_csv(dq.table(), out["data_quality"])
+    write_csv_atomic(flow, out["sample_flow"], float_format=None)
+    write_csv_atomic(dq.table(), out["data_quality"], float_format=None)
     log.info("prepare: %d persons, %d outcome rows", len(persons), len(outcomes))

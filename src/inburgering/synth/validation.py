@@ -9,7 +9,7 @@ import logging
 
 import pandas as pd
 
-from inburgering.io import atomic_path
+from inburgering.io import write_csv_atomic
 from inburgering.tidy import KEY_COLUMNS, read_tidy
 from inburgering.workflow import RuleJob, StageError
 
@@ -61,5 +61,4 @@ def run(job: RuleJob) -> None:
         int(headline["covered"].sum()),
         len(headline),
     )
-    with atomic_path(job.output["validation"]) as tmp:
-        result.to_csv(tmp, index=False, float_format="%.10g")
+    write_csv_atomic(result, job.output["validation"])
