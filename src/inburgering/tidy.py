@@ -39,6 +39,8 @@ VALUE_COLUMNS: tuple[str, ...] = (
     "n_clusters",
 )
 TIDY_COLUMNS: tuple[str, ...] = KEY_COLUMNS + VALUE_COLUMNS
+# The keys on which design side tables (balance, pre-trends, ...) join their estimate rows.
+CELL_COLUMNS: tuple[str, ...] = ("design", "treatment", "city", "comparison", "outcome", "horizon")
 # Added by the disclosure stage to exported rows: true where the values were suppressed.
 SUPPRESSED = "suppressed"
 

@@ -16,22 +16,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inburgering.disclosure.files import read_table
 from inburgering.disclosure.spec import TableSpec
 from inburgering.disclosure.summaries import tidy_estimates_spec
-from inburgering.tidy import KEY_COLUMNS, TIDY_COLUMNS, VALUE_COLUMNS
+from inburgering.tidy import CELL_COLUMNS, KEY_COLUMNS, TIDY_COLUMNS, VALUE_COLUMNS
 
 Item = tuple[pd.DataFrame, TableSpec]
-SIDE_KEY = ["design", "treatment", "city", "comparison", "outcome", "horizon"]
 COUNTS = ["n_treated", "n_control"]
 LABELS = ("estimator", "headline", "inference")  # describe the row: never suppressed
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
-
-
 def concat(paths: Iterable[str | Path]) -> pd.DataFrame:
-    frames = [read_csv(p) for p in paths]
+    frames = [read_table(p) for p in paths]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -129,7 +125,7 @@ def pool_bins(frame: pd.DataFrame, by: Sequence[str], counts: Sequence[str], min
 
 
 def overlap_item(overlap: pd.DataFrame, minimum: int) -> Item:
-    by = [c for c in (*SIDE_KEY, "estimator") if c in overlap.columns]
+    by = [c for c in (*CELL_COLUMNS, "estimator") if c in overlap.columns]
     pooled = pool_bins(overlap, by, COUNTS, minimum)
     long = pooled.melt(
         id_vars=[*by, "bin_low", "bin_high"], value_vars=COUNTS, var_name="arm", value_name="n"
@@ -172,13 +168,16 @@ def balance_item(balance: pd.DataFrame, estimates: pd.DataFrame) -> Item:
     # The largest eCDF difference is the Kolmogorov-Smirnov statistic of the two groups, not an
     # individual's value: named as such so the no-extremes rule does not mistake it for a max.
     balance = balance.rename(columns={"ecdf_max_before": "ks_before", "ecdf_max_after": "ks_after"})
-    table = _with_counts(balance, estimates, [*SIDE_KEY, "estimator"])
+    table = _with_counts(balance, estimates, [*CELL_COLUMNS, "estimator"])
     values = tuple(c for c in table.columns if c.endswith(("_before", "_after")) or c == "binary")
     spec = TableSpec(
         "balance",
         "estimate",
         count_columns=tuple(COUNTS),
-        group_columns=(*[k for k in (*SIDE_KEY, "estimator") if k in table.columns], "covariate"),
+        group_columns=(
+            *[k for k in (*CELL_COLUMNS, "estimator") if k in table.columns],
+            "covariate",
+        ),
         value_columns=values,
         description="covariate balance before and after matching or weighting (cobalt-style)",
     )
@@ -186,7 +185,7 @@ def balance_item(balance: pd.DataFrame, estimates: pd.DataFrame) -> Item:
 
 
 def sensitivity_item(sensitivity: pd.DataFrame, estimates: pd.DataFrame) -> Item:
-    keys = [k for k in (*SIDE_KEY, "subgroup", "estimator") if k in sensitivity.columns]
+    keys = [k for k in (*CELL_COLUMNS, "subgroup", "estimator") if k in sensitivity.columns]
     measures = {
         "evalue_point": "e_value",
         "evalue_ci": "e_value_ci",
@@ -221,8 +220,8 @@ def refutations_item(refutations: pd.DataFrame, estimates: pd.DataFrame, alpha: 
     table["ci_low"] = np.nan
     table["ci_high"] = np.nan
     headline = estimates[estimates["headline"]]
-    table = _with_counts(table, headline, SIDE_KEY)
-    keys = [k for k in SIDE_KEY if k in table.columns]
+    table = _with_counts(table, headline, CELL_COLUMNS)
+    keys = [k for k in CELL_COLUMNS if k in table.columns]
     spec = TableSpec(
         "refutations",
         "estimate",
@@ -275,23 +274,23 @@ def _reform_keys(table: pd.DataFrame) -> pd.DataFrame:
 def _headline_counts(table: pd.DataFrame, estimates: pd.DataFrame) -> pd.DataFrame:
     overall = estimates[estimates["headline"] & (estimates["estimand"] == "att_overall")]
     overall = overall[overall["subgroup"].isin(["all", ""])]
-    return _with_counts(table, overall, SIDE_KEY)
+    return _with_counts(table, overall, CELL_COLUMNS)
 
 
 def pretrends_item(pretrends: pd.DataFrame, estimates: pd.DataFrame) -> Item:
     table = _reform_keys(pretrends)
     wald = table.rename(columns={"wald_stat": "statistic", "wald_df": "df", "wald_p": "p_value"})
-    wald = wald.assign(test="wald")[[*SIDE_KEY, "test", "statistic", "df", "p_value"]]
+    wald = wald.assign(test="wald")[[*CELL_COLUMNS, "test", "statistic", "df", "p_value"]]
     slope = table.rename(columns={"slope": "statistic", "slope_p": "p_value"})
     slope = slope.assign(test="linear_slope", df=1)[
-        [*SIDE_KEY, "test", "statistic", "df", "p_value"]
+        [*CELL_COLUMNS, "test", "statistic", "df", "p_value"]
     ]
     long = _headline_counts(pd.concat([wald, slope], ignore_index=True), estimates)
     spec = TableSpec(
         "pretrends",
         "estimate",
         count_columns=tuple(COUNTS),
-        group_columns=(*SIDE_KEY, "test"),
+        group_columns=(*CELL_COLUMNS, "test"),
         value_columns=("statistic", "df", "p_value"),
         description="joint Wald test of the event-study leads and a linear pre-trend slope",
     )
@@ -308,7 +307,7 @@ def honestdid_item(honest: pd.DataFrame, estimates: pd.DataFrame) -> Item:
         "honestdid",
         "estimate",
         count_columns=tuple(COUNTS),
-        group_columns=(*SIDE_KEY, "method", "m"),
+        group_columns=(*CELL_COLUMNS, "method", "m"),
         value_columns=values,
         description="Rambachan-Roth robust intervals and breakdown values per city",
     )
@@ -326,7 +325,7 @@ def inference_item(inference: pd.DataFrame, estimates: pd.DataFrame) -> Item:
         "inference",
         "estimate",
         count_columns=tuple(COUNTS),
-        group_columns=(*SIDE_KEY, "method"),
+        group_columns=(*CELL_COLUMNS, "method"),
         value_columns=(
             "p_value",
             "p_floor",
@@ -346,7 +345,7 @@ def did_items(job, estimates: pd.DataFrame) -> list[Item]:
     makers = {"pretrends": pretrends_item, "honestdid": honestdid_item, "inference": inference_item}
     items = []
     for name, make in makers.items():
-        table = read_csv(job.input[name])
+        table = read_table(job.input[name])
         if len(table):
             items.append(make(table, estimates))
     return items

@@ -17,6 +17,7 @@ from inburgering.config import load_policies
 from inburgering.disclosure import assemble
 from inburgering.disclosure.export import write_export
 from inburgering.disclosure.figures import check_figure_data
+from inburgering.disclosure.files import read_table
 from inburgering.disclosure.rules import load_rules
 from inburgering.disclosure.tables import check_tables
 from inburgering.provenance import write_provenance
@@ -64,7 +65,7 @@ def config_values(node: Any) -> set[str]:
 
 
 def _items(job: RuleJob, estimates: pd.DataFrame, minimum: int) -> list[assemble.Item]:
-    read = assemble.read_csv
+    read = read_table
     items = [
         assemble.estimates_item(estimates),
         assemble.sample_flow_item(read(job.input["sample_flow"])),
@@ -99,7 +100,7 @@ def run(job: RuleJob) -> None:
     estimates = read_tidy(job.input["estimates"])
     checked = check_tables(_items(job, estimates, rules.min_persons), rules)
     survival = check_figure_data(
-        assemble.read_csv(job.input["survival"]),
+        read_table(job.input["survival"]),
         "survival",
         name="route_start_survival",
         rules=rules,

@@ -20,35 +20,17 @@ import pandas as pd
 import statsmodels.api as sm
 
 from inburgering.matching._design import MatchingInputError
+from inburgering.matching.balance import BALANCE_COLUMNS as COVARIATE_BALANCE_COLUMNS
 from inburgering.matching.estimate import estimate_att
 from inburgering.matching.inference import normal_interval
 from inburgering.matching.result import MatchingResult
 from inburgering.matching.sensitivity import EValue, evalue_continuous, evalue_risk_difference
-from inburgering.tidy import tidy_frame
+from inburgering.tidy import CELL_COLUMNS, tidy_frame
 from inburgering.workflow import StageError
 
 log = logging.getLogger(__name__)
 
-# Columns identifying a cell in every side table (the tidy key without subgroup/event_time).
-CELL_COLUMNS = ("design", "treatment", "city", "comparison", "outcome", "horizon")
-BALANCE_COLUMNS = (
-    *CELL_COLUMNS,
-    "estimator",
-    "covariate",
-    "binary",
-    "mean_treated_before",
-    "mean_control_before",
-    "smd_before",
-    "var_ratio_before",
-    "ecdf_mean_before",
-    "ecdf_max_before",
-    "mean_treated_after",
-    "mean_control_after",
-    "smd_after",
-    "var_ratio_after",
-    "ecdf_mean_after",
-    "ecdf_max_after",
-)
+BALANCE_COLUMNS = (*CELL_COLUMNS, "estimator", *COVARIATE_BALANCE_COLUMNS)
 OVERLAP_COLUMNS = (*CELL_COLUMNS, "bin_low", "bin_high", "n_treated", "n_control")
 SENSITIVITY_COLUMNS = (
     *CELL_COLUMNS,

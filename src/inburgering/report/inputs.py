@@ -16,10 +16,13 @@ from typing import Any
 import pandas as pd
 
 from inburgering.report.document import RenderError
-from inburgering.tidy import SUPPRESSED, TIDY_COLUMNS, VALUE_COLUMNS, read_tidy, tidy_frame
-
-# Keys shared by most side tables, so they join to the tidy estimate rows.
-ESTIMATE_KEY = ("design", "treatment", "city", "comparison", "outcome", "horizon")
+from inburgering.tidy import (
+    SUPPRESSED,
+    TIDY_COLUMNS,
+    VALUE_COLUMNS,
+    read_tidy,
+    tidy_frame,
+)
 
 
 @dataclass(frozen=True)
