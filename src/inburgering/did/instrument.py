@@ -16,17 +16,16 @@ quarter have no pre-period and are dropped (always treated). A static TWFE with 
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
 import pandas as pd
 import pyfixest as pf
 from scipy.stats import norm
 
-from inburgering.did.attgt import att_gt
 from inburgering.did.comparison import FIXEF_TOL
 from inburgering.did.errors import DidError
 from inburgering.did.export import to_tidy
+from inburgering.did.fallback import att_gt_with_fallback
 from inburgering.did.inference import absorb_within, crv3, wild_cluster_bootstrap
 from inburgering.did.reform import analysis_frame
 from inburgering.tidy import tidy_frame
@@ -173,36 +172,24 @@ def _drop_sparse_groups(frame: pd.DataFrame, instrument: str, min_cell: int = 2)
 
 
 def _fit(frame: pd.DataFrame, outcome: str, covs: list[str], alpha: float):
-    """Doubly robust first; fall back to outcome regression, then unadjusted.
-
-    Why: the RCS doubly robust estimator also regresses within each adoption cohort's cells, and
-    a cohort of one small municipality cannot support that; the regression estimator only fits
-    on the (large) comparison cells. The estimator actually used names the row.
-    """
-    for estimator, method, cov in (
-        ("cs_dr", "dr", covs),
-        ("cs_reg", "reg", covs),
-        ("cs_unadj", "reg", []),
-    ):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = att_gt(
-                    frame,
-                    outcome=outcome,
-                    time="q",
-                    group="g",
-                    covariates=cov or None,
-                    control="notyet",
-                    method=method,
-                    cluster="municipality",
-                    bootstrap=0,
-                    alpha=alpha,
-                )
-                return estimator, res.aggte("simple"), res.aggte("dynamic")
-        except DidError as exc:
-            log.info("%s with %s failed (%s); falling back", outcome, estimator, exc)
-    return None
+    """Doubly robust first; fall back to outcome regression, then unadjusted (see did.fallback);
+    None when none of them can be estimated."""
+    attempts = [("cs_dr", "dr", covs), ("cs_reg", "reg", covs), ("cs_unadj", "reg", [])]
+    try:
+        return att_gt_with_fallback(
+            frame,
+            attempts,
+            lambda res: (res.aggte("simple"), res.aggte("dynamic")),
+            outcome=outcome,
+            time="q",
+            group="g",
+            control="notyet",
+            cluster="municipality",
+            bootstrap=0,
+            alpha=alpha,
+        )
+    except DidError:
+        return None
 
 
 def instrument_rows(
@@ -255,7 +242,7 @@ def instrument_rows(
                         "%s %s h=%d: no estimator could be fitted; skipped", instrument, outcome, h
                     )
                     continue
-                estimator, simple, dynamic = fitted
+                estimator, (simple, dynamic) = fitted
                 common = dict(
                     design="instrument_did",
                     treatment=instrument,

@@ -37,7 +37,6 @@ Carlo in ``benchmarks/mc_did_designs.py`` documents the coverage of the headline
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,9 +44,9 @@ import pandas as pd
 import pyfixest as pf
 from scipy.stats import norm
 
-from inburgering.did.attgt import att_gt
 from inburgering.did.comparison import FIXEF_TOL
 from inburgering.did.errors import DidError
+from inburgering.did.fallback import att_gt_with_fallback
 from inburgering.did.honest import EventStudy, is_fragile, sensitivity
 from inburgering.did.inference import (
     absorb_within,
@@ -236,28 +235,18 @@ def fit_contrast(
     frame["g"] = np.where(treated, REFORM_Q, 0)
     frame = _drop_sparse_quarters(frame[frame[outcome].notna()].dropna(subset=covariates))
     covs = _usable_covariates(frame, covariates)
-    attempts = [(method, covs), ("reg", covs), ("reg", [])] if method == "dr" else [(method, covs)]
-    for k, (how, cov) in enumerate(attempts):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = att_gt(
-                    frame,
-                    outcome=outcome,
-                    time="q",
-                    group="g",
-                    covariates=cov or None,
-                    base_period="universal",
-                    bootstrap=0,
-                    method=how,
-                )
-            estimator = "cs_unadj" if not cov else f"cs_{how}"
-            break
-        except DidError:
-            # Small cities in small runs: the DR fit also regresses within the city's quarter
-            # cells; fall back to outcome regression, then unadjusted (the row says which).
-            if k == len(attempts) - 1:
-                raise
+    methods = [(method, covs), ("reg", covs), ("reg", [])] if method == "dr" else [(method, covs)]
+    attempts = [("cs_unadj" if not cov else f"cs_{how}", how, cov) for how, cov in methods]
+    estimator, res = att_gt_with_fallback(
+        frame,
+        attempts,
+        lambda fitted: fitted,
+        outcome=outcome,
+        time="q",
+        group="g",
+        base_period="universal",
+        bootstrap=0,
+    )
     dyn = res.aggte("dynamic")
     e, b, V = dyn.levels, dyn.att, dyn.vcov
     pre, post = e < 0, e >= 0
