@@ -207,7 +207,10 @@ def test_default_workflow_runs_through_slurm_and_matches_local(tmp_path, cluster
         for job_id in slurm_ids:
             for event in (
                 rf"_slurm_rpc_submit_batch_job: JobId={job_id}\b",
-                rf"sched: Allocate JobId={job_id}\b .*Partition={PARTITION}",
+                # The main scheduler logs "sched: Allocate JobId=N ... Partition=P"; a job that
+                # the backfill scheduler starts is logged "Started JobId=N in P" instead.
+                rf"(sched: Allocate JobId={job_id}\b .*Partition={PARTITION}"
+                rf"|sched/backfill: _start_job: Started JobId={job_id} in {PARTITION}\b)",
                 rf"_job_complete: JobId={job_id} WEXITSTATUS 0\b",
             ):
                 assert re.search(event, text), f"slurmctld log {ctld_log} lacks /{event}/"
