@@ -17,7 +17,18 @@ def test_reports_and_export_exist(tiny_run):
     assert "data:image/png;base64" in html  # figures embedded: the report is self-contained
     assert 'src="http' not in html
     manifest = pd.read_csv(tiny_run / "export" / "MANIFEST.csv")
-    assert set(manifest["file"]) >= {"estimates.csv", "sample_flow.csv"}
+    assert set(manifest["file"]) >= {"estimates.csv", "sample_flow.csv", "uniform_bands.csv"}
+
+
+def test_event_studies_carry_uniform_bands_through_the_export(tiny_run):
+    bands = pd.read_csv(tiny_run / "export" / "uniform_bands.csv")
+    shown = bands[~bands["suppressed"]]
+    assert len(shown) > 0 and (shown["critical_value"] > 1.96).all()
+    assert (shown["band_low"] <= shown["band_high"]).all()
+    # Only the reference quarter of a normalisation on one base quarter has a zero-width band.
+    assert (shown["band_low"] < shown["band_high"]).mean() > 0.9
+    html = (tiny_run / "reports" / "main.html").read_text(encoding="utf-8")
+    assert "uniform_bands.csv" not in html  # the "not run" note names the missing file
 
 
 def test_every_estimate_has_a_truth(tiny_run):
@@ -29,7 +40,8 @@ def test_every_estimate_has_a_truth(tiny_run):
 
 
 def test_every_rule_wrote_log_and_benchmark(tiny_run):
-    for rule in ("synth", "prepare", "reform_did", "export", "render_report_main"):
+    rules = ("synth", "prepare", "reform_did", "reform_did_participation_h12", "export")
+    for rule in (*rules, "render_report_main"):
         assert (tiny_run / "logs" / f"{rule}.log").stat().st_size > 0
         assert (tiny_run / "benchmarks" / f"{rule}.tsv").exists()
 

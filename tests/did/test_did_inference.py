@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import norm
 
 from inburgering.did import att_gt
+from inburgering.did.bootstrap import bootstrap_inference, sup_t_critical_value
 
 
 def _fit(data, **kw):
@@ -66,3 +67,33 @@ def test_event_vcov_matches_standard_errors(mpdta):
     dyn = _fit(mpdta, bootstrap=0).aggte("dynamic")
     np.testing.assert_allclose(np.sqrt(np.diag(dyn.vcov)), dyn.table["se"].iloc[:-1])
     assert dyn.influence.shape == (500, dyn.levels.size)
+
+
+def test_sup_t_critical_value_known_cases():
+    k, alpha = 8, 0.05
+    independent = sup_t_critical_value(np.eye(k), alpha=alpha, draws=200_000, seed=1)
+    # max of k independent |N(0,1)|: P(max <= c) = (2 Phi(c) - 1)^k.
+    exact = norm.ppf((1 + (1 - alpha) ** (1 / k)) / 2)
+    assert independent == pytest.approx(exact, abs=0.01)
+    # Perfectly correlated coefficients are one test: the pointwise value. Scales do not matter.
+    sd = np.array([0.1, 1.0, 3.0, 10.0])
+    assert sup_t_critical_value(
+        np.outer(sd, sd), alpha=alpha, draws=20_000, seed=1
+    ) == pytest.approx(norm.ppf(1 - alpha / 2), abs=0.01)
+    # A zero-variance base coefficient is left out of the maximum.
+    with_base = np.zeros((k + 1, k + 1))
+    with_base[1:, 1:] = np.eye(k)
+    assert sup_t_critical_value(with_base, alpha=alpha, draws=200_000, seed=1) == pytest.approx(
+        exact, abs=0.01
+    )
+
+
+def test_sup_t_matches_multiplier_bootstrap_band(staggered):
+    """The Gaussian sup-t value equals R did's bootstrap band (mboot) up to simulation noise."""
+    data = staggered(units=5000, seed=4)
+    res = att_gt(data, outcome="y", time="t", group="g", unit="id", bootstrap=0)
+    dyn = res.aggte("dynamic")
+    _, boot_crit, _ = bootstrap_inference(dyn.influence, res.n, alpha=0.05, draws=20_000, seed=5)
+    gauss = sup_t_critical_value(dyn.vcov, alpha=0.05, draws=50_000, seed=5)
+    assert gauss == pytest.approx(boot_crit, abs=0.06)
+    assert gauss > norm.ppf(0.975) + 0.4

@@ -18,7 +18,7 @@ def tables():
         wild_draws=99,
         ri_pool=19,
     )
-    out = outcome_tables(data["persons"], data["outcomes"], "participation", settings)
+    out = outcome_tables(data["persons"], data["outcomes"], "participation", 12, settings)
     keys = ["city", "comparison", "outcome", "horizon", "subgroup"]
     overall = out["estimates"].query("estimand == 'att_overall'").merge(data["truth"], on=keys)
     overall["covered"] = (overall["ci_low"] <= overall["truth"]) & (
@@ -75,3 +75,18 @@ def test_side_tables(tables):
         isinstance(out["inference"], pd.DataFrame)
         and (out["inference"]["ri_floor"] == 1 / 20).all()
     )
+
+
+def test_uniform_bands_cover_every_event_coefficient_and_are_wider(tables):
+    out, _ = tables
+    events = out["estimates"].query("estimand == 'att_event' and subgroup == 'all' and headline")
+    keys = ["city", "comparison", "outcome", "horizon", "estimator", "event_time"]
+    bands = out["uniform_bands"].merge(events, on=keys, how="outer", indicator=True)
+    assert (bands["_merge"] == "both").all()  # one band row per headline event coefficient
+    assert len(bands) == len(events) > 100
+    assert (bands["band_low"] <= bands["ci_low"] + 1e-12).all()
+    assert (bands["band_high"] >= bands["ci_high"] - 1e-12).all()
+    crit = bands.groupby(["city", "comparison"])["critical_value"].agg(["min", "max", "size"])
+    assert (crit["min"] == crit["max"]).all()  # one critical value per event study
+    # ~30 quarterly coefficients: a sup-t value well above 1.96 and below Bonferroni's.
+    assert ((crit["min"] > 2.4) & (crit["min"] < 3.6)).all()

@@ -23,6 +23,20 @@ def benchmark_file(rule):
     return f"{RESULTS}/benchmarks/{rule}.tsv"
 
 
+REFORM_TABLES = ["estimates", "pretrends", "honestdid", "inference", "uniform_bands"]
+REFORM_PART = f"{RESULTS}/estimates/reform_did/{{outcome}}_h{{horizon}}_{{table}}.csv"
+
+
+def reform_parts(table):
+    """One part file per outcome x horizon (each a job of its own), in config order."""
+    return expand(
+        REFORM_PART,
+        outcome=config["estimate"]["outcomes"],
+        horizon=config["estimate"]["horizons"],
+        table=table,
+    )
+
+
 def microdata():
     """The generated files when the data are synthetic; real RA files are resolved at run time."""
     return rules.synth.output.microdata if SYNTHETIC else []
@@ -58,6 +72,7 @@ def export_inputs(wildcards):
         "pretrends": rules.reform_did.output.pretrends,
         "honestdid": rules.reform_did.output.honestdid,
         "inference": rules.reform_did.output.inference,
+        "uniform_bands": rules.reform_did.output.uniform_bands,
     }
     for side in ("balance", "overlap", "sensitivity", "refutations"):
         files[side] = [
@@ -83,7 +98,11 @@ def upstream_benchmarks():
         "city_matching",
     ]
     names += ["heterogeneity", "process", "gather_estimates"]
-    names += [f"reform_did_{outcome}" for outcome in config["estimate"]["outcomes"]]
+    names += expand(
+        "reform_did_{outcome}_h{horizon}",
+        outcome=config["estimate"]["outcomes"],
+        horizon=config["estimate"]["horizons"],
+    )
     if SYNTHETIC:
         names += ["synth", "validate_against_truth"]
     return [benchmark_file(name) for name in sorted(names)]

@@ -1,21 +1,19 @@
 # Designs -> tidy estimate rows; on synthetic data, every estimate is compared with the truth.
 
 
-rule reform_did_outcome:
+rule reform_did_part:
     input:
         persons=rules.prepare.output.persons,
         outcomes=rules.prepare.output.outcomes,
     output:
-        estimates=f"{RESULTS}/estimates/reform_did/{{outcome}}_estimates.csv",
-        pretrends=f"{RESULTS}/estimates/reform_did/{{outcome}}_pretrends.csv",
-        honestdid=f"{RESULTS}/estimates/reform_did/{{outcome}}_honestdid.csv",
-        inference=f"{RESULTS}/estimates/reform_did/{{outcome}}_inference.csv",
+        **{table: REFORM_PART.replace("{table}", table) for table in REFORM_TABLES},
     log:
-        log_file("reform_did_{outcome}"),
+        log_file("reform_did_{outcome}_h{horizon}"),
     benchmark:
-        benchmark_file("reform_did_{outcome}")
+        benchmark_file("reform_did_{outcome}_h{horizon}")
     wildcard_constraints:
         outcome="[a-z_]+",
+        horizon="[0-9]+",
     conda:
         "../../environment.yml"
     threads: 1
@@ -23,25 +21,23 @@ rule reform_did_outcome:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.did.reform:run_outcome",
+        entry="inburgering.did.reform:run_part",
         estimate=config["estimate"],
         outcome=lambda wildcards: wildcards.outcome,
+        horizon=lambda wildcards: int(wildcards.horizon),
     script:
         RULE_SCRIPT
 
 
 rule reform_did:
     input:
-        expand(
-            f"{RESULTS}/estimates/reform_did/{{outcome}}_{{table}}.csv",
-            outcome=config["estimate"]["outcomes"],
-            table=["estimates", "pretrends", "honestdid", "inference"],
-        ),
+        **{table: reform_parts(table) for table in REFORM_TABLES},
     output:
         estimates=f"{RESULTS}/estimates/reform_did.csv",
         pretrends=f"{RESULTS}/estimates/pretrends.csv",
         honestdid=f"{RESULTS}/estimates/honestdid.csv",
         inference=f"{RESULTS}/estimates/inference.csv",
+        uniform_bands=f"{RESULTS}/estimates/uniform_bands.csv",
     log:
         log_file("reform_did"),
     benchmark:

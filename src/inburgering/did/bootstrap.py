@@ -5,6 +5,11 @@ summing influence functions within clusters, C&S 2021 Remark 10), bootstrap stan
 the interquartile range, and the simultaneous critical value as the 1-alpha quantile of the max
 absolute t-statistic. Written here because the ports draw the full ``draws x n`` multiplier
 matrix at once (1.6 GB at 200k units); we draw it in chunks so memory stays flat.
+
+:func:`sup_t_critical_value` gives the same simultaneous critical value from the covariance
+alone (Gaussian draws of the estimates, Montiel Olea & Plagborg-Møller 2019): the designs that
+re-normalise an event study (``reform_did``) need bands for linear combinations of the
+coefficients, where drawing k normals per replication is far cheaper than n multipliers.
 """
 
 from __future__ import annotations
@@ -94,3 +99,22 @@ def bootstrap_inference(
     tmax = np.max(np.abs(bres[:, ok] / sigma[ok]), axis=1)
     crit = float(np.quantile(tmax, 1 - alpha, method="inverted_cdf"))
     return se, crit, bres
+
+
+def sup_t_critical_value(vcov: np.ndarray, *, alpha: float, draws: int, seed) -> float:
+    """(1 - alpha) quantile of max_i |Z_i| / sd_i with Z ~ N(0, vcov): the sup-t band's critical
+    value. Coefficients with zero variance (a base period) are left out of the maximum; with
+    none left, or one, the pointwise value is returned."""
+    sd = np.sqrt(np.clip(np.diag(vcov), 0, None))
+    ok = sd > np.sqrt(np.finfo(float).eps) * 10
+    pointwise = float(norm.ppf(1 - alpha / 2))
+    if ok.sum() < 2:
+        return pointwise
+    corr = vcov[np.ix_(ok, ok)] / np.outer(sd[ok], sd[ok])
+    # Eigen-decomposition instead of Cholesky: the re-normalised event-study covariance is only
+    # positive semi-definite (the base coefficients sum to a constant).
+    values, vectors = np.linalg.eigh(corr)
+    root = vectors * np.sqrt(np.clip(values, 0, None))
+    z = np.random.default_rng(seed).standard_normal((draws, ok.sum())) @ root.T
+    crit = float(np.quantile(np.abs(z).max(axis=1), 1 - alpha, method="inverted_cdf"))
+    return max(crit, pointwise)

@@ -44,6 +44,7 @@ import pandas as pd
 import pyfixest as pf
 from scipy.stats import norm
 
+from inburgering.did.bootstrap import sup_t_critical_value
 from inburgering.did.comparison import FIXEF_TOL
 from inburgering.did.errors import DidError
 from inburgering.did.fallback import att_gt_with_fallback
@@ -62,6 +63,7 @@ from inburgering.workflow import RuleJob, StageError
 log = logging.getLogger(__name__)
 
 REFORM_COHORT = "2022Q1"
+HEADLINE_INFERENCE = "analytic influence function (persons)"
 G4_CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
 
 
@@ -83,6 +85,7 @@ class ReformSettings:
     honest_post: int = 3
     honest_bin: int = 4
     base_quarters: int = 4
+    band_draws: int = 9999
     honest_grids: dict = field(
         default_factory=lambda: {
             "relative_magnitude": [0.0, 0.5, 1.0, 1.5, 2.0],
@@ -111,6 +114,7 @@ class ReformSettings:
             honest_post=int(honest.get("post_periods", 3)),
             honest_bin=int(honest.get("bin_quarters", 4)),
             base_quarters=int(reform.get("base_quarters", 4)),
+            band_draws=int(reform.get("band_draws", 9999)),
             honest_grids={
                 "relative_magnitude": list(honest.get("mbar", [0.0, 0.5, 1.0, 1.5, 2.0])),
                 "smoothness": list(honest.get("m", [0.0, 0.01, 0.02, 0.04])),
@@ -165,6 +169,7 @@ class ContrastFit:
     event_time: np.ndarray
     event_est: np.ndarray
     event_se: np.ndarray
+    event_vcov: np.ndarray
     honest: EventStudy | None
     wald_stat: float
     wald_df: int
@@ -265,7 +270,8 @@ def fit_contrast(
     lvec = l_post - l_pre
     L_event = np.eye(e.size) - l_pre[None, :]
     ev_est = L_event @ b
-    ev_se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", L_event, V, L_event), 0))
+    ev_vcov = L_event @ V @ L_event.T
+    ev_se = np.sqrt(np.maximum(np.diag(ev_vcov), 0))
     wald = res.pretrend_test()
     pre_e = e[pre]
     a = np.zeros(e.size)
@@ -276,6 +282,7 @@ def fit_contrast(
         event_time=e.astype(int),
         event_est=ev_est,
         event_se=ev_se,
+        event_vcov=ev_vcov,
         honest=binned_event_study(e, b, V, honest_bin),
         wald_stat=wald.statistic if wald else np.nan,
         wald_df=wald.df if wald else 0,
@@ -287,6 +294,11 @@ def fit_contrast(
         n_clusters=int(frame["municipality"].nunique()),
         estimator=estimator,
     )
+
+
+def _counts(treated: np.ndarray) -> dict[str, int]:
+    """Persons of the treated city and of the comparison behind a row (disclosure counts)."""
+    return {"n_treated": int(treated.sum()), "n_control": int((~treated).sum())}
 
 
 def _row(key: dict, estimator: str, headline: bool, est: float, se: float, alpha: float, **extra):
@@ -348,6 +360,7 @@ def twfe_row(data, treated, outcome, covariates, key, alpha):
         se,
         alpha,
         inference="CRV1 by municipality (one treated cluster: not reliable)",
+        **_counts(treated[data[outcome].notna().to_numpy()]),
         n_clusters=int(frame["municipality"].nunique()),
     )
 
@@ -374,6 +387,7 @@ def few_cluster_rows(data, treated, outcome, key, s: ReformSettings, seed: int):
     """WCR wild cluster bootstrap (Webb) and CRV3 on the cell-level TWFE."""
     X, y, w, cl = cell_design(data, treated, outcome)
     n_tr = len(set(cl[X[:, 0] > 0]))
+    persons = _counts(treated[data[outcome].notna().to_numpy()])
     wild = wild_cluster_bootstrap(
         X,
         y,
@@ -401,6 +415,7 @@ def few_cluster_rows(data, treated, outcome, key, s: ReformSettings, seed: int):
             "inference": f"wild cluster bootstrap WCR, Webb weights, {wild.draws} draws, "
             f"{wild.n_clusters} municipality clusters{flag}",
             "n_clusters": wild.n_clusters,
+            **persons,
         },
         {
             **key,
@@ -413,6 +428,7 @@ def few_cluster_rows(data, treated, outcome, key, s: ReformSettings, seed: int):
             "inference": "CRV3 leave-one-municipality-out jackknife"
             + ("" if np.isfinite(se3) else " (undefined: dropping the treated cluster removes D)"),
             "n_clusters": len(set(cl)),
+            **persons,
         },
     ]
     return rows
@@ -528,6 +544,7 @@ def sdid_row(data, city, outcome, pool, key, alpha):
         f"placebo p-value over {res.n_placebos} pool municipalities (floor {res.floor:.3g}), "
         "placebo SE",
         "n_clusters": res.n_donors + 1,
+        **_counts((frame["city"] == city).to_numpy()),
     }
 
 
@@ -542,8 +559,7 @@ def _event_rows(fit: ContrastFit, key: dict, alpha: float) -> list[dict]:
                 est,
                 se,
                 alpha,
-                inference="analytic influence function (persons); "
-                "event study normalised to the pre-reform mean",
+                inference=HEADLINE_INFERENCE + "; event study normalised to the pre-reform mean",
                 n_treated=fit.n_treated,
                 n_control=fit.n_control,
                 n_clusters=fit.n_clusters,
@@ -552,166 +568,213 @@ def _event_rows(fit: ContrastFit, key: dict, alpha: float) -> list[dict]:
     return rows
 
 
-def outcome_tables(
-    persons: pd.DataFrame, outcomes: pd.DataFrame, outcome: str, s: ReformSettings
-) -> dict[str, pd.DataFrame]:
-    """Every reform_did row and side table for one outcome."""
-    rows: list[dict] = []
-    pretrends, honest, inference = [], [], []
-    headline_inf = "analytic influence function (persons)"
-    for h in s.horizons:
-        data = analysis_frame(persons, outcomes, h, s.covariates)
-        wide = analysis_frame(persons, outcomes, h, s.covariates, include_uncertain=True)
-        rest = data[data["city"] == "rest_nl"]
-        pool = ri_pool(data, s.ri_pool)
-        t_placebo = placebo_t(rest, pool, outcome, s.covariates, s.base_quarters)
-        for ci, city in enumerate(s.cities):
-            comparisons = ["rest_nl", *[c for c in G4_CITIES if c != city]]
-            for comp in comparisons:
-                sub = data[data["city"].isin([city, comp])]
-                tr = (sub["city"] == city).to_numpy()
-                key = {
-                    "design": "reform_did",
-                    "estimand": "att_overall",
-                    "treatment": "wi2021",
-                    "city": city,
-                    "comparison": comp,
-                    "outcome": outcome,
-                    "horizon": h,
-                    "subgroup": "all",
-                }
-                try:
-                    fit = fit_contrast(
-                        sub,
-                        tr,
-                        outcome,
-                        s.covariates,
-                        honest_bin=s.honest_bin,
-                        base_quarters=s.base_quarters,
-                    )
-                except DidError as exc:
-                    log.warning("reform_did %s vs %s %s h=%d: %s", city, comp, outcome, h, exc)
-                    continue
-                counts = {
-                    "n_treated": fit.n_treated,
-                    "n_control": fit.n_control,
-                    "n_clusters": fit.n_clusters,
-                }
-                rows.append(
-                    _row(
-                        key,
-                        fit.estimator,
-                        True,
-                        fit.estimate,
-                        fit.se,
-                        s.alpha,
-                        inference=headline_inf,
-                        **counts,
-                    )
-                )
-                rows.extend(_event_rows(fit, key, s.alpha))
-                rows.append(twfe_row(sub, tr, outcome, s.covariates, key, s.alpha))
-                pretrends.append(
-                    {
-                        **{k: key[k] for k in ("city", "comparison", "outcome", "horizon")},
-                        "wald_stat": fit.wald_stat,
-                        "wald_df": fit.wald_df,
-                        "wald_p": fit.wald_p,
-                        "slope": fit.slope,
-                        "slope_se": fit.slope_se,
-                        "slope_p": 2 * norm.sf(abs(fit.slope / fit.slope_se))
-                        if fit.slope_se > 0
-                        else np.nan,
-                    }
-                )
-                try:
-                    if fit.honest is None:
-                        raise ValueError("no reference bin (sparse quarters)")
-                    es = fit.honest.window(s.honest_pre, s.honest_post)
-                    # Fragile: HonestDiD overturns it at Mbar < 1 or under linear extrapolation, or
-                    # the pre-period coefficients carry a significant linear trend.
-                    slope_p = (
-                        2 * norm.sf(abs(fit.slope / fit.slope_se)) if fit.slope_se > 0 else 1.0
-                    )
-                    fragile = is_fragile(es, s.alpha) or slope_p < s.alpha
-                    for r in sensitivity(es, s.honest_grids, s.alpha):
-                        honest.append(
-                            {
-                                **{k: key[k] for k in ("city", "comparison", "outcome", "horizon")},
-                                **r,
-                                "fragile": fragile,
-                            }
-                        )
-                except ValueError as exc:
-                    log.warning("honestdid %s vs %s: %s", city, comp, exc)
-                if comp != "rest_nl":
-                    continue
-                rows.append(naive_row(sub, tr, outcome, key, s.alpha))
-                randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, counts)
-                if randomization is not None:
-                    rows.append(randomization[0])
-                    inference.append(randomization[1])
-                rows.extend(few_cluster_rows(sub, tr, outcome, key, s, s.seed + 97 * h + ci))
-                sd = sdid_row(data, city, outcome, pool, key, s.alpha)
-                if sd is not None:
-                    rows.append(sd)
-                # Sensitivity: the uncertain early-2022 slice included as Wi2021.
-                wsub = wide[wide["city"].isin([city, comp])]
-                try:
-                    wfit = fit_contrast(
-                        wsub,
-                        (wsub["city"] == city).to_numpy(),
-                        outcome,
-                        s.covariates,
-                        base_quarters=s.base_quarters,
-                    )
-                    rows.append(
-                        _row(
-                            key,
-                            "cs_dr_incl_uncertain",
-                            False,
-                            wfit.estimate,
-                            wfit.se,
-                            s.alpha,
-                            inference=headline_inf + "; uncertain 2022Q1 slice included as Wi2021",
-                        )
-                    )
-                except DidError as exc:
-                    log.warning("sensitivity incl. uncertain %s: %s", city, exc)
-                for subgroup in s.subgroups:
-                    var, _, value = subgroup.partition(":")
-                    gsub = sub[sub[var].astype(str) == value]
-                    covs = [c for c in s.covariates if c != var]
-                    try:
-                        gfit = fit_contrast(
-                            gsub,
-                            (gsub["city"] == city).to_numpy(),
-                            outcome,
-                            covs,
-                            base_quarters=s.base_quarters,
-                        )
-                    except DidError as exc:
-                        log.warning("subgroup %s %s: %s", subgroup, city, exc)
-                        continue
-                    rows.append(
-                        _row(
-                            {**key, "subgroup": subgroup},
-                            gfit.estimator,
-                            True,
-                            gfit.estimate,
-                            gfit.se,
-                            s.alpha,
-                            inference=headline_inf,
-                            n_treated=gfit.n_treated,
-                            n_control=gfit.n_control,
-                            n_clusters=gfit.n_clusters,
-                        )
-                    )
+def band_rows(fit: ContrastFit, key: dict, s: ReformSettings, seed: list[int]) -> list[dict]:
+    """Sup-t uniform band over the whole event study of one contrast (pre and post quarters)."""
+    crit = sup_t_critical_value(fit.event_vcov, alpha=s.alpha, draws=s.band_draws, seed=seed)
+    return [
+        {
+            **{k: key[k] for k in ("city", "comparison", "outcome", "horizon")},
+            "estimator": fit.estimator,
+            "event_time": int(ev),
+            "band_low": est - crit * se,
+            "band_high": est + crit * se,
+            "critical_value": crit,
+        }
+        for ev, est, se in zip(fit.event_time, fit.event_est, fit.event_se, strict=True)
+    ]
+
+
+def pretrend_record(fit: ContrastFit, key: dict) -> dict:
+    """Joint Wald test of the leads and the linear pre-trend slope of one contrast."""
     return {
-        "estimates": tidy_frame(rows),
-        "pretrends": pd.DataFrame(pretrends),
-        "honestdid": pd.DataFrame(honest),
-        "inference": pd.DataFrame(inference),
+        **{k: key[k] for k in ("city", "comparison", "outcome", "horizon")},
+        "wald_stat": fit.wald_stat,
+        "wald_df": fit.wald_df,
+        "wald_p": fit.wald_p,
+        "slope": fit.slope,
+        "slope_se": fit.slope_se,
+        "slope_p": 2 * norm.sf(abs(fit.slope / fit.slope_se)) if fit.slope_se > 0 else np.nan,
+    }
+
+
+def honest_records(fit: ContrastFit, key: dict, s: ReformSettings) -> list[dict]:
+    """HonestDiD sensitivity rows of one contrast, each with the contrast's fragile flag."""
+    if fit.honest is None:
+        log.warning(
+            "honestdid %s vs %s: no reference bin (sparse quarters)", key["city"], key["comparison"]
+        )
+        return []
+    try:
+        es = fit.honest.window(s.honest_pre, s.honest_post)
+    except ValueError as exc:
+        log.warning("honestdid %s vs %s: %s", key["city"], key["comparison"], exc)
+        return []
+    # Fragile: HonestDiD overturns it at Mbar < 1 or under linear extrapolation, or the
+    # pre-period coefficients carry a significant linear trend.
+    slope_p = 2 * norm.sf(abs(fit.slope / fit.slope_se)) if fit.slope_se > 0 else 1.0
+    fragile = is_fragile(es, s.alpha) or slope_p < s.alpha
+    cell = {k: key[k] for k in ("city", "comparison", "outcome", "horizon")}
+    return [{**cell, **r, "fragile": fragile} for r in sensitivity(es, s.honest_grids, s.alpha)]
+
+
+def rest_nl_rows(
+    data: pd.DataFrame,
+    wide: pd.DataFrame,
+    key: dict,
+    s: ReformSettings,
+    t_placebo: np.ndarray,
+    pool: list[str],
+    counts: dict,
+    seed: int,
+) -> tuple[list[dict], list[dict]]:
+    """Rows only the rest-of-NL comparison carries: the naive strawman, few-cluster inference
+    (RI, wild bootstrap, CRV3, SDID) and the sensitivity rows (uncertain slice, subgroups)."""
+    city, comp, outcome = key["city"], key["comparison"], key["outcome"]
+    sub = data[data["city"].isin([city, comp])]
+    tr = (sub["city"] == city).to_numpy()
+    rows, inference = [naive_row(sub, tr, outcome, key, s.alpha)], []
+    randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, counts)
+    if randomization is not None:
+        rows.append(randomization[0])
+        inference.append(randomization[1])
+    rows.extend(few_cluster_rows(sub, tr, outcome, key, s, seed))
+    sd = sdid_row(data, city, outcome, pool, key, s.alpha)
+    if sd is not None:
+        rows.append(sd)
+    # Sensitivity: the uncertain early-2022 slice included as Wi2021.
+    wsub = wide[wide["city"].isin([city, comp])]
+    try:
+        wfit = fit_contrast(
+            wsub,
+            (wsub["city"] == city).to_numpy(),
+            outcome,
+            s.covariates,
+            base_quarters=s.base_quarters,
+        )
+        rows.append(
+            _row(
+                key,
+                "cs_dr_incl_uncertain",
+                False,
+                wfit.estimate,
+                wfit.se,
+                s.alpha,
+                inference=HEADLINE_INFERENCE + "; uncertain 2022Q1 slice included as Wi2021",
+                n_treated=wfit.n_treated,
+                n_control=wfit.n_control,
+                n_clusters=wfit.n_clusters,
+            )
+        )
+    except DidError as exc:
+        log.warning("sensitivity incl. uncertain %s: %s", city, exc)
+    for subgroup in s.subgroups:
+        var, _, value = subgroup.partition(":")
+        gsub = sub[sub[var].astype(str) == value]
+        covs = [c for c in s.covariates if c != var]
+        try:
+            gfit = fit_contrast(
+                gsub,
+                (gsub["city"] == city).to_numpy(),
+                outcome,
+                covs,
+                base_quarters=s.base_quarters,
+            )
+        except DidError as exc:
+            log.warning("subgroup %s %s: %s", subgroup, city, exc)
+            continue
+        rows.append(
+            _row(
+                {**key, "subgroup": subgroup},
+                gfit.estimator,
+                True,
+                gfit.estimate,
+                gfit.se,
+                s.alpha,
+                inference=HEADLINE_INFERENCE,
+                n_treated=gfit.n_treated,
+                n_control=gfit.n_control,
+                n_clusters=gfit.n_clusters,
+            )
+        )
+    return rows, inference
+
+
+TABLES = ("estimates", "pretrends", "honestdid", "inference", "uniform_bands")
+
+
+def outcome_tables(
+    persons: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    outcome: str,
+    horizon: int,
+    s: ReformSettings,
+) -> dict[str, pd.DataFrame]:
+    """Every reform_did row and side table for one outcome at one horizon (one job)."""
+    tables: dict[str, list[dict]] = {name: [] for name in TABLES}
+    data = analysis_frame(persons, outcomes, horizon, s.covariates)
+    wide = analysis_frame(persons, outcomes, horizon, s.covariates, include_uncertain=True)
+    pool = ri_pool(data, s.ri_pool)
+    t_placebo = placebo_t(
+        data[data["city"] == "rest_nl"], pool, outcome, s.covariates, s.base_quarters
+    )
+    for ci, city in enumerate(s.cities):
+        comparisons = ["rest_nl", *[c for c in G4_CITIES if c != city]]
+        for k, comp in enumerate(comparisons):
+            sub = data[data["city"].isin([city, comp])]
+            tr = (sub["city"] == city).to_numpy()
+            key = {
+                "design": "reform_did",
+                "estimand": "att_overall",
+                "treatment": "wi2021",
+                "city": city,
+                "comparison": comp,
+                "outcome": outcome,
+                "horizon": horizon,
+                "subgroup": "all",
+            }
+            try:
+                fit = fit_contrast(
+                    sub,
+                    tr,
+                    outcome,
+                    s.covariates,
+                    honest_bin=s.honest_bin,
+                    base_quarters=s.base_quarters,
+                )
+            except DidError as exc:
+                log.warning("reform_did %s vs %s %s h=%d: %s", city, comp, outcome, horizon, exc)
+                continue
+            counts = {
+                "n_treated": fit.n_treated,
+                "n_control": fit.n_control,
+                "n_clusters": fit.n_clusters,
+            }
+            tables["estimates"].append(
+                _row(
+                    key,
+                    fit.estimator,
+                    True,
+                    fit.estimate,
+                    fit.se,
+                    s.alpha,
+                    inference=HEADLINE_INFERENCE,
+                    **counts,
+                )
+            )
+            tables["estimates"].extend(_event_rows(fit, key, s.alpha))
+            tables["estimates"].append(twfe_row(sub, tr, outcome, s.covariates, key, s.alpha))
+            tables["pretrends"].append(pretrend_record(fit, key))
+            tables["honestdid"].extend(honest_records(fit, key, s))
+            tables["uniform_bands"].extend(band_rows(fit, key, s, [s.seed, horizon, ci, k]))
+            if comp == "rest_nl":
+                rows, inference = rest_nl_rows(
+                    data, wide, key, s, t_placebo, pool, counts, s.seed + 97 * horizon + ci
+                )
+                tables["estimates"].extend(rows)
+                tables["inference"].extend(inference)
+    return {
+        name: tidy_frame(rows) if name == "estimates" else pd.DataFrame(rows)
+        for name, rows in tables.items()
     }
 
 
@@ -725,34 +788,30 @@ def single_threaded_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def run_outcome(job: RuleJob) -> None:
-    """Rule reform_did_outcome: all rows for one outcome (wildcard) → partial CSVs."""
+def run_part(job: RuleJob) -> None:
+    """Rule reform_did_part: all rows of one outcome at one horizon (wildcards) → part CSVs."""
+    horizon = int(job.params["horizon"])
     persons = pd.read_parquet(job.input["persons"])
-    outcomes = pd.read_parquet(job.input["outcomes"])
+    outcomes = pd.read_parquet(job.input["outcomes"], filters=[("horizon", "==", horizon)])
     settings = ReformSettings.from_config(job.params["estimate"])
     with single_threaded_blas():
-        tables = outcome_tables(persons, outcomes, job.params["outcome"], settings)
+        tables = outcome_tables(persons, outcomes, job.params["outcome"], horizon, settings)
     write_tidy(tables["estimates"], job.output["estimates"])
-    for name in ("pretrends", "honestdid", "inference"):
+    for name in TABLES[1:]:
         write_csv_atomic(tables[name], job.output[name])
 
 
-def _parts(job: RuleJob, table: str) -> list:
-    """Per-outcome part files of one table (inputs are named ``<outcome>_<table>.csv``)."""
-    return sorted(p for p in job.input.values() if p.name.endswith(f"_{table}.csv"))
-
-
 def run(job: RuleJob) -> None:
-    """Rule reform_did: gather the per-outcome tables."""
-    parts = _parts(job, "estimates")
+    """Rule reform_did: gather the part tables (inputs per table, in outcome x horizon order)."""
+    parts = job.input["estimates"]
     write_tidy(pd.concat([read_tidy(p) for p in parts]), job.output["estimates"])
-    for name in ("pretrends", "honestdid", "inference"):
+    for name in TABLES[1:]:
         frames = []
-        for path in _parts(job, name):
+        for path in job.input[name]:
             try:
                 frames.append(pd.read_csv(path))
-            except pd.errors.EmptyDataError:  # an outcome without rows of this table
+            except pd.errors.EmptyDataError:  # a part without rows of this table
                 continue
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         write_csv_atomic(frame, job.output[name])
-    log.info("reform_did: gathered %d outcome parts", len(parts))
+    log.info("reform_did: gathered %d outcome x horizon parts", len(parts))

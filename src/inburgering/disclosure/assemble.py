@@ -341,8 +341,26 @@ def inference_item(inference: pd.DataFrame, estimates: pd.DataFrame) -> Item:
     return table, spec
 
 
+def uniform_bands_item(bands: pd.DataFrame, estimates: pd.DataFrame) -> Item:
+    table = _headline_counts(_reform_keys(bands), estimates)
+    spec = TableSpec(
+        "uniform_bands",
+        "estimate",
+        count_columns=tuple(COUNTS),
+        group_columns=(*CELL_COLUMNS, "estimator", "event_time"),
+        value_columns=("band_low", "band_high", "critical_value"),
+        description="sup-t simultaneous confidence bands of each city's event study",
+    )
+    return table, spec
+
+
 def did_items(job, estimates: pd.DataFrame) -> list[Item]:
-    makers = {"pretrends": pretrends_item, "honestdid": honestdid_item, "inference": inference_item}
+    makers = {
+        "pretrends": pretrends_item,
+        "honestdid": honestdid_item,
+        "inference": inference_item,
+        "uniform_bands": uniform_bands_item,
+    }
     items = []
     for name, make in makers.items():
         table = read_table(job.input[name])

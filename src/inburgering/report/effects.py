@@ -36,10 +36,10 @@ def _estimate_table(
 
 def _headline(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows[rows["headline"] & rows["subgroup"].isin(["all", ""])]
-    order = {city: i for i, city in enumerate(G4)}
+    order = {"rest_nl": -1, **{city: i for i, city in enumerate(G4)}}
     return rows.sort_values(
-        ["outcome", "horizon", "city", "treatment"],
-        key=lambda s: s.map(order).fillna(9) if s.name == "city" else s,
+        ["outcome", "horizon", "city", "comparison", "treatment"],
+        key=lambda s: s.map(order).fillna(9) if s.name in ("city", "comparison") else s,
     )
 
 
@@ -49,10 +49,18 @@ def reform(report: Report) -> str:
     overall = report.estimates("reform_did", "att_overall")
     if overall.empty:
         return text + report.not_run("estimates.csv (reform_did)")
-    text += _estimate_table(report, _headline(overall), "tbl-reform", t("tbl_reform"))
-    text += _reform_figure(report, _headline(overall))
-    text += _event_studies(report, report.estimates("reform_did", "att_event"))
-    return text + _estimators(report, overall) + _inference(report)
+    text += _estimate_table(
+        report, _headline(overall), "tbl-reform", t("tbl_reform"), first=("city", "comparison")
+    )
+    text += _reform_figure(report, _primary(_headline(overall)))
+    text += _event_studies(report, _primary(report.estimates("reform_did", "att_event")))
+    return text + _estimators(report, _primary(overall)) + _inference(report)
+
+
+def _primary(rows: pd.DataFrame) -> pd.DataFrame:
+    """The reform design's primary contrast: each city against the rest of the Netherlands,
+    all persons (figures and the estimator table show one contrast per city)."""
+    return rows[(rows["comparison"] == "rest_nl") & rows["subgroup"].isin(["all", ""])]
 
 
 def _reform_figure(report: Report, rows: pd.DataFrame) -> str:
