@@ -189,16 +189,16 @@ def potential_table(pop: Population) -> pd.DataFrame:
 def truth_tables(pop: Population, params: SynthParameters) -> tuple[pd.DataFrame, pd.DataFrame]:
     pot = potential_table(pop)
     reform_q = quarter_from_label(pd.Period(params.reform_date, "Q").strftime("%YQ%q"))
-    cells = truth.instrument_cells(pot, params.horizons, list(pop.munis.adoption))
+    municipality = pop.persons.loc[pop.potential["person"].to_numpy(), "muni"].to_numpy()
+    cells = truth.instrument_cells(pot, params.horizons, list(pop.munis.adoption), municipality)
     rows = (
         truth.reform_rows(pot, params.horizons, reform_q)
         + truth.route_rows(pot, params.horizons)
         + truth.city_rows(pot, params.horizons)
     )
     instrument = truth.instrument_rows(cells, quarter_from_label(params.first_cohort))
-    cells = cells[
-        ["instrument", "group", "period", "outcome", "horizon", "truth", "truth_sample", "n"]
-    ]
+    columns = ["instrument", "group", "period", "outcome", "horizon", "truth", "truth_sample"]
+    cells = cells[[*columns, "n", "municipalities", "eligible"]]
     return truth.estimands_table(rows, instrument), cells
 
 

@@ -133,26 +133,67 @@ def reform_rows(pot: pd.DataFrame, horizons: tuple[int, ...], reform_q: int) -> 
     return rows
 
 
+# Municipalities an adoption cohort needs in every quarter (as did.instrument.MIN_MUNICIPALITIES).
+MIN_MUNICIPALITIES = 2
+
+
+def _eligible(cells: pd.DataFrame, quarters: np.ndarray) -> pd.Series:
+    """Per adoption quarter g: persons from >= MIN_MUNICIPALITIES municipalities in every cohort
+    quarter (the instrument_did rule); cohorts adopting after the last quarter are untreated."""
+    counts = cells.pivot_table(
+        index="g", columns="t", values="municipalities", aggfunc="max", fill_value=0
+    )
+    counts = counts.reindex(columns=quarters, fill_value=0)
+    ok = (counts >= MIN_MUNICIPALITIES).all(axis=1) & (counts.index <= quarters.max())
+    return ok.rename("eligible")
+
+
+def _instrument_cells(f: pd.DataFrame, key: str, adopters: np.ndarray) -> pd.DataFrame:
+    """One instrument's cells (g, t, outcome): mean truths, persons and municipalities."""
+    columns = {
+        "g": f[f"adopt_{key}"].to_numpy()[adopters],
+        "t": f["cohort_q"].to_numpy()[adopters],
+    }
+    for outcome in OUTCOMES:
+        exp, real = effects(f, "obs", f"off_{key}", outcome)
+        columns[f"truth|{outcome}"] = exp[adopters]
+        columns[f"truth_sample|{outcome}"] = real[adopters]
+    grouped = pd.DataFrame(columns).groupby(["g", "t"], sort=True)
+    sizes = pd.DataFrame(
+        {
+            "n": grouped.size(),
+            "municipalities": f.loc[adopters, "municipality"]
+            .groupby([columns["g"], columns["t"]])
+            .nunique(),
+        }
+    )
+    long = grouped.mean().stack().rename("value").reset_index()
+    long[["measure", "outcome"]] = long["level_2"].str.split("|", expand=True)
+    wide = long.pivot_table(index=["g", "t", "outcome"], columns="measure", values="value")
+    return wide.reset_index().merge(sizes.rename_axis(["g", "t"]).reset_index(), on=["g", "t"])
+
+
 def instrument_cells(
-    pot: pd.DataFrame, horizons: tuple[int, ...], instruments: list[str]
+    pot: pd.DataFrame, horizons: tuple[int, ...], instruments: list[str], municipality: np.ndarray
 ) -> pd.DataFrame:
-    """Cell-level truth ATT(g, t) per instrument: g adoption quarter, t cohort quarter."""
+    """Cell-level truth ATT(g, t) per instrument: g adoption quarter, t cohort quarter.
+
+    Adopters are persons outside the G4 (the G4 calendar adoptions coincide with Wi2021 and with
+    each other; instrument_did leaves the G4 out). ``municipality`` (aligned with ``pot``) gives
+    each cell's number of municipalities and each cohort's ``eligible`` flag, the rule
+    instrument_did applies before estimating (see ``_eligible``).
+    """
+    pot = pot.assign(municipality=municipality)
     cells = []
     for h, f in _frames(pot, horizons):
+        rest = (f["city"] == "rest_nl").to_numpy()
+        quarters = np.unique(f.loc[rest, "cohort_q"])
         for key in instruments:
-            g = f[f"adopt_{key}"].to_numpy()
-            adopters = g != NEVER
-            columns = {"g": g[adopters], "t": f["cohort_q"].to_numpy()[adopters]}
-            for outcome in OUTCOMES:
-                exp, real = effects(f, "obs", f"off_{key}", outcome)
-                columns[f"truth|{outcome}"] = exp[adopters]
-                columns[f"truth_sample|{outcome}"] = real[adopters]
-            grouped = pd.DataFrame(columns).groupby(["g", "t"], sort=True)
-            means, n = grouped.mean(), grouped.size().rename("n")
-            long = means.stack().rename("value").reset_index()
-            long[["measure", "outcome"]] = long["level_2"].str.split("|", expand=True)
-            wide = long.pivot_table(index=["g", "t", "outcome"], columns="measure", values="value")
-            wide = wide.reset_index().merge(n.reset_index(), on=["g", "t"])
+            adopters = (f[f"adopt_{key}"].to_numpy() != NEVER) & rest
+            if not adopters.any():
+                continue
+            wide = _instrument_cells(f, key, adopters)
+            wide = wide.join(_eligible(wide, quarters), on="g")
             cells.append(wide.assign(instrument=key, horizon=h))
     out = pd.concat(cells, ignore_index=True)
     out["group"] = quarter_label(out["g"].to_numpy())
@@ -171,10 +212,12 @@ def _weighted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def instrument_rows(cells: pd.DataFrame, first_q: int) -> pd.DataFrame:
-    """Callaway-Sant'Anna aggregations of the true ATT(g, t): `simple` (post cells weighted by
-    persons in group g) and `dynamic` (per event time, groups weighted by their size)."""
+    """Callaway-Sant'Anna aggregations of the true ATT(g, t) over the eligible cohorts: `simple`
+    (post cells weighted by persons in group g) and `dynamic` (per event time, groups weighted
+    by their size)."""
     keys = ["instrument", "outcome", "horizon"]
-    usable = cells[cells["g"] > first_q]  # groups treated in the first period have no pre-period
+    # Groups treated in the first period have no pre-period; ineligible cohorts are not estimated.
+    usable = cells[(cells["g"] > first_q) & cells["eligible"]]
     usable = usable.assign(
         weight=usable.groupby([*keys, "g"])["n"].transform("sum"),
         event_time=usable["t"] - usable["g"],
