@@ -67,11 +67,21 @@ class CateResult:
 
 
 def _learners(seed: int):
-    from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+    """Boosted trees for the nuisance models. Histogram-based boosting: at national scale
+    (85k persons per contrast, 5 folds, 3 models) sklearn's exact GradientBoosting took minutes
+    per cell, the binned version seconds. No early stopping, so the fit does not depend on a
+    random validation split; OpenMP is limited to one thread around the fits (``_one_thread``)
+    so the sums, and hence the results, do not depend on the number of cores."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    outcome = GradientBoostingRegressor(n_estimators=100, max_depth=3, random_state=seed)
-    propensity = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=seed)
-    return outcome, propensity
+    settings = {"max_iter": 100, "max_depth": 3, "early_stopping": False, "random_state": seed}
+    return HistGradientBoostingRegressor(**settings), HistGradientBoostingClassifier(**settings)
+
+
+def _one_thread():
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 def _folds(n: int, groups: np.ndarray | None, seed: int, k: int = 5):
@@ -89,11 +99,12 @@ def dr_scores(y, t, X, groups, seed: int) -> np.ndarray:
 
     reg, clf = _learners(seed)
     m0, m1, e = np.empty(len(y)), np.empty(len(y)), np.empty(len(y))
-    for train, test in _folds(len(y), groups, seed):
-        tr1, tr0 = train[t[train]], train[~t[train]]
-        m1[test] = clone(reg).fit(X[tr1], y[tr1]).predict(X[test])
-        m0[test] = clone(reg).fit(X[tr0], y[tr0]).predict(X[test])
-        e[test] = clone(clf).fit(X[train], t[train]).predict_proba(X[test])[:, 1]
+    with _one_thread():
+        for train, test in _folds(len(y), groups, seed):
+            tr1, tr0 = train[t[train]], train[~t[train]]
+            m1[test] = clone(reg).fit(X[tr1], y[tr1]).predict(X[test])
+            m0[test] = clone(reg).fit(X[tr0], y[tr0]).predict(X[test])
+            e[test] = clone(clf).fit(X[train], t[train]).predict_proba(X[test])[:, 1]
     e = np.clip(e, _PS_CLIP, 1 - _PS_CLIP)
     return m1 - m0 + t * (y - m1) / e - (~t) * (y - m0) / (1 - e)
 
@@ -171,9 +182,10 @@ def estimate_cate(
             n_estimators=200,
             random_state=seed,
         )
-    est.fit(y, t.astype(int), X=X, groups=groups)
-    effect = est.effect(X)
-    lo, hi = est.effect_interval(X, alpha=alpha)
+    with _one_thread():
+        est.fit(y, t.astype(int), X=X, groups=groups)
+        effect = est.effect(X)
+        lo, hi = est.effect_interval(X, alpha=alpha)
     cate = pd.DataFrame({"cate": effect, "ci_low": lo, "ci_high": hi}, index=design.index)
 
     scores = dr_scores(y, t, X, groups, seed)
@@ -212,16 +224,23 @@ def refute(
     graph: str | None = None,
     seed: int = 0,
     num_simulations: int = 20,
+    max_rows: int | None = None,
 ) -> pd.DataFrame:
     """dowhy refutations of a backdoor linear-regression estimate, one row per refuter.
 
     Columns: refuter, estimate (original), new_effect, p_value. A placebo treatment should give
     a new effect near zero; a random common cause and a data subset should leave it unchanged.
+    With ``max_rows``, larger data are first reduced to a seeded random sample of that many rows:
+    dowhy refits its regression (with one-hot encoding in pandas) per simulation and refuter,
+    about 50 s for 85k persons and 20 simulations; the original estimate is refitted on the same
+    sample, so each refutation compares like with like.
     """
     import dowhy
 
     check_columns(data, [treatment, outcome, *common_causes], "refutation")
     frame = data[[treatment, outcome, *common_causes]].copy()
+    if max_rows is not None and len(frame) > max_rows:
+        frame = frame.sample(n=max_rows, random_state=seed)
     frame[treatment] = frame[treatment].astype(bool)
     kwargs = {"graph": graph} if graph else {"common_causes": list(common_causes)}
     model = dowhy.CausalModel(data=frame, treatment=treatment, outcome=outcome, **kwargs)
