@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 import scipy.sparse as sp
+import yaml
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
@@ -51,9 +52,9 @@ from inburgering.did.errors import DidError
 from inburgering.did.export import to_tidy
 from inburgering.did.fallback import att_gt_with_fallback
 from inburgering.did.inference import absorb_within, crv3, wild_cluster_bootstrap
-from inburgering.did.reform import analysis_frame
+from inburgering.did.reform import ReformSettings, analysis_frame, single_threaded_blas
 from inburgering.did.result import AggregateResult, AttGtResult
-from inburgering.tidy import tidy_frame
+from inburgering.tidy import tidy_frame, write_tidy
 from inburgering.workflow import RuleJob
 
 log = logging.getLogger(__name__)
@@ -222,9 +223,15 @@ def _blocks(res: AttGtResult, period: np.ndarray) -> tuple[np.ndarray, ...]:
     inf = sp.coo_array(res.influence)
     row, col = inf.row, inf.col
     treated = res.unit_group[row] == res.cell_group[col]
-    keys = np.column_stack([col, treated, period[row]])
-    block = np.unique(keys, axis=0, return_inverse=True)[1].ravel()
+    quarter = pd.factorize(period)[0][row].astype(np.int64)
+    block = _labels((col.astype(np.int64) * 2 + treated) * (quarter.max() + 1) + quarter)
     return row, col, inf.data, treated, block
+
+
+def _labels(keys: np.ndarray) -> np.ndarray:
+    """Group labels of integer keys. Hash-based (pandas) rather than np.unique: tens of millions
+    of influence entries at national scale, where sorting them took most of the design's time."""
+    return pd.factorize(keys)[0]
 
 
 def leverage_corrected(res: AttGtResult, period: np.ndarray) -> AttGtResult:
@@ -241,8 +248,7 @@ def leverage_corrected(res: AttGtResult, period: np.ndarray) -> AttGtResult:
     Point estimates are unchanged; aggregations of the returned fit carry the corrected SEs.
     """
     row, col, value, _, block = _blocks(res, period)
-    keys = np.column_stack([block, res.unit_cluster[row]])
-    member = np.unique(keys, axis=0, return_inverse=True)[1].ravel()
+    member = _labels(block.astype(np.int64) * res.n_clusters + res.unit_cluster[row])
     share = np.bincount(member)[member] / np.bincount(block)[block]
     if np.any(share >= 1):
         raise DidError("leverage_corrected: a block with a single municipality (leverage 1)")
@@ -404,11 +410,6 @@ def instrument_rows(
 
 def run(job: RuleJob) -> None:
     """Rule instrument_did."""
-    import yaml
-
-    from inburgering.did.reform import ReformSettings
-    from inburgering.tidy import write_tidy
-
     estimate = job.params["estimate"]
     settings = ReformSettings.from_config(estimate)
     policies = yaml.safe_load(job.input["policies"].read_text(encoding="utf-8"))
@@ -417,8 +418,6 @@ def run(job: RuleJob) -> None:
     spec = estimate.get("instrument_did", {})
     instruments = list(spec.get("instruments", list(policies.get("instruments", {}))))
     outcome_names = list(spec.get("outcomes", estimate["outcomes"]))
-    from inburgering.did.reform import single_threaded_blas
-
     with single_threaded_blas():
         rows = instrument_rows(
             pd.read_parquet(job.input["persons"]),
