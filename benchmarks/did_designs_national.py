@@ -4,11 +4,11 @@ Usage::
 
     .venv/bin/python benchmarks/did_designs_national.py [--persons 250000] [--municipalities 338]
 
-Uses prepared tables from results/national/data when present (``snakemake --configfile
-config/national.yaml``), else simulates national-size repeated cross-sections with
-inburgering.did.designsim. Times each reform_did job (the rule is scattered per outcome x
-horizon) and instrument_did, and estimates the stage's wall time on 2 cores by longest-first
-scheduling of those jobs.
+Uses prepared tables from --data (default results/national/data, written by
+``snakemake --configfile config/national.yaml``) when present, else simulates national-size
+repeated cross-sections with inburgering.did.designsim. Times each reform_did job (the rule is
+scattered per outcome x horizon) and instrument_did, and estimates the stage's wall time on 2
+cores by longest-first scheduling of those jobs.
 """
 
 from __future__ import annotations
@@ -32,13 +32,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--persons", type=int, default=250000)
     parser.add_argument("--municipalities", type=int, default=338)
+    parser.add_argument("--data", type=Path, default=Path("results/national/data"))
     args = parser.parse_args()
     cfg = yaml.safe_load(Path("config/config.yaml").read_text(encoding="utf-8"))["estimate"]
     settings = ReformSettings.from_config(cfg)
-    data_dir = Path("results/national/data")
+    data_dir = args.data
     if (data_dir / "persons.parquet").exists():
         persons = pd.read_parquet(data_dir / "persons.parquet")
         outcomes = pd.read_parquet(data_dir / "outcomes.parquet")
+        policies_table = pd.read_parquet(data_dir / "municipality_policies.parquet")
         source = str(data_dir)
     else:
         sim = simulate(
@@ -46,6 +48,7 @@ def main() -> None:
             tuple(settings.horizons),
         )
         persons, outcomes, source = sim["persons"], sim["outcomes"], "designsim"
+        policies_table = None
     timings = {}
     for outcome in cfg["outcomes"]:
         for horizon in settings.horizons:
@@ -57,10 +60,11 @@ def main() -> None:
     instrument_rows(
         persons,
         outcomes,
-        adoption_table(policies, None),
-        list(policies["instruments"]),
+        adoption_table(policies, policies_table),
+        list(cfg["instrument_did"]["instruments"]),
         cfg["instrument_did"]["outcomes"],
         settings,
+        exclude=[str(v["code"]) for v in policies["municipalities"].values()],  # as the rule
     )
     timings["instrument_did"] = time.perf_counter() - t0
     workers = [0.0, 0.0]
