@@ -63,3 +63,21 @@ def test_pretrend_violation_is_flagged_fragile():
     assert is_fragile(es, 0.05)
     clean = _es([0.001, -0.001, 0.0005, 0.0], [0.1, 0.1, 0.1], se=0.005)
     assert not is_fragile(clean, 0.05)
+
+
+def test_reform_sensitivity_without_event_time_minus_two_is_skipped_not_fatal(caplog):
+    """Small runs can lack the bins the smoothness bounds need: no rows and a log line, so one
+    sparse contrast does not stop the reform_did job (seen in the Monte Carlo harness)."""
+    from inburgering.did.reform import ContrastFit, ReformSettings, honest_records
+
+    gap = EventStudy(np.array([-4, -3, 0, 1]), np.array([0.0, 0.01, 0.1, 0.1]), np.eye(4) * 1e-4)
+    fit = ContrastFit(
+        *(0.1, 0.01, np.zeros(1), np.zeros(1), np.zeros(1), np.eye(1), gap),
+        *(0.0, 0, 1.0, 0.0, 0.01, 100, 100, 10),
+    )
+    key = {"city": "rotterdam", "comparison": "rest_nl", "outcome": "employed", "horizon": 12}
+    settings = ReformSettings(horizons=[12], cities=["rotterdam"])
+    with pytest.raises(ValueError):
+        is_fragile(gap.window(5, 3), 0.05)  # what the design must absorb
+    assert honest_records(fit, key, settings) == []
+    assert "needs event time -2" in caplog.text

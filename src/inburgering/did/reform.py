@@ -604,17 +604,18 @@ def honest_records(fit: ContrastFit, key: dict, s: ReformSettings) -> list[dict]
             "honestdid %s vs %s: no reference bin (sparse quarters)", key["city"], key["comparison"]
         )
         return []
-    try:
-        es = fit.honest.window(s.honest_pre, s.honest_post)
-    except ValueError as exc:
-        log.warning("honestdid %s vs %s: %s", key["city"], key["comparison"], exc)
-        return []
     # Fragile: HonestDiD overturns it at Mbar < 1 or under linear extrapolation, or the
     # pre-period coefficients carry a significant linear trend.
     slope_p = 2 * norm.sf(abs(fit.slope / fit.slope_se)) if fit.slope_se > 0 else 1.0
-    fragile = is_fragile(es, s.alpha) or slope_p < s.alpha
+    try:  # small runs: the window or the smoothness bounds may lack the event times they need
+        es = fit.honest.window(s.honest_pre, s.honest_post)
+        fragile = is_fragile(es, s.alpha) or slope_p < s.alpha
+        rows = sensitivity(es, s.honest_grids, s.alpha)
+    except ValueError as exc:
+        log.warning("honestdid %s vs %s: %s", key["city"], key["comparison"], exc)
+        return []
     cell = {k: key[k] for k in ("city", "comparison", "outcome", "horizon")}
-    return [{**cell, **r, "fragile": fragile} for r in sensitivity(es, s.honest_grids, s.alpha)]
+    return [{**cell, **r, "fragile": fragile} for r in rows]
 
 
 def rest_nl_rows(
