@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from inburgering.matching import critical_gamma, evalue_rr, evalue_smd, rosenbaum_bounds
+from inburgering.matching.sensitivity import evalue_risk_difference
 
 # Morton et al. (1982) lead in children's blood, 33 matched pairs (Rosenbaum 2002, ch. 4;
 # the example data of rbounds::psens).
@@ -95,6 +96,15 @@ def test_evalue_protective_and_null_interval() -> None:
     assert ev.point == pytest.approx(1.25 + np.sqrt(1.25 * 0.25))
     assert ev.ci == pytest.approx(evalue_rr(1 / 0.91).point)
     assert evalue_rr(1.3, 0.9, 1.8).ci == 1.0
+
+
+def test_evalue_at_the_edge_of_the_risk_scale_is_infinite() -> None:
+    # Treated mean 0.3 and a risk difference whose lower limit exceeds it: the untreated risk
+    # would be negative, RR infinite, and no finite confounder explains the effect away.
+    ev = evalue_risk_difference(0.35, 0.31, 0.40, treated_mean=0.3)
+    assert ev.point == np.inf and ev.ci == np.inf
+    assert evalue_rr(0.0, 0.0, 0.0).ci == np.inf  # outcome never occurs among the treated
+    assert np.isnan(evalue_rr(np.nan).point)
 
 
 def test_evalue_smd_uses_the_published_conversion() -> None:

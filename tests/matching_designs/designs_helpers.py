@@ -202,3 +202,55 @@ def assert_person_free(frame, declared, n_persons: int) -> None:
     assert list(frame.columns) == list(declared)
     assert not PERSON_LEVEL & set(frame.columns)
     assert len(frame) < n_persons / 5
+
+
+PREPARED = {
+    "persons": "persons.parquet",
+    "outcomes": "outcomes.parquet",
+    "person_months": "person_months.parquet",
+    "municipality_policies": "municipality_policies.parquet",
+    "sample_flow": "sample_flow.csv",
+    "data_quality": "data_quality.csv",
+}
+
+
+def generated(out, persons: int, seed: int, profile: str, **parameters: float) -> Simulated:
+    """The synthetic generator's files, prepared by the prepare stage (parquet, in-process).
+
+    ``truth`` holds the generator's route_matching truth (the estimand's population value).
+    """
+    from pathlib import Path
+
+    from inburgering.cbs.catalogue import Catalogue
+    from inburgering.config import load_catalogue, load_policies
+    from inburgering.prepare.stage import run
+    from inburgering.synth.generate import generate
+    from inburgering.synth.params import SynthParameters
+    from inburgering.synth.validation import read_truth
+    from inburgering.workflow import RuleJob
+
+    root = Path(__file__).resolve().parents[2]
+    config = load_config(root / "config" / "config.yaml")
+    catalogue_file = root / "config" / "catalogue.yaml"
+    policies_file = root / "config" / "policies.yaml"
+    microdata = Path(out) / "microdata"
+    catalogue = Catalogue(load_catalogue(catalogue_file), microdata, ["parquet"])
+    params = SynthParameters(persons=persons, seed=seed, profile=profile, **parameters)
+    generate(params, catalogue, Path(out), "parquet", load_policies(policies_file)["instruments"])
+    job = RuleJob(
+        input={"catalogue": catalogue_file, "policies": policies_file},
+        output={name: Path(out) / "data" / file for name, file in PREPARED.items()},
+        params={
+            "data": {**config["data"], "root": str(microdata), "formats": ["parquet"]},
+            "prepare": config["prepare"],
+        },
+        rule="prepare",
+    )
+    run(job)
+    truth = read_truth(Path(out) / "truth" / "estimands.csv")
+    truth = truth[truth["design"] == "route_matching"]
+    return Simulated(
+        pd.read_parquet(job.output["persons"]),
+        pd.read_parquet(job.output["outcomes"]),
+        truth[["design", "treatment", "outcome", "horizon", "subgroup", "truth"]],
+    )

@@ -209,7 +209,7 @@ def _sensitivity(cell: Cell, row: dict, y, t, spec: MethodSpec) -> dict:
         "evalue_point": evalue.point,
         "evalue_ci": evalue.ci,
         "rosenbaum_gamma": np.nan,
-        "fragile": is_fragile(evalue.ci, np.nan, spec),
+        "fragile": is_fragile(row["ci_low"], row["ci_high"], evalue.ci, np.nan, spec),
     }
 
 

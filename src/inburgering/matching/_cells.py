@@ -459,11 +459,15 @@ def _method_kwargs(spec: MethodSpec, method: str, covariates: list[str]) -> dict
     return {"covariates": [*covariates, *spec.exact]}
 
 
-def _n_clusters(data: pd.DataFrame, result: MatchingResult, cluster: str | None) -> int | None:
+def _n_used_clusters(data: pd.DataFrame, used: np.ndarray, cluster: str | None) -> int | None:
+    """Clusters (municipalities) among the persons an estimate uses, as configured."""
     if cluster is None:
         return None
-    used = result.weights.to_numpy() > 0
     return int(data.loc[used, cluster].nunique())
+
+
+def _n_clusters(data: pd.DataFrame, result: MatchingResult, cluster: str | None) -> int | None:
+    return _n_used_clusters(data, result.weights.to_numpy() > 0, cluster)
 
 
 def _overlap_bins(result: MatchingResult, cell: Cell, bins: int) -> pd.DataFrame:
@@ -521,25 +525,68 @@ def _not_estimated(cell: Cell, data: pd.DataFrame, treated: str, reason: str) ->
     return pd.DataFrame([row], columns=list(SAMPLE_COLUMNS))
 
 
-def estimate_cell(
-    data: pd.DataFrame, cell: Cell, treated: str, covariates: list[str], spec: MethodSpec
-) -> CellOutput:
-    """Headline and benchmark estimates for one cell, with their side-table pieces.
+VARIANCE_CLUSTER = "_variance_cluster"  # derived column; the underscore keeps it clear of inputs
 
-    A cell below the minimum group sizes is recorded in the sample table as "not estimated"
-    (logged, never silently dropped). The headline estimator failing on the data stops the
-    stage; a failing benchmark is logged and recorded in the sample table.
+
+def absorbed_clusters(data: pd.DataFrame, cluster: str, covariates: Sequence[str]) -> np.ndarray:
+    """Mask of persons whose cluster is one level of a categorical covariate by itself.
+
+    Such a cluster's shock is absorbed by that level's fixed effect (a G4 municipality is its own
+    level of ``city``), so its persons are independent given the model. Left as one cluster it
+    makes the cluster-robust variance degenerate: the fixed effect's estimating equation sums to
+    zero within it, so the uncertainty of that effect is dropped, and the variance estimate is
+    dominated by a few very large clusters (Cameron & Miller 2015, section VI).
     """
-    out = CellOutput()
-    reason = _too_small(data, treated, spec)
-    if reason:
-        log.warning("%s: %s", cell.label(), reason)
-        out.samples.append(_not_estimated(cell, data, treated, reason))
-        return out
-    naive = naive_difference(data, treated, cell.outcome, spec.cluster, spec.alpha)
-    out.rows.append({**_row_base(cell), **_without_evalue(naive), "headline": False})
-    out.sensitivity.append(_sensitivity_row(cell, naive, False, np.nan, spec))
+    codes = data[cluster].astype(str).to_numpy()
+    absorbed = np.zeros(len(data), dtype=bool)
+    for name in covariates:
+        column = data[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            continue
+        levels = column.astype(str).to_numpy()
+        pairs = pd.DataFrame({"level": levels, "cluster": codes}).drop_duplicates()
+        single_cluster = pairs.groupby("level")["cluster"].nunique() == 1
+        single_level = pairs.groupby("cluster")["level"].nunique() == 1
+        one_to_one = pairs[
+            pairs["level"].map(single_cluster).to_numpy()
+            & pairs["cluster"].map(single_level).to_numpy()
+        ]
+        absorbed |= np.isin(codes, one_to_one["cluster"].to_numpy())
+    return absorbed
 
+
+def with_variance_clusters(
+    data: pd.DataFrame, cluster: str | None, covariates: Sequence[str]
+) -> tuple[pd.DataFrame, str | None, int]:
+    """Data with the cluster column for the variance: ``cluster``, except that persons in
+    clusters absorbed by a fixed effect (:func:`absorbed_clusters`) are their own cluster.
+
+    Returns (data, column name to cluster on, number of persons split off).
+    """
+    if cluster is None:
+        return data, None, 0
+    absorbed = absorbed_clusters(data, cluster, covariates)
+    if not absorbed.any():
+        return data, cluster, 0
+    own = "person:" + data.index.astype(str)
+    column = np.where(absorbed, own, "cluster:" + data[cluster].astype(str).to_numpy())
+    return data.assign(**{VARIANCE_CLUSTER: column}), VARIANCE_CLUSTER, int(absorbed.sum())
+
+
+# Appended to the inference label of estimates whose variance splits absorbed clusters.
+SPLIT_NOTE = "; clusters absorbed by a fixed effect split into persons"
+
+
+def _fit_methods(
+    data: pd.DataFrame,
+    cell: Cell,
+    treated: str,
+    covariates: list[str],
+    spec: MethodSpec,
+    variance_cluster: str | None,
+    out: CellOutput,
+) -> dict[str, MatchingResult]:
+    """Run every configured engine; a failing benchmark is recorded, a failing headline stops."""
     results: dict[str, MatchingResult] = {}
     for method in spec.methods:
         try:
@@ -550,7 +597,7 @@ def estimate_cell(
                 method=method,
                 trim=spec.trim,
                 seed=spec.seed,
-                cluster=spec.cluster,
+                cluster=variance_cluster,
                 alpha=spec.alpha,
                 **_method_kwargs(spec, method, covariates),
             )
@@ -559,7 +606,37 @@ def estimate_cell(
                 raise StageError(f"{cell.label()}: headline {method} failed: {error}") from None
             log.warning("%s: benchmark %s not estimated: %s", cell.label(), method, error)
             out.samples.append(_not_estimated(cell, data, treated, f"{method}: {error}"))
+    return results
 
+
+def estimate_cell(
+    data: pd.DataFrame, cell: Cell, treated: str, covariates: list[str], spec: MethodSpec
+) -> CellOutput:
+    """Headline and benchmark estimates for one cell, with their side-table pieces.
+
+    A cell below the minimum group sizes is recorded in the sample table as "not estimated"
+    (logged, never silently dropped). The headline estimator failing on the data stops the
+    stage; a failing benchmark is logged and recorded in the sample table. Standard errors
+    cluster on ``spec.cluster`` except within clusters a fixed effect absorbs
+    (:func:`with_variance_clusters`); ``n_clusters`` counts the configured clusters.
+    """
+    out = CellOutput()
+    reason = _too_small(data, treated, spec)
+    if reason:
+        log.warning("%s: %s", cell.label(), reason)
+        out.samples.append(_not_estimated(cell, data, treated, reason))
+        return out
+    data, variance_cluster, split = with_variance_clusters(data, spec.cluster, covariates)
+    note = SPLIT_NOTE if split else ""
+    if split:
+        log.info("%s: %d persons in absorbed clusters are their own cluster", cell.label(), split)
+    naive = naive_difference(data, treated, cell.outcome, variance_cluster, spec.alpha)
+    naive["n_clusters"] = _n_used_clusters(data, np.ones(len(data), bool), spec.cluster)
+    naive["inference"] += note
+    out.rows.append({**_row_base(cell), **_without_evalue(naive), "headline": False})
+    out.sensitivity.append(_sensitivity_row(cell, naive, False, np.nan, spec))
+
+    results = _fit_methods(data, cell, treated, covariates, spec, variance_cluster, out)
     gamma = np.nan
     if "nearest" in results:
         gamma = float(results["nearest"].rosenbaum(alpha=spec.alpha)["critical_gamma"].iloc[0])
@@ -569,6 +646,7 @@ def estimate_cell(
             **cell.key(), headline=headline, n_clusters=_n_clusters(data, result, spec.cluster)
         )
         row = rows.iloc[0].to_dict()
+        row["inference"] += note
         out.rows.append(row)
         record = {**row, "evalue": result.evalue}
         out.sensitivity.append(_sensitivity_row(cell, record, headline, gamma, spec))
@@ -588,15 +666,23 @@ def _without_evalue(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key != "evalue"}
 
 
-def is_fragile(evalue_ci: float, gamma: float, spec: MethodSpec) -> bool:
-    """Flag an estimate an unmeasured confounder of modest strength could explain away.
+def is_fragile(
+    ci_low: float, ci_high: float, evalue_ci: float, gamma: float, spec: MethodSpec
+) -> bool:
+    """Flag a significant estimate that an unmeasured confounder of modest strength could
+    explain away (the rule of the DiD designs' ``fragile``, see ``inburgering.did.honest``).
 
-    Fragile when the E-value of the confidence limit is below ``sensitivity.evalue_min`` or the
-    matched pairs lose significance at a Gamma below ``sensitivity.gamma_min``. An interval
-    containing zero has E-value 1 and Gamma 1, so it is always fragile: there is nothing to
-    explain away.
+    Fragile when the interval excludes zero and either the E-value of its limit closer to zero
+    is below ``sensitivity.evalue_min`` or the matched pairs lose significance at a Rosenbaum
+    Gamma below ``sensitivity.gamma_min`` (Gamma 1: not significant even without hidden bias).
+    An interval containing zero claims no effect, so there is nothing to explain away: it is
+    not flagged (flagging every null estimate would make the flag blind to confounding, which
+    shows up as a spurious *significant* effect). An undefined (NaN) E-value of a significant
+    estimate counts as weak; an infinite one (a limit at the edge of the risk scale) as strong.
     """
-    weak_evalue = not np.isfinite(evalue_ci) or evalue_ci < spec.evalue_min
+    if not ci_low > 0 and not ci_high < 0:
+        return False
+    weak_evalue = bool(np.isnan(evalue_ci)) or evalue_ci < spec.evalue_min
     weak_gamma = np.isfinite(gamma) and gamma < spec.gamma_min
     return bool(weak_evalue or weak_gamma)
 
@@ -616,7 +702,7 @@ def _sensitivity_row(
         "evalue_point": evalue.point,
         "evalue_ci": evalue.ci,
         "rosenbaum_gamma": gamma,
-        "fragile": is_fragile(evalue.ci, gamma, spec),
+        "fragile": is_fragile(record["ci_low"], record["ci_high"], evalue.ci, gamma, spec),
     }
 
 
@@ -703,5 +789,6 @@ def refutation_rows(
         graph=graph,
         seed=seed,
         num_simulations=int(refute_config["num_simulations"]),
+        max_rows=refute_config.get("max_persons"),
     )
     return rows.assign(**cell.key()).loc[:, list(REFUTATION_COLUMNS)]

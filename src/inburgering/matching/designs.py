@@ -8,7 +8,10 @@ route_matching
     household, origin, plus city practice and cohort-specific test versions: DOMAIN §4, §6).
 
     Headline: doubly robust AIPW (logit propensity, linear outcome model on B1 persons) with an
-    M-estimation sandwich clustered by municipality. Why AIPW rather than caliper matching: a
+    M-estimation sandwich clustered by municipality, except that a G4 city, its own level of the
+    ``city`` covariate, is split into its persons (its fixed effect absorbs the city's shock;
+    as one huge cluster it made the variance degenerate and noisy: ``_cells``,
+    ``with_variance_clusters``). Why AIPW rather than caliper matching: a
     caliper drops treated persons, which changes the estimand from the ATT over everyone assigned
     the route to the ATT over the matchable ones; AIPW keeps all of them, is consistent if either
     the assignment or the outcome model is right, and its sandwich variance accounts for both
@@ -41,8 +44,9 @@ unchanged); constant or nested covariates dropped; and at most one propensity pa
 ``events_per_variable`` persons of the smaller group, keeping covariates in configured order.
 
 Sensitivity: every estimate row gets E-values (risk-difference scale for 0/1 outcomes), every
-cell the Rosenbaum critical Gamma of its matched pairs, and ``fragile`` flags estimates that an
-unmeasured confounder weaker than ``sensitivity.evalue_min`` / ``gamma_min`` could explain.
+cell the Rosenbaum critical Gamma of its matched pairs, and ``fragile`` flags significant
+estimates that an unmeasured confounder weaker than ``sensitivity.evalue_min`` / ``gamma_min``
+could explain away (``_cells.is_fragile``).
 
 Validation target: the estimators target ``truth`` (the expected effect given the persons), not
 ``truth_sample``: their standard errors include the outcome noise of the treated.
@@ -94,6 +98,36 @@ def _sections(config: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str
         raise StageError(message) from None
 
 
+def _analysis_sample(
+    base: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    cell: Cell,
+    section: Mapping[str, Any],
+    matching: Mapping[str, Any],
+    banded: list[str],
+) -> tuple[pd.DataFrame, list[str], list[pd.DataFrame]]:
+    """One cell's persons and model covariates, with sample-accounting rows of the supports."""
+    data = outcome_sample(base, outcomes, cell.outcome, cell.horizon)
+    data, covariates = prepare_covariates(
+        data, [*section["covariates"], *banded], matching["missing_indicator"]
+    )
+    data = pool_rare_levels(data, TREATED, covariates, matching["min_level"])
+    exact = list(section.get("exact") or [])
+    data, removed = att_support(data, TREATED, [*covariates, *exact])
+    covariates = usable_covariates(data, covariates)
+    covariates = budget_covariates(
+        data, TREATED, covariates, matching["events_per_variable"], cell.label()
+    )
+    supports = [support_row(cell, data, TREATED, removed)] if removed else []
+    log.info(
+        "%s: %d treated, %d control persons",
+        cell.label(),
+        int(data[TREATED].sum()),
+        int((1 - data[TREATED]).sum()),
+    )
+    return data, covariates, supports
+
+
 def _cells_for(
     base: pd.DataFrame,
     outcomes: pd.DataFrame,
@@ -111,26 +145,11 @@ def _cells_for(
     for horizon in estimate["horizons"]:
         for outcome in estimate["outcomes"]:
             cell = make_cell(outcome, int(horizon))
-            data = outcome_sample(base, outcomes, outcome, int(horizon))
-            data, covariates = prepare_covariates(
-                data, [*section["covariates"], *banded], matching["missing_indicator"]
-            )
-            data = pool_rare_levels(data, TREATED, covariates, matching["min_level"])
-            exact = list(section.get("exact") or [])
-            data, removed = att_support(data, TREATED, [*covariates, *exact])
-            covariates = usable_covariates(data, covariates)
-            covariates = budget_covariates(
-                data, TREATED, covariates, matching["events_per_variable"], cell.label()
-            )
-            log.info(
-                "%s: %d treated, %d control persons",
-                cell.label(),
-                int(data[TREATED].sum()),
-                int((1 - data[TREATED]).sum()),
+            data, covariates, supports = _analysis_sample(
+                base, outcomes, cell, section, matching, banded
             )
             out = estimate_cell(data, cell, TREATED, covariates, spec)
-            if removed:
-                out.samples.insert(0, support_row(cell, data, TREATED, removed))
+            out.samples[:0] = supports
             outputs.append(out)
             wanted = outcome in refute_config["outcomes"] and horizon in refute_config["horizons"]
             if wanted and out.rows:

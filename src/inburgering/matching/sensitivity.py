@@ -45,8 +45,12 @@ class EValue:
 
 
 def _evalue_rr(rr: float) -> float:
-    if not np.isfinite(rr) or rr <= 0:
+    if np.isnan(rr) or rr < 0:
         return np.nan
+    if rr == 0 or np.isinf(rr):
+        # A risk-difference limit at the edge of the risk scale (the outcome never occurs in one
+        # arm): no finite confounder explains it away.
+        return np.inf
     rr = 1 / rr if rr < 1 else rr
     return float(rr + np.sqrt(rr * (rr - 1)))
 

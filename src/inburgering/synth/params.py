@@ -13,6 +13,16 @@ from typing import Any
 
 PROFILES = ("default", "pretrend_violation", "hidden_confounder")
 G4_CODES = {"rotterdam": "0599", "amsterdam": "0363", "den_haag": "0518", "utrecht": "0344"}
+# Strength s of the hidden_confounder profile's unobserved trait H ~ N(0, 1): Z utility -s H,
+# onderwijs utility +s H (Gumbel noise of scale 0.8: route odds x exp(s/0.8) = 4.8 per SD of H),
+# employment x exp(0.4 s H) = 1.65 per SD. The bias grows with s squared (H acts on both sides).
+# At 0.6 it was at most one standard error of the default 20k-person run, indistinguishable
+# from noise; at 1.25 it is 2-5 standard errors on employment and participation in both route
+# contrasts (Z: about -0.05 on a true effect near 0), a visible bias that still looks like a
+# modest effect, which is what sensitivity analysis can flag. Much stronger confounding (s = 2.5:
+# biases of 0.1-0.2) produces spurious effects with E-values above 3 that no plausible-strength
+# threshold flags (docs/synthetic-data.md, "Hidden-confounder strength").
+HIDDEN_CONFOUNDER = 1.25
 
 
 def _g4(rotterdam: float, amsterdam: float, den_haag: float, utrecht: float) -> dict[str, float]:
@@ -113,7 +123,7 @@ class SynthParameters:
     )
     settlement_sd: float = 0.015
     # Profiles: differential pre-trend (rotterdam, per cohort quarter before the reform) and
-    # hidden confounder strength (route choice and employment).
+    # hidden confounder strength s (route choice and employment; see HIDDEN_CONFOUNDER).
     pretrend_slope: float = 0.0
     hidden_confounder: float = 0.0
     # Process (DOMAIN §4): koppeling -> housing (days; Rotterdam ~6 months), PIP after intake.
@@ -135,7 +145,7 @@ class SynthParameters:
         if self.profile == "pretrend_violation" and self.pretrend_slope == 0.0:
             return replace(self, pretrend_slope=0.002)
         if self.profile == "hidden_confounder" and self.hidden_confounder == 0.0:
-            return replace(self, hidden_confounder=0.6)
+            return replace(self, hidden_confounder=HIDDEN_CONFOUNDER)
         return self
 
     def to_json(self) -> str:
