@@ -11,7 +11,7 @@ SNAKEMAKE_ARGS ?=
 help:
 	@echo "make run    - run the whole workflow on the default synthetic configuration"
 	@echo "make test   - run the test suite"
-	@echo "make lint   - ruff, snakefmt --check and snakemake --lint"
+	@echo "make lint   - ruff check, ruff format --check, snakefmt --check and snakemake --lint"
 	@echo "make test-slurm - start a local one-node SLURM cluster (root) and run the workflow through it"
 	@echo "make lock   - refresh requirements*.lock and environment.yml from pyproject.toml"
 
@@ -49,6 +49,7 @@ test-slurm: $(VENV)/.dev-installed
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 

@@ -10,16 +10,25 @@ import pandas as pd
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "disclosure.schema.yaml"
 
 
-def two_way(cells: Mapping[tuple[str, str], int], *, total: str = "all",
-            dims: tuple[str, str] = ("city", "cohort"), margins: bool = True) -> pd.DataFrame:
+def two_way(
+    cells: Mapping[tuple[str, str], int],
+    *,
+    total: str = "all",
+    dims: tuple[str, str] = ("city", "cohort"),
+    margins: bool = True,
+) -> pd.DataFrame:
     """A frequency table with row, column and grand totals (the published margins)."""
     rows = [{dims[0]: a, dims[1]: b, "n": v} for (a, b), v in cells.items()]
     if margins:
         firsts = sorted({a for a, _ in cells})
         seconds = sorted({b for _, b in cells})
-        rows += [{dims[0]: a, dims[1]: total,
-                  "n": sum(v for (x, _), v in cells.items() if x == a)} for a in firsts]
-        rows += [{dims[0]: total, dims[1]: b,
-                  "n": sum(v for (_, y), v in cells.items() if y == b)} for b in seconds]
+        rows += [
+            {dims[0]: a, dims[1]: total, "n": sum(v for (x, _), v in cells.items() if x == a)}
+            for a in firsts
+        ]
+        rows += [
+            {dims[0]: total, dims[1]: b, "n": sum(v for (_, y), v in cells.items() if y == b)}
+            for b in seconds
+        ]
         rows.append({dims[0]: total, dims[1]: total, "n": sum(cells.values())})
     return pd.DataFrame(rows)

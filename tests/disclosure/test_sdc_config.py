@@ -28,8 +28,10 @@ def test_defaults_validate_against_schema():
 
 def test_schema_defaults_equal_defaults_yaml():
     def defaults(schema: dict) -> dict:
-        return {k: (defaults(s) if s.get("type") == "object" else s["default"])
-                for k, s in schema["properties"].items()}
+        return {
+            k: (defaults(s) if s.get("type") == "object" else s["default"])
+            for k, s in schema["properties"].items()
+        }
 
     assert defaults(_schema()) == default_section()
 
@@ -58,8 +60,9 @@ def test_reference_numbers_are_the_defaults():
 
 
 def test_researchers_change_numbers_not_code():
-    rules = load_rules({"min_persons": 5, "rounding": {"base": 5},
-                        "dominance": {"rules": [{"n": 2, "k": 0.75}]}})
+    rules = load_rules(
+        {"min_persons": 5, "rounding": {"base": 5}, "dominance": {"rules": [{"n": 2, "k": 0.75}]}}
+    )
     assert rules.min_persons == 5 and rules.rounding_base == 5
     assert rules.dominance_rules[0].n == 2 and rules.min_at_risk == 10
 

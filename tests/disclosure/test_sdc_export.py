@@ -18,22 +18,49 @@ from inburgering.disclosure import (
     write_export,
 )
 
-SPEC = TableSpec("city_cohort", "frequency", count_columns=["n"],
-                 group_columns=["city", "cohort"], margins={"city": "all", "cohort": "all"},
-                 description="Obligated persons by city and cohort")
+SPEC = TableSpec(
+    "city_cohort",
+    "frequency",
+    count_columns=["n"],
+    group_columns=["city", "cohort"],
+    margins={"city": "all", "cohort": "all"},
+    description="Obligated persons by city and cohort",
+)
 
 
 @pytest.fixture
 def items(rules, tmp_path):
-    table = check_table(two_way({("a", "x"): 5, ("a", "y"): 40, ("b", "x"): 30, ("b", "y"): 31,
-                                 ("c", "x"): 25, ("c", "y"): 26}), SPEC, rules)
+    table = check_table(
+        two_way(
+            {
+                ("a", "x"): 5,
+                ("a", "y"): 40,
+                ("b", "x"): 30,
+                ("b", "y"): 31,
+                ("c", "x"): 25,
+                ("c", "y"): 26,
+            }
+        ),
+        SPEC,
+        rules,
+    )
     image = tmp_path / "es.png"
     image.write_bytes(b"\x89PNG fake image")
     figure = check_figure_data(
-        pd.DataFrame({"event_time": [-1, 0], "estimate": [0.0, 0.1],
-                      "n_treated": [50, 50], "n_control": [300, 300]}),
-        "event_study", name="event_study", rules=rules, image=image,
-        description="Event study, Rotterdam")
+        pd.DataFrame(
+            {
+                "event_time": [-1, 0],
+                "estimate": [0.0, 0.1],
+                "n_treated": [50, 50],
+                "n_control": [300, 300],
+            }
+        ),
+        "event_study",
+        name="event_study",
+        rules=rules,
+        image=image,
+        description="Event study, Rotterdam",
+    )
     return [table, figure]
 
 
@@ -41,8 +68,13 @@ def test_export_package(items, rules, tmp_path):
     export = tmp_path / "results" / "export"
     manifest_path = write_export(items, export, rules=rules, provenance={"config": "abc123"})
     assert sorted(p.name for p in export.iterdir()) == [
-        "MANIFEST.csv", "city_cohort.csv", "event_study.data.csv", "event_study.png",
-        "manifest.json", "output_request.md"]
+        "MANIFEST.csv",
+        "city_cohort.csv",
+        "event_study.data.csv",
+        "event_study.png",
+        "manifest.json",
+        "output_request.md",
+    ]
     manifest = pd.read_csv(manifest_path)
     for row in manifest.itertuples():
         assert hashlib.sha256((export / row.file).read_bytes()).hexdigest() == row.sha256
@@ -79,8 +111,12 @@ def test_unsafe_item_refused_and_nothing_written(items, rules, tmp_path):
 
 def test_leak_found_late_leaves_no_partial_export(items, rules, tmp_path):
     export = tmp_path / "export"
-    leaky = dataclasses.replace(items[0], spec=dataclasses.replace(
-        items[0].spec, description="checked with person 001234567 in mind"))
+    leaky = dataclasses.replace(
+        items[0],
+        spec=dataclasses.replace(
+            items[0].spec, description="checked with person 001234567 in mind"
+        ),
+    )
     with pytest.raises(DisclosureError, match="person_id"):
         write_export([leaky], export, rules=rules, person_keys=["001234567"])
     assert not export.exists()

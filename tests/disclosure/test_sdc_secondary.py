@@ -19,9 +19,14 @@ from scipy.optimize import linprog
 
 from inburgering.disclosure import DisclosureError, MarginRegistry, TableSpec, check_table
 
-SPEC = TableSpec("city_cohort", "frequency", count_columns=["n"],
-                 group_columns=["city", "cohort"], margins={"city": "all", "cohort": "all"},
-                 universe="obligated_persons")
+SPEC = TableSpec(
+    "city_cohort",
+    "frequency",
+    count_columns=["n"],
+    group_columns=["city", "cohort"],
+    margins={"city": "all", "cohort": "all"},
+    universe="obligated_persons",
+)
 
 
 def attack(published: list[pd.DataFrame], dims_list: list[tuple[str, str]]):
@@ -72,8 +77,13 @@ def attack(published: list[pd.DataFrame], dims_list: list[tuple[str, str]]):
         for sign in (1.0, -1.0):
             c = np.zeros(len(order))
             c[i] = sign
-            res = linprog(c, A_eq=np.array(a_eq) if a_eq else None, b_eq=b_eq or None,
-                          bounds=(0, None), method="highs")
+            res = linprog(
+                c,
+                A_eq=np.array(a_eq) if a_eq else None,
+                b_eq=b_eq or None,
+                bounds=(0, None),
+                method="highs",
+            )
             ends.append(np.inf if res.status == 3 else sign * res.fun)
         if cell in hidden:
             bounds[cell] = tuple(ends)
@@ -96,14 +106,24 @@ def assert_protected(bounds, truth, threshold=10, protect=None):
 
 
 def truth_of(frame, dims):
-    return {frozenset((d, r[d]) for d in dims if r[d] != "all"): r["n"]
-            for r in frame.to_dict(orient="records")}
+    return {
+        frozenset((d, r[d]) for d in dims if r[d] != "all"): r["n"]
+        for r in frame.to_dict(orient="records")
+    }
 
 
 def test_worked_city_by_cohort_example(rules):
-    cells = {("rotterdam", "2021"): 5, ("rotterdam", "2022"): 40, ("rotterdam", "2023"): 50,
-             ("amsterdam", "2021"): 30, ("amsterdam", "2022"): 31, ("amsterdam", "2023"): 45,
-             ("den_haag", "2021"): 12, ("den_haag", "2022"): 3, ("den_haag", "2023"): 22}
+    cells = {
+        ("rotterdam", "2021"): 5,
+        ("rotterdam", "2022"): 40,
+        ("rotterdam", "2023"): 50,
+        ("amsterdam", "2021"): 30,
+        ("amsterdam", "2022"): 31,
+        ("amsterdam", "2023"): 45,
+        ("den_haag", "2021"): 12,
+        ("den_haag", "2022"): 3,
+        ("den_haag", "2023"): 22,
+    }
     frame = two_way(cells)
     checked = check_table(frame, SPEC, rules)
     assert checked.report.n_primary == 2 and checked.report.n_secondary >= 2
@@ -116,16 +136,18 @@ def test_single_small_cell_in_a_row_gets_a_complement(rules):
     frame = two_way({("a", "x"): 7, ("a", "y"): 93, ("b", "x"): 50, ("b", "y"): 60})
     checked = check_table(frame, SPEC, rules)
     assert checked.frame["suppressed"].sum() >= 4  # a 2x2 needs a full rectangle
-    assert_protected(attack([checked.frame], [("city", "cohort")]),
-                     truth_of(frame, ("city", "cohort")))
+    assert_protected(
+        attack([checked.frame], [("city", "cohort")]), truth_of(frame, ("city", "cohort"))
+    )
 
 
 def test_group_disclosure_cell_equal_to_its_margin(rules):
     frame = two_way({("a", "x"): 0, ("a", "y"): 40, ("b", "x"): 50, ("b", "y"): 60})
     checked = check_table(frame, SPEC, rules)
     assert "group_disclosure" in set(checked.report.reasons["rule"])
-    assert_protected(attack([checked.frame], [("city", "cohort")]),
-                     truth_of(frame, ("city", "cohort")))
+    assert_protected(
+        attack([checked.frame], [("city", "cohort")]), truth_of(frame, ("city", "cohort"))
+    )
 
 
 cell_values = st.sampled_from([0, 1, 2, 3, 5, 8, 9, 10, 11, 12, 15, 25, 40, 90])
@@ -135,8 +157,10 @@ cell_values = st.sampled_from([0, 1, 2, 3, 5, 8, 9, 10, 11, 12, 15, 25, 40, 90])
 def tables(draw):
     n_rows = draw(st.integers(2, 4))
     n_cols = draw(st.integers(2, 4))
-    return {(f"r{i}", f"c{j}"): draw(cell_values)
-            for i, j in itertools.product(range(n_rows), range(n_cols))}
+    return {
+        (f"r{i}", f"c{j}"): draw(cell_values)
+        for i, j in itertools.product(range(n_rows), range(n_cols))
+    }
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -149,8 +173,7 @@ def test_property_no_suppressed_cell_recoverable(rules, cells):
     small = (frame["n"] > 0) & (frame["n"] < rules.min_persons)
     assert published.loc[small, "n"].isna().all()
     # ... and the attacker cannot pin down any hidden cell nor prove a small one small.
-    assert_protected(attack([published], [("city", "cohort")]),
-                     truth_of(frame, ("city", "cohort")))
+    assert_protected(attack([published], [("city", "cohort")]), truth_of(frame, ("city", "cohort")))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -164,47 +187,93 @@ def test_property_two_tables_sharing_a_margin(rules, first, extra):
         women = min(extra[k % 4], total)
         rows += [(city, "f", women), (city, "m", total - women)]
     frame2 = two_way({(c, s): v for c, s, v in rows}, dims=("city", "sex"))
-    spec2 = TableSpec("city_sex", "frequency", count_columns=["n"], group_columns=["city", "sex"],
-                      margins={"city": "all", "sex": "all"}, universe="obligated_persons")
+    spec2 = TableSpec(
+        "city_sex",
+        "frequency",
+        count_columns=["n"],
+        group_columns=["city", "sex"],
+        margins={"city": "all", "sex": "all"},
+        universe="obligated_persons",
+    )
     registry = MarginRegistry()
     out1 = check_table(frame1, SPEC, rules, registry=registry)
     out2 = check_table(frame2, spec2, rules, registry=registry)
     truth = truth_of(frame1, ("city", "cohort")) | truth_of(frame2, ("city", "sex"))
     bounds = attack([out1.frame, out2.frame], [("city", "cohort"), ("city", "sex")])
     primary = {k for k, v in truth.items() if 0 < v < rules.min_persons}
-    latest = {k for k in truth_of(frame2, ("city", "sex")) if k not in truth_of(
-        frame1, ("city", "cohort"))}
+    latest = {
+        k
+        for k in truth_of(frame2, ("city", "sex"))
+        if k not in truth_of(frame1, ("city", "cohort"))
+    }
     assert_protected(bounds, truth, protect=primary | latest)
 
 
 def test_shared_margin_without_registry_would_leak(rules):
     # The reason for the registry: table 1 (no total rows, exhaustive breakdowns) hides one small
     # cell; checked apart, table 2 publishes that city's total and 4 = 34 - 30 is recovered.
-    frame1 = two_way({("a", "x"): 4, ("a", "y"): 30, ("b", "x"): 30, ("b", "y"): 30,
-                      ("c", "x"): 30, ("c", "y"): 30}, margins=False)
-    frame2 = two_way({("a", "f"): 14, ("a", "m"): 20, ("b", "f"): 30, ("b", "m"): 30,
-                      ("c", "f"): 30, ("c", "m"): 30}, dims=("city", "sex"))
-    spec2 = TableSpec("city_sex", "frequency", count_columns=["n"], group_columns=["city", "sex"],
-                      margins={"city": "all", "sex": "all"}, universe="obligated_persons")
+    frame1 = two_way(
+        {
+            ("a", "x"): 4,
+            ("a", "y"): 30,
+            ("b", "x"): 30,
+            ("b", "y"): 30,
+            ("c", "x"): 30,
+            ("c", "y"): 30,
+        },
+        margins=False,
+    )
+    frame2 = two_way(
+        {
+            ("a", "f"): 14,
+            ("a", "m"): 20,
+            ("b", "f"): 30,
+            ("b", "m"): 30,
+            ("c", "f"): 30,
+            ("c", "m"): 30,
+        },
+        dims=("city", "sex"),
+    )
+    spec2 = TableSpec(
+        "city_sex",
+        "frequency",
+        count_columns=["n"],
+        group_columns=["city", "sex"],
+        margins={"city": "all", "sex": "all"},
+        universe="obligated_persons",
+    )
     truth = truth_of(frame1, ("city", "cohort")) | truth_of(frame2, ("city", "sex"))
     apart = [check_table(frame1, SPEC, rules).frame, check_table(frame2, spec2, rules).frame]
     leaked = attack(apart, [("city", "cohort"), ("city", "sex")])
     assert leaked[frozenset({("city", "a"), ("cohort", "x")})] == (4.0, 4.0)
     registry = MarginRegistry()
-    joint = [check_table(frame1, SPEC, rules, registry=registry).frame,
-             check_table(frame2, spec2, rules, registry=registry).frame]
+    joint = [
+        check_table(frame1, SPEC, rules, registry=registry).frame,
+        check_table(frame2, spec2, rules, registry=registry).frame,
+    ]
     primary = {k for k, v in truth.items() if 0 < v < rules.min_persons}
     assert_protected(attack(joint, [("city", "cohort"), ("city", "sex")]), truth, protect=primary)
 
 
 def test_inconsistent_shared_margin_is_an_error(rules):
     registry = MarginRegistry()
-    check_table(two_way({("a", "x"): 20, ("a", "y"): 30, ("b", "x"): 30, ("b", "y"): 30}),
-                SPEC, rules, registry=registry)
-    other = two_way({("a", "f"): 20, ("a", "m"): 31, ("b", "f"): 30, ("b", "m"): 30},
-                    dims=("city", "sex"))
-    spec2 = TableSpec("city_sex", "frequency", count_columns=["n"], group_columns=["city", "sex"],
-                      margins={"city": "all", "sex": "all"}, universe="obligated_persons")
+    check_table(
+        two_way({("a", "x"): 20, ("a", "y"): 30, ("b", "x"): 30, ("b", "y"): 30}),
+        SPEC,
+        rules,
+        registry=registry,
+    )
+    other = two_way(
+        {("a", "f"): 20, ("a", "m"): 31, ("b", "f"): 30, ("b", "m"): 30}, dims=("city", "sex")
+    )
+    spec2 = TableSpec(
+        "city_sex",
+        "frequency",
+        count_columns=["n"],
+        group_columns=["city", "sex"],
+        margins={"city": "all", "sex": "all"},
+        universe="obligated_persons",
+    )
     with pytest.raises(DisclosureError, match="shared_margin"):
         check_table(other, spec2, rules, registry=registry)
 
@@ -222,8 +291,14 @@ def test_margin_free_breakdown_also_linked(rules):
     cells = {("a", "x"): 4, ("a", "y"): 30, ("b", "x"): 30, ("b", "y"): 30}
     frame1 = two_way(cells, margins=False)
     frame2 = pd.DataFrame({"city": ["a", "b"], "n": [34, 60]})
-    spec2 = TableSpec("city", "frequency", count_columns=["n"], group_columns=["city"],
-                      margins={"city": "all"}, universe="obligated_persons")
+    spec2 = TableSpec(
+        "city",
+        "frequency",
+        count_columns=["n"],
+        group_columns=["city"],
+        margins={"city": "all"},
+        universe="obligated_persons",
+    )
     registry = MarginRegistry()
     out1 = check_table(frame1, SPEC, rules, registry=registry)
     out2 = check_table(frame2, spec2, rules, registry=registry)

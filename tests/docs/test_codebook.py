@@ -31,8 +31,7 @@ def written(tmp_path_factory) -> dict[str, list[str]]:
     write_world(base / "data", "parquet")
     run(job(base / "data", base / "out"))
     return {
-        table: list(pd.read_parquet(base / "out" / f"{table}.parquet").columns)
-        for table in TABLES
+        table: list(pd.read_parquet(base / "out" / f"{table}.parquet").columns) for table in TABLES
     }
 
 

@@ -34,8 +34,11 @@ def test_check_mapping_snippet(tmp_path, monkeypatch, capsys):
     write_world(root, "parquet")
     cfg = config()
     cfg["data"].update(root=str(root), formats=["parquet"])
-    code = swap(snippet("check-mapping"),
-                'load_config("config/config.yaml", "config/cbs_ra.yaml")', "TEST_CONFIG")
+    code = swap(
+        snippet("check-mapping"),
+        'load_config("config/config.yaml", "config/cbs_ra.yaml")',
+        "TEST_CONFIG",
+    )
     monkeypatch.chdir(ROOT)
     exec(compile(code, "user-guide:check-mapping", "exec"), {"TEST_CONFIG": cfg})
     lines = capsys.readouterr().out.splitlines()
@@ -52,8 +55,11 @@ def test_check_mapping_snippet_reports_a_wrong_column(tmp_path, monkeypatch, cap
     cfg["prepare"]["catalogue_overrides"] = {
         "tables": {"swi_municipality": {"columns": {"pip_date": "DATUMPIPVASTGESTELD"}}}
     }
-    code = swap(snippet("check-mapping"),
-                'load_config("config/config.yaml", "config/cbs_ra.yaml")', "TEST_CONFIG")
+    code = swap(
+        snippet("check-mapping"),
+        'load_config("config/config.yaml", "config/cbs_ra.yaml")',
+        "TEST_CONFIG",
+    )
     monkeypatch.chdir(ROOT)
     exec(compile(code, "user-guide:check-mapping", "exec"), {"TEST_CONFIG": cfg})
     out = capsys.readouterr().out
@@ -67,9 +73,11 @@ def test_render_from_export_snippet(tmp_path, monkeypatch):
     code = swap(code, 'Path("approved/export")', f"Path({str(export)!r})")
     code = swap(code, 'Path("approved/reports")', f"Path({str(out)!r})")
     # Keep the test light: HTML only, the main report and one city report.
-    code = swap(code, 'documents += [("city", city) for city in settings["cities"]]',
-                'documents = [("main", ""), ("city", "rotterdam")]\n'
-                'settings["formats"] = ["html"]')
+    code = swap(
+        code,
+        'documents += [("city", city) for city in settings["cities"]]',
+        'documents = [("main", ""), ("city", "rotterdam")]\nsettings["formats"] = ["html"]',
+    )
     monkeypatch.chdir(ROOT)
     exec(compile(code, "user-guide:render-from-export", "exec"), {})
     for name in ("main", "city_rotterdam"):
