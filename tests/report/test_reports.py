@@ -54,6 +54,8 @@ def test_appendices_render_with_and_without_inputs(document, full_export, minima
     assert NOT_RUN not in full
     bare = render_report(minimal_export, tmp_path / "bare", document)[0].read_text()
     assert NOT_RUN in bare
+    if document == "appendix-methods":  # says how to produce the Monte Carlo table
+        assert "make montecarlo" in bare and "make montecarlo" not in full
 
 
 def test_dutch_city_edition(full_export, tmp_path):

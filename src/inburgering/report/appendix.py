@@ -73,7 +73,7 @@ def _monte_carlo(report: Report) -> str:
     t = report.t
     frame = report.exports.table("monte_carlo")
     if frame is None:
-        return report.not_run("monte_carlo.csv")
+        return report.not_run("monte_carlo.csv") + t("monte_carlo_how") + "\n\n"
     header = [
         t("col_design"),
         t("col_estimator"),
