@@ -54,8 +54,16 @@ def test_appendices_render_with_and_without_inputs(document, full_export, minima
     assert NOT_RUN not in full
     bare = render_report(minimal_export, tmp_path / "bare", document)[0].read_text()
     assert NOT_RUN in bare
-    if document == "appendix-methods":  # says how to produce the Monte Carlo table
-        assert "make montecarlo" in bare and "make montecarlo" not in full
+
+
+def test_methods_appendix_without_monte_carlo_says_how_to_run_it(full_export, tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(full_export, export)
+    (export / "monte_carlo.csv").unlink()
+    html = render_report(export, tmp_path / "out", "appendix-methods")[0].read_text()
+    assert "monte_carlo.csv" in html and "make montecarlo" in html
+    full = render_report(full_export, tmp_path / "full", "appendix-methods")[0].read_text()
+    assert "make montecarlo" not in full
 
 
 def test_dutch_city_edition(full_export, tmp_path):
