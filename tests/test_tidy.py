@@ -66,3 +66,23 @@ def test_write_is_deterministic(tmp_path):
     write_tidy(tidy_frame(rows), tmp_path / "a.csv")
     write_tidy(tidy_frame(list(reversed(rows))), tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_gather_parts_concatenates_each_table(tmp_path):
+    from inburgering.estimates import gather_parts
+    from inburgering.workflow import RuleJob
+
+    parts = {"estimates": [], "balance": []}
+    for name, horizon in (("b", 24), ("a", 12)):
+        estimates, balance = tmp_path / f"{name}_estimates.csv", tmp_path / f"{name}_balance.csv"
+        write_tidy(tidy_frame([row(horizon=horizon)]), estimates)
+        frame = pd.DataFrame({"covariate": ["age"], "smd": [horizon / 10]})
+        (frame if name == "b" else frame.iloc[:0]).to_csv(balance, index=False)
+        parts["estimates"].append(estimates)
+        parts["balance"].append(balance)
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")  # a part without any columns
+    parts["balance"].append(tmp_path / "empty.csv")
+    out = {"estimates": tmp_path / "all.csv", "balance": tmp_path / "all_balance.csv"}
+    gather_parts(RuleJob(input=parts, output=out))
+    assert sorted(read_tidy(out["estimates"])["horizon"]) == [12, 24]
+    assert pd.read_csv(out["balance"]).to_dict("list") == {"covariate": ["age"], "smd": [2.4]}

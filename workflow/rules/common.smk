@@ -37,6 +37,24 @@ def reform_parts(table):
     )
 
 
+MATCHING_TABLES = [
+    "estimates",
+    "balance",
+    "overlap",
+    "sensitivity",
+    "refutations",
+    "samples",
+]
+ROUTE_PART = f"{RESULTS}/estimates/route_matching/{{contrast}}_{{table}}.csv"
+
+
+def route_parts(table):
+    """One part file per route contrast (each a job of its own), in config order."""
+    return expand(
+        ROUTE_PART, contrast=list(config["matching"]["route"]["contrasts"]), table=table
+    )
+
+
 def microdata():
     """The generated files when the data are synthetic; real RA files are resolved at run time."""
     return rules.synth.output.microdata if SYNTHETIC else []
@@ -98,6 +116,10 @@ def upstream_benchmarks():
         "city_matching",
     ]
     names += ["heterogeneity", "process", "gather_estimates"]
+    names += expand(
+        "route_matching_{contrast}",
+        contrast=list(config["matching"]["route"]["contrasts"]),
+    )
     names += expand(
         "reform_did_{outcome}_h{horizon}",
         outcome=config["estimate"]["outcomes"],

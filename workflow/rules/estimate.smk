@@ -49,7 +49,7 @@ rule reform_did:
         mem_mb=2000,
         runtime=5,
     params:
-        entry="inburgering.did.reform:run",
+        entry="inburgering.estimates:gather_parts",
     script:
         RULE_SCRIPT
 
@@ -79,10 +79,36 @@ rule instrument_did:
         RULE_SCRIPT
 
 
-rule route_matching:
+rule route_matching_part:
     input:
         persons=rules.prepare.output.persons,
         outcomes=rules.prepare.output.outcomes,
+    output:
+        **{table: ROUTE_PART.replace("{table}", table) for table in MATCHING_TABLES},
+    log:
+        log_file("route_matching_{contrast}"),
+    benchmark:
+        benchmark_file("route_matching_{contrast}")
+    wildcard_constraints:
+        contrast="[a-z0-9_]+",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        entry="inburgering.matching.designs:run_route",
+        matching=config["matching"],
+        estimate=config["estimate"],
+        contrast=lambda wildcards: wildcards.contrast,
+    script:
+        RULE_SCRIPT
+
+
+rule route_matching:
+    input:
+        **{table: route_parts(table) for table in MATCHING_TABLES},
     output:
         estimates=f"{RESULTS}/estimates/route_matching.csv",
         balance=f"{RESULTS}/estimates/route_matching_balance.csv",
@@ -98,12 +124,10 @@ rule route_matching:
         "../../environment.yml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=2000,
+        runtime=5,
     params:
-        entry="inburgering.matching.designs:run_route",
-        matching=config["matching"],
-        estimate=config["estimate"],
+        entry="inburgering.estimates:gather_parts",
     script:
         RULE_SCRIPT
 

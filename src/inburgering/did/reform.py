@@ -57,7 +57,7 @@ from inburgering.did.inference import (
     wild_cluster_bootstrap,
 )
 from inburgering.io import write_csv_atomic
-from inburgering.tidy import read_tidy, tidy_frame, write_tidy
+from inburgering.tidy import tidy_frame, write_tidy
 from inburgering.workflow import RuleJob, StageError
 
 log = logging.getLogger(__name__)
@@ -800,19 +800,3 @@ def run_part(job: RuleJob) -> None:
     write_tidy(tables["estimates"], job.output["estimates"])
     for name in TABLES[1:]:
         write_csv_atomic(tables[name], job.output[name])
-
-
-def run(job: RuleJob) -> None:
-    """Rule reform_did: gather the part tables (inputs per table, in outcome x horizon order)."""
-    parts = job.input["estimates"]
-    write_tidy(pd.concat([read_tidy(p) for p in parts]), job.output["estimates"])
-    for name in TABLES[1:]:
-        frames = []
-        for path in job.input[name]:
-            try:
-                frames.append(pd.read_csv(path))
-            except pd.errors.EmptyDataError:  # a part without rows of this table
-                continue
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        write_csv_atomic(frame, job.output[name])
-    log.info("reform_did: gathered %d outcome x horizon parts", len(parts))

@@ -275,7 +275,7 @@ def write_tables(tables: Any, output: Mapping[str, Any]) -> None:
         write_csv_atomic(getattr(tables, name), path)
 
 
-def run_design(job: RuleJob, rows: Any) -> None:
+def run_design(job: RuleJob, rows: Any, matching: Mapping[str, Any] | None = None) -> None:
     """Read the prepared tables, run a design function, write its tables.
 
     BLAS threads are capped at the rule's ``threads``: the estimators work on tall, narrow
@@ -285,7 +285,7 @@ def run_design(job: RuleJob, rows: Any) -> None:
 
     persons = pd.read_parquet(job.input["persons"])
     outcomes = pd.read_parquet(job.input["outcomes"])
-    config = {"matching": job.params["matching"], "estimate": job.params["estimate"]}
+    config = {"matching": matching or job.params["matching"], "estimate": job.params["estimate"]}
     with threadpool_limits(limits=max(1, job.threads)):
         tables = rows(persons, outcomes, config)
     log.info("%d estimate rows", len(tables.estimates))
@@ -293,8 +293,12 @@ def run_design(job: RuleJob, rows: Any) -> None:
 
 
 def run_route(job: RuleJob) -> None:
-    """Snakemake entry of rule route_matching."""
-    run_design(job, route_matching_rows)
+    """Snakemake entry of rule route_matching_part: one route contrast (wildcard ``contrast``);
+    rule route_matching gathers the contrasts (``inburgering.estimates.gather_parts``)."""
+    contrast = job.params["contrast"]
+    route = dict(job.params["matching"]["route"])
+    route["contrasts"] = {contrast: route["contrasts"][contrast]}
+    run_design(job, route_matching_rows, {**job.params["matching"], "route": route})
 
 
 def run_city(job: RuleJob) -> None:
