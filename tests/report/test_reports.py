@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
 import yaml
 from browser import check_page, chromium
@@ -113,3 +114,16 @@ def test_no_pdf_page_is_blank(full_main, tmp_path):
     for page in pages:
         spread = ImageStat.Stat(Image.open(page).convert("L")).stddev[0]
         assert spread > 5, f"{page.name} looks blank (grey-level spread {spread:.1f})"
+
+
+def test_missing_interval_is_a_dash_unless_the_row_was_withheld():
+    from inburgering.report.tables import estimate_cells
+    from inburgering.report.translate import Translator
+
+    t = Translator("en")
+    base = {"estimate": 0.08, "ci_low": float("nan"), "ci_high": float("nan")}
+    row = pd.Series({**base, "n_treated": 1215, "n_control": 15408, "suppressed": False})
+    assert estimate_cells(t, row)[1] == "–"  # wild bootstrap: p-value only
+    withheld = row.copy()
+    withheld["estimate"], withheld["suppressed"] = float("nan"), True
+    assert estimate_cells(t, withheld)[:2] == [t("suppressed")] * 2

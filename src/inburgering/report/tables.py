@@ -56,9 +56,15 @@ def counts(t: Translator, treated: object, control: object) -> str:
 
 
 def estimate_cells(t: Translator, row: pd.Series, scale: float = PP) -> list[str]:
-    """Estimate, 95% interval and n of one tidy row, in that order."""
+    """Estimate, 95% interval and n of one tidy row, in that order.
+
+    A published row without an interval (the wild bootstrap reports a p-value only, CRV3 is
+    undefined with one treated cluster) shows a dash: "suppressed" is kept for the rows the
+    disclosure rules withheld."""
+    withheld = str(row.get("suppressed", False)).lower() == "true"
+    no_interval = pd.isna(row["ci_low"]) or pd.isna(row["ci_high"])
     return [
         effect(t, row["estimate"], scale),
-        interval(t, row["ci_low"], row["ci_high"], scale),
+        "–" if no_interval and not withheld else interval(t, row["ci_low"], row["ci_high"], scale),
         counts(t, row["n_treated"], row["n_control"]),
     ]
