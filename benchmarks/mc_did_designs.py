@@ -115,6 +115,7 @@ def instrument_seed(seed: int, persons: int) -> list[dict]:
         ["x"],
         ["participation"],
         settings,
+        exclude=list(G4.values()),  # as the instrument_did rule: G4 adoptions are not estimated
     )
     head = rows[(rows["estimand"] == "att_overall") & rows["headline"]]
     return [

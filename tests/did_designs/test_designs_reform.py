@@ -90,3 +90,29 @@ def test_uniform_bands_cover_every_event_coefficient_and_are_wider(tables):
     assert (crit["min"] == crit["max"]).all()  # one critical value per event study
     # ~30 quarterly coefficients: a sup-t value well above 1.96 and below Bonferroni's.
     assert ((crit["min"] > 2.4) & (crit["min"] < 3.6)).all()
+
+
+def test_contrast_without_base_quarters_is_not_estimated():
+    """A treated city with no persons in the base quarters (the last 4 before the reform) gives
+    no DiD: the fit must refuse rather than return an un-normalised contrast."""
+    import numpy as np
+
+    from inburgering.did.errors import DidError
+    from inburgering.did.reform import REFORM_Q, fit_contrast
+
+    rng = np.random.default_rng(0)
+    quarters = [*range(REFORM_Q - 12, REFORM_Q - 6), *range(REFORM_Q, REFORM_Q + 4)]
+    rows = [
+        {"q": q, "treated": t, "municipality": f"m{t}{i % 3}", "y": rng.normal()}
+        for q in quarters
+        for t in (0, 1)
+        for i in range(30)
+    ]
+    rows += [
+        {"q": q, "treated": 0, "municipality": "m00", "y": rng.normal()}
+        for q in range(REFORM_Q - 6, REFORM_Q)
+        for _ in range(30)
+    ]
+    data = pd.DataFrame(rows)
+    with pytest.raises(DidError, match="no cohort quarter in the base"):
+        fit_contrast(data, data["treated"].to_numpy() == 1, "y", [])

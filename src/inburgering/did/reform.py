@@ -266,6 +266,8 @@ def fit_contrast(
     # pre-period is not policy-free (RTS 2018, assessment 2019, DOMAIN §3): a recent base keeps
     # older city policy changes out of the contrast while averaging away one quarter's noise.
     base = pre & (e >= -base_quarters) if base_quarters > 0 else pre
+    if not base.any():  # sparse small runs: without a base the contrast would not be a DiD
+        raise DidError(f"reform_did: no cohort quarter in the base (last {base_quarters} pre)")
     l_pre = np.where(base, 1.0 / base.sum(), 0.0)
     lvec = l_post - l_pre
     L_event = np.eye(e.size) - l_pre[None, :]
