@@ -24,14 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "prepare_scale.json"
-OUTPUTS = {
-    "persons": "persons.parquet",
-    "outcomes": "outcomes.parquet",
-    "person_months": "person_months.parquet",
-    "municipality_policies": "municipality_policies.parquet",
-    "sample_flow": "sample_flow.csv",
-    "data_quality": "data_quality.csv",
-}
 
 
 def _config(persons: int, fmt: str) -> dict:
@@ -71,7 +63,7 @@ def prepare(persons: int, fmt: str, folder: Path, threads: int) -> dict:
     """Run the prepare stage (in this process: the parent measures it as a child)."""
     import pandas as pd
 
-    from inburgering.prepare.stage import run
+    from inburgering.prepare.stage import OUTPUT_FILES, run
     from inburgering.workflow import RuleJob
 
     config = _config(persons, fmt)
@@ -84,7 +76,7 @@ def prepare(persons: int, fmt: str, folder: Path, threads: int) -> dict:
                 "catalogue": ROOT / "config" / "catalogue.yaml",
                 "policies": ROOT / "config" / "policies.yaml",
             },
-            output={name: out / file for name, file in OUTPUTS.items()},
+            output={name: out / file for name, file in OUTPUT_FILES.items()},
             params={"data": config["data"], "prepare": config["prepare"]},
             threads=threads,
             rule="prepare",

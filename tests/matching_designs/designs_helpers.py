@@ -204,16 +204,6 @@ def assert_person_free(frame, declared, n_persons: int) -> None:
     assert len(frame) < n_persons / 5
 
 
-PREPARED = {
-    "persons": "persons.parquet",
-    "outcomes": "outcomes.parquet",
-    "person_months": "person_months.parquet",
-    "municipality_policies": "municipality_policies.parquet",
-    "sample_flow": "sample_flow.csv",
-    "data_quality": "data_quality.csv",
-}
-
-
 def generated(out, persons: int, seed: int, profile: str, **parameters: float) -> Simulated:
     """The synthetic generator's files, prepared by the prepare stage (parquet, in-process).
 
@@ -223,7 +213,7 @@ def generated(out, persons: int, seed: int, profile: str, **parameters: float) -
 
     from inburgering.cbs.catalogue import Catalogue
     from inburgering.config import load_catalogue, load_policies
-    from inburgering.prepare.stage import run
+    from inburgering.prepare.stage import OUTPUT_FILES, run
     from inburgering.synth.generate import generate
     from inburgering.synth.params import SynthParameters
     from inburgering.synth.validation import read_truth
@@ -239,7 +229,7 @@ def generated(out, persons: int, seed: int, profile: str, **parameters: float) -
     generate(params, catalogue, Path(out), "parquet", load_policies(policies_file)["instruments"])
     job = RuleJob(
         input={"catalogue": catalogue_file, "policies": policies_file},
-        output={name: Path(out) / "data" / file for name, file in PREPARED.items()},
+        output={name: Path(out) / "data" / file for name, file in OUTPUT_FILES.items()},
         params={
             "data": {**config["data"], "root": str(microdata), "formats": ["parquet"]},
             "prepare": config["prepare"],

@@ -24,18 +24,11 @@ import pyreadstat
 from inburgering.cbs import Catalogue
 from inburgering.config import load_catalogue, load_config
 from inburgering.prepare import DataQuality, Settings, Sources
+from inburgering.prepare.stage import OUTPUT_FILES
 from inburgering.workflow import RuleJob
 
 ROOT = Path(__file__).resolve().parents[2]
 YEAR = 2025
-OUTPUTS = {
-    "persons": "persons.parquet",
-    "outcomes": "outcomes.parquet",
-    "person_months": "person_months.parquet",
-    "municipality_policies": "municipality_policies.parquet",
-    "sample_flow": "sample_flow.csv",
-    "data_quality": "data_quality.csv",
-}
 
 
 def _key(ids: list[str], types: list[str] | None = None) -> dict[str, list[str]]:
@@ -190,7 +183,7 @@ def job(root: Path, out: Path, fmt: str = "parquet", **prepare: object) -> RuleJ
             "catalogue": ROOT / "config" / "catalogue.yaml",
             "policies": ROOT / "config" / "policies.yaml",
         },
-        output={name: out / file for name, file in OUTPUTS.items()},
+        output={name: out / file for name, file in OUTPUT_FILES.items()},
         params={"data": cfg["data"], "prepare": cfg["prepare"]},
         threads=1,
         rule="prepare",

@@ -26,6 +26,16 @@ from inburgering.workflow import RuleJob
 
 log = logging.getLogger(__name__)
 
+# The stage's named outputs and their file names below results/data/ (rule prepare's outputs).
+OUTPUT_FILES = {
+    "persons": "persons.parquet",
+    "outcomes": "outcomes.parquet",
+    "person_months": "person_months.parquet",
+    "municipality_policies": "municipality_policies.parquet",
+    "sample_flow": "sample_flow.csv",
+    "data_quality": "data_quality.csv",
+}
+
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
