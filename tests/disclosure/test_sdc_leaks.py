@@ -103,7 +103,9 @@ def test_common_dates_are_not_individual(tmp_path, rules):
 
 @pytest.mark.parametrize(("value", "leak"), [(9, True), (10, False), (11, False), (0, False)])
 def test_small_counts_in_count_columns(tmp_path, rules, value, leak):
-    pd.DataFrame({"city": ["a"], "n_treated": [value], "n_clusters": [3]}).to_csv(
+    # Municipality counts (clusters, randomization-inference placebos, donors) are not persons.
+    municipalities = {"n_clusters": [3], "n_placebos": [9], "n_donors": [4]}
+    pd.DataFrame({"city": ["a"], "n_treated": [value], **municipalities}).to_csv(
         tmp_path / "e.csv", index=False
     )
     findings = scan_for_leaks([tmp_path / "e.csv"], rules=rules)
