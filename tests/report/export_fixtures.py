@@ -16,6 +16,7 @@ from inburgering.report.inputs import CONTRACT
 from inburgering.tidy import write_tidy
 
 CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
+BUNDLE = "assessment_in_intake+intensified_intake"
 COHORTS = ("2021Q3", "2021Q4", "2022Q1", "2022Q2")
 
 
@@ -131,6 +132,30 @@ def _estimates() -> list[dict]:
                     estimate=0.01,
                 )
             )
+    return rows + _route_rows() + _bundle_rows()
+
+
+def _bundle_rows() -> list[dict]:
+    """Rotterdam's own instrument bundle (did.city_instruments): estimators and event study."""
+    key = {
+        "design": "instrument_did",
+        "city": "rotterdam",
+        "treatment": BUNDLE,
+        "comparison": "rest_nl_unchanged",
+    }
+    rows = [
+        _row(**key, estimand="att_overall", estimator=estimator, headline=headline, estimate=0.03)
+        for estimator, headline in (("cs_dr", True), ("cs_reg_ri", False), ("sdid", False))
+    ]
+    rows += [
+        _row(**key, estimand="att_event", event_time=e, estimator="cs_dr", estimate=0.01 * e)
+        for e in range(-4, 5)
+    ]
+    return rows
+
+
+def _route_rows() -> list[dict]:
+    rows = []
     for treatment in ("z_vs_b1", "onderwijs_vs_b1"):
         rows.append(
             _row(

@@ -38,9 +38,12 @@ def test_full_export_renders_every_section(full_main):
         "fig-love-route-matching-z-vs-b1",
         "fig-honestdid",
         "tbl-inference",
+        "tbl-bundle-rotterdam-assessment-in-intake-intensified-intake",
+        "fig-bundle-rotterdam-assessment-in-intake-intensified-intake",
     ):
         assert f'id="{label}"' in html, label
     assert 'src="http' not in html and "??" not in html
+    assert "assessment in the intake + intensified intake" in html
 
 
 def test_minimal_export_says_what_was_not_run(minimal_export, tmp_path):
@@ -74,6 +77,8 @@ def test_dutch_city_edition(full_export, tmp_path):
         assert dutch in html, dutch
     assert "Summary of findings" not in html
     assert 'id="fig-event-amsterdam"' not in html  # a city report is about its city
+    assert 'id="fig-bundle-rotterdam-assessment-in-intake-intensified-intake"' in html
+    assert "assessment in de intake + intensieve intake" in html
 
 
 def test_translation_table_has_the_same_keys_in_every_language():

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from synth_helpers import read_logical
 
+from inburgering.synth.municipalities import NEVER
 from inburgering.synth.validation import read_truth
 from inburgering.tidy import KEY_COLUMNS
 
@@ -119,7 +120,7 @@ def test_instrument_aggregation_from_cells(truth):
         horizon=12,
     )
     assert row["truth"] == pytest.approx(expected)
-    instrument = estimands[estimands["design"] == "instrument_did"]
+    instrument = estimands[(estimands["design"] == "instrument_did") & (estimands["city"] == "all")]
     assert set(instrument["treatment"]) <= set(cells.loc[cells["eligible"], "instrument"])
     pre = instrument[instrument["event_time"] < 0]
     assert (pre["truth"] == 0).all()
@@ -170,3 +171,43 @@ def test_settlement_from_addresses(parquet_run):
 
 
 _CACHE: dict[int, pd.DataFrame] = {}
+
+
+BUNDLE = "assessment_in_intake+intensified_intake"  # Rotterdam's 2018Q4/2019Q1 intake package
+
+
+def test_rotterdam_bundle_truth(truth):
+    estimands, pot, _ = truth
+    seen = pot[(pot["horizon"] == 24) & pot["observed"] & (pot["regime"] != "uncertain")]
+    rotterdam = seen[seen["city"] == "rotterdam"]
+    q = rotterdam["cohort_q"]  # quarters since 2000Q1: 2018Q4 = 75, 2021Q4 = 87
+    post = rotterdam[(q >= 75) & (q <= 87)]
+    expected = (_employed(post, "obs") - _employed(post, f"off_{BUNDLE}")).mean()
+    row = _lookup(
+        estimands,
+        design="instrument_did",
+        estimand="att_overall",
+        city="rotterdam",
+        treatment=BUNDLE,
+        outcome="employed",
+        horizon=24,
+    )
+    assert row["comparison"] == "rest_nl_unchanged"
+    assert row["truth_sample"] == pytest.approx(expected) and row["truth"] > 0
+    # Before adoption the bundle changes nothing, and it is Rotterdam's alone: a municipality
+    # that never adopted either instrument has the same outcomes with the bundle switched off.
+    before = rotterdam[q < 75]
+    assert np.array_equal(before["obs_E"], before[f"off_{BUNDLE}_E"])
+    never = seen[
+        (seen["city"] == "rest_nl")
+        & (seen["adopt_intensified_intake"] == NEVER)
+        & (seen["adopt_assessment_in_intake"] == NEVER)
+    ]
+    assert len(never) and np.array_equal(never["obs_E"], never[f"off_{BUNDLE}_E"])
+    events = estimands[
+        (estimands["city"] == "rotterdam")
+        & (estimands["treatment"] == BUNDLE)
+        & (estimands["estimand"] == "att_event")
+    ]
+    assert (events.loc[events["event_time"] < 0, "truth"] == 0).all()
+    assert events["event_time"].max() == 87 - 75  # ends before the reform, Rotterdam's next change

@@ -112,6 +112,7 @@ def upstream_benchmarks():
         "prepare",
         "reform_did",
         "instrument_did",
+        "city_instrument_did",
         "route_matching",
         "city_matching",
     ]

@@ -54,6 +54,31 @@ rule reform_did:
         RULE_SCRIPT
 
 
+rule city_instrument_did:
+    input:
+        persons=rules.prepare.output.persons,
+        outcomes=rules.prepare.output.outcomes,
+        policies=config["data"]["policies"],
+        policies_table=rules.prepare.output.municipality_policies,
+    output:
+        estimates=f"{RESULTS}/estimates/city_instrument_did.csv",
+    log:
+        log_file("city_instrument_did"),
+    benchmark:
+        benchmark_file("city_instrument_did")
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        entry="inburgering.did.city_instruments:run",
+        estimate=config["estimate"],
+    script:
+        RULE_SCRIPT
+
+
 rule instrument_did:
     input:
         persons=rules.prepare.output.persons,
@@ -218,6 +243,7 @@ rule gather_estimates:
     input:
         reform_did=rules.reform_did.output.estimates,
         instrument_did=rules.instrument_did.output.estimates,
+        city_instrument_did=rules.city_instrument_did.output.estimates,
         route_matching=rules.route_matching.output.estimates,
         city_matching=rules.city_matching.output.estimates,
         heterogeneity=rules.heterogeneity.output.estimates,

@@ -226,8 +226,9 @@ def fit_contrast(
     method: str = "dr",
     honest_bin: int = 4,
     base_quarters: int = 4,
+    event_q: int = REFORM_Q,
 ) -> ContrastFit:
-    """CS-DR event study of ``treated`` rows (group = reform quarter) vs the other rows.
+    """CS-DR event study of ``treated`` rows (group = ``event_q``) vs the other rows.
 
     Parameters
     ----------
@@ -235,9 +236,12 @@ def fit_contrast(
         Rows of the treated city and the comparison pool (from :func:`analysis_frame`).
     treated : bool array
         Rows of the treated unit.
+    event_q : int
+        Quarter index of the treated unit's change (default the Wi2021 reform; a G4 city's
+        instrument bundle in ``did.city_instruments``).
     """
     frame = data.loc[:, ["q", outcome, "municipality", *covariates]].copy()
-    frame["g"] = np.where(treated, REFORM_Q, 0)
+    frame["g"] = np.where(treated, event_q, 0)
     frame = _drop_sparse_quarters(frame[frame[outcome].notna()].dropna(subset=covariates))
     covs = _usable_covariates(frame, covariates)
     methods = [(method, covs), ("reg", covs), ("reg", [])] if method == "dr" else [(method, covs)]
@@ -259,7 +263,7 @@ def fit_contrast(
         raise DidError("reform_did: need post cohorts and at least two pre cohorts")
     is_t = frame["g"].to_numpy() > 0
     q = frame["q"].to_numpy()
-    n_post = np.array([np.sum(is_t & (q == REFORM_Q + ev)) for ev in e[post]], float)
+    n_post = np.array([np.sum(is_t & (q == event_q + ev)) for ev in e[post]], float)
     l_post = np.zeros(e.size)
     l_post[post] = n_post / n_post.sum()
     # Base = mean of the last `base_quarters` pre-reform quarters (0: all of them). The G4
@@ -303,7 +307,9 @@ def _counts(treated: np.ndarray) -> dict[str, int]:
     return {"n_treated": int(treated.sum()), "n_control": int((~treated).sum())}
 
 
-def _row(key: dict, estimator: str, headline: bool, est: float, se: float, alpha: float, **extra):
+def estimate_row(
+    key: dict, estimator: str, headline: bool, est: float, se: float, alpha: float, **extra
+):
     z = norm.ppf(1 - alpha / 2)
     row = {
         **key,
@@ -319,14 +325,21 @@ def _row(key: dict, estimator: str, headline: bool, est: float, se: float, alpha
     return row
 
 
-def naive_row(data: pd.DataFrame, treated: np.ndarray, outcome: str, key: dict, alpha: float):
+def naive_row(
+    data: pd.DataFrame,
+    treated: np.ndarray,
+    outcome: str,
+    key: dict,
+    alpha: float,
+    event_q: int = REFORM_Q,
+):
     """Raw before/after difference in the city (no comparison group): the strawman."""
     y = data[outcome].to_numpy(float)
-    post = data["q"].to_numpy() >= REFORM_Q
+    post = data["q"].to_numpy() >= event_q
     ok = treated & np.isfinite(y)
     a, b = y[ok & post], y[ok & ~post]
     se = float(np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size))
-    return _row(
+    return estimate_row(
         key,
         "naive",
         False,
@@ -339,11 +352,11 @@ def naive_row(data: pd.DataFrame, treated: np.ndarray, outcome: str, key: dict, 
     )
 
 
-def twfe_row(data, treated, outcome, covariates, key, alpha):
+def twfe_row(data, treated, outcome, covariates, key, alpha, event_q: int = REFORM_Q):
     """Person-level TWFE 2x2 (municipality and cohort FE, covariates), CRV1 by municipality."""
     frame = data[data[outcome].notna()].copy()
     frame["treated_post"] = (
-        treated[data[outcome].notna().to_numpy()] & (frame["q"] >= REFORM_Q)
+        treated[data[outcome].notna().to_numpy()] & (frame["q"] >= event_q)
     ).astype(float)
     covs = _usable_covariates(frame, covariates)
     rhs = " + ".join(["treated_post", *covs])
@@ -354,7 +367,7 @@ def twfe_row(data, treated, outcome, covariates, key, alpha):
         fixef_tol=FIXEF_TOL,
     )
     est, se = float(fit.coef()["treated_post"]), float(fit.se()["treated_post"])
-    return _row(
+    return estimate_row(
         key,
         "twfe",
         False,
@@ -448,6 +461,7 @@ def placebo_t(
     outcome: str,
     covariates: list[str],
     base_quarters: int = 4,
+    event_q: int = REFORM_Q,
 ) -> np.ndarray:
     """t-statistics with each pool municipality labelled treated against the rest of rest_nl.
 
@@ -461,7 +475,13 @@ def placebo_t(
     for m in pool:
         try:
             fit = fit_contrast(
-                rest, mun == m, outcome, covariates, method="reg", base_quarters=base_quarters
+                rest,
+                mun == m,
+                outcome,
+                covariates,
+                method="reg",
+                base_quarters=base_quarters,
+                event_q=event_q,
             )
             out.append(fit.estimate / fit.se)
         except DidError as exc:  # tiny placebo municipality: skip it and say so
@@ -469,11 +489,19 @@ def placebo_t(
     return np.asarray(out)
 
 
-def ri_rows(sub, tr, outcome, key, s, t_placebo, counts) -> tuple[dict, dict] | None:
+def ri_rows(
+    sub, tr, outcome, key, s, t_placebo, counts, event_q: int = REFORM_Q
+) -> tuple[dict, dict] | None:
     """Randomization inference on t over the placebo pool: the estimate row and its record."""
     try:
         rfit = fit_contrast(
-            sub, tr, outcome, s.covariates, method="reg", base_quarters=s.base_quarters
+            sub,
+            tr,
+            outcome,
+            s.covariates,
+            method="reg",
+            base_quarters=s.base_quarters,
+            event_q=event_q,
         )
     except DidError as exc:  # outcome regression not estimable in a small city: say so
         log.warning("reform_did RI %s %s: %s", key["city"], outcome, exc)
@@ -503,11 +531,16 @@ def ri_rows(sub, tr, outcome, key, s, t_placebo, counts) -> tuple[dict, dict] | 
     return row, record
 
 
-def sdid_row(data, city, outcome, pool, key, alpha):
-    """Synthetic DiD on municipality × year cell means, all non-G4 municipalities as donors."""
+def sdid_row(data, city, outcome, pool, key, alpha, event_q: int = REFORM_Q):
+    """Synthetic DiD on municipality × year cell means, all non-G4 municipalities as donors.
+
+    Years are counted from ``event_q`` (year 0 = its first four cohort quarters), so that no
+    pre-change quarter shares a cell with post-change quarters.
+    """
     frame = data[data[outcome].notna()]
     frame = frame.assign(
-        unit=np.where(frame["city"] == city, city, frame["municipality"]), year=frame["q"] // 4
+        unit=np.where(frame["city"] == city, city, frame["municipality"]),
+        year=(frame["q"] - event_q) // 4,
     )
     frame = frame[frame["city"].isin([city, "rest_nl"])]
     panel = frame.pivot_table(index="unit", columns="year", values=outcome, aggfunc="mean")
@@ -516,7 +549,7 @@ def sdid_row(data, city, outcome, pool, key, alpha):
         return None
     units = panel.index.to_numpy()
     Y = panel.to_numpy(float)
-    pre = panel.columns.to_numpy() < REFORM_Q // 4
+    pre = panel.columns.to_numpy() < 0
     treated = int(np.flatnonzero(units == city)[0])
     donors = np.flatnonzero(units != city)
     placebos = np.flatnonzero(np.isin(units, pool))
@@ -550,18 +583,19 @@ def sdid_row(data, city, outcome, pool, key, alpha):
     }
 
 
-def _event_rows(fit: ContrastFit, key: dict, alpha: float) -> list[dict]:
+def event_rows(fit: ContrastFit, key: dict, alpha: float) -> list[dict]:
     rows = []
     for ev, est, se in zip(fit.event_time, fit.event_est, fit.event_se, strict=True):
         rows.append(
-            _row(
+            estimate_row(
                 {**key, "estimand": "att_event", "event_time": int(ev)},
                 fit.estimator,
                 True,
                 est,
                 se,
                 alpha,
-                inference=HEADLINE_INFERENCE + "; event study normalised to the pre-reform mean",
+                inference=HEADLINE_INFERENCE
+                + "; event study normalised to the pre-period base mean",
                 n_treated=fit.n_treated,
                 n_control=fit.n_control,
                 n_clusters=fit.n_clusters,
@@ -655,7 +689,7 @@ def rest_nl_rows(
             base_quarters=s.base_quarters,
         )
         rows.append(
-            _row(
+            estimate_row(
                 key,
                 "cs_dr_incl_uncertain",
                 False,
@@ -686,7 +720,7 @@ def rest_nl_rows(
             log.warning("subgroup %s %s: %s", subgroup, city, exc)
             continue
         rows.append(
-            _row(
+            estimate_row(
                 {**key, "subgroup": subgroup},
                 gfit.estimator,
                 True,
@@ -753,7 +787,7 @@ def outcome_tables(
                 "n_clusters": fit.n_clusters,
             }
             tables["estimates"].append(
-                _row(
+                estimate_row(
                     key,
                     fit.estimator,
                     True,
@@ -764,7 +798,7 @@ def outcome_tables(
                     **counts,
                 )
             )
-            tables["estimates"].extend(_event_rows(fit, key, s.alpha))
+            tables["estimates"].extend(event_rows(fit, key, s.alpha))
             tables["estimates"].append(twfe_row(sub, tr, outcome, s.covariates, key, s.alpha))
             tables["pretrends"].append(pretrend_record(fit, key))
             tables["honestdid"].extend(honest_records(fit, key, s))

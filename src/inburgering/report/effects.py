@@ -113,7 +113,9 @@ def _event_studies(report: Report, events: pd.DataFrame) -> str:
     return text + ("" if bands is not None else report.not_run("uniform_bands.csv"))
 
 
-def _event_figure(report: Report, rows: pd.DataFrame, bands: pd.DataFrame | None):
+def _event_figure(
+    report: Report, rows: pd.DataFrame, bands: pd.DataFrame | None, axis: str = "axis_event_time"
+):
     t = report.t
     fig, axes = style.figure(2.6)
     ax = axes[0, 0]
@@ -150,7 +152,7 @@ def _event_figure(report: Report, rows: pd.DataFrame, bands: pd.DataFrame | None
         )
     ax.axhline(0, color="black", linewidth=0.8)
     ax.axvline(-0.5, color="grey", linewidth=0.8, linestyle="--")
-    ax.set_xlabel(t("axis_event_time"))
+    ax.set_xlabel(t(axis))
     ax.set_ylabel(t("axis_effect_pp"))
     ax.legend(frameon=False, fontsize=7.5)
     return fig
@@ -172,16 +174,20 @@ def _estimators(report: Report, overall: pd.DataFrame) -> str:
     text = report.heading("estimators", 3) + t("estimators_intro") + "\n\n"
     outcome = main_outcome(overall)
     rows = overall[(overall["outcome"] == outcome) & (overall["horizon"] == first_horizon(overall))]
+    caption = t("tbl_estimators", outcome=t.label("outcome", outcome))
+    return text + _estimator_table(report, rows, "tbl-estimators", caption)
+
+
+def _estimator_table(report: Report, rows: pd.DataFrame, label: str, caption: str) -> str:
+    """One row per city and estimator, the headline estimator first."""
+    t = report.t
     header = [t("col_city"), t("col_estimator"), t("col_estimate"), t("col_interval"), t("col_n")]
     ordered = rows.sort_values(["city", "headline"], ascending=[True, False])
     body = [
         [t.label("city", row["city"]), _estimator_name(t, row), *estimate_cells(t, row)]
         for _, row in ordered.iterrows()
     ]
-    caption = t("tbl_estimators", outcome=t.label("outcome", outcome))
-    return text + pipe_table(
-        header, body, caption, "tbl-estimators", [False, False, True, True, True]
-    )
+    return pipe_table(header, body, caption, label, [False, False, True, True, True]) + "\n"
 
 
 def _estimator_name(t, row: pd.Series) -> str:
@@ -234,13 +240,42 @@ def instruments(report: Report) -> str:
     rows = report.estimates("instrument_did", "att_overall")
     if rows.empty:
         return text + report.not_run("estimates.csv (instrument_did)")
-    return text + _estimate_table(
+    text += _estimate_table(
         report,
         _headline(rows),
         "tbl-instruments",
         t("tbl_instruments"),
         first=("treatment", "city"),
     )
+    return text + _city_bundles(report, rows[rows["city"].isin(G4)])
+
+
+def _city_bundles(report: Report, overall: pd.DataFrame) -> str:
+    """Each G4 city's own instrument bundle: its estimators side by side and its event study."""
+    if overall.empty:
+        return ""
+    t = report.t
+    text = "\n" + t("bundles_intro") + "\n\n"
+    events = report.estimates("instrument_did", "att_event")
+    outcome = main_outcome(overall)
+    horizon = first_horizon(overall)
+    for (city, treatment), rows in overall.groupby(["city", "treatment"], sort=True):
+        names = {"city": t.label("city", city), "treatment": t.label("treatment", treatment)}
+        label = f"{city}-{treatment}".replace("_", "-").replace("+", "-")
+        rows = rows[(rows["outcome"] == outcome) & (rows["horizon"] == horizon)]
+        caption = t("tbl_bundle_estimators", outcome=t.label("outcome", outcome), **names)
+        text += _estimator_table(report, rows, f"tbl-bundle-{label}", caption)
+        path = events[
+            (events["city"] == city)
+            & (events["treatment"] == treatment)
+            & (events["outcome"] == outcome)
+            & (events["horizon"] == horizon)
+        ]
+        if not path.empty:
+            fig = _event_figure(report, path, None, axis="axis_adoption_time")
+            caption = t("fig_bundle", outcome=t.label("outcome", outcome), **names)
+            text += report.figure(fig, f"fig-bundle-{label}", caption, t("alt_bundle"))
+    return text
 
 
 def matching(report: Report) -> str:

@@ -41,8 +41,13 @@ class Translator:
             raise RenderError(f"translation table has no text {key!r} ({error})") from error
 
     def label(self, kind: str, value: Any) -> str:
-        """Display name of a code (city, outcome, estimator...); unknown codes show as-is."""
-        return str(self.entries["labels"].get(kind, {}).get(str(value), value))
+        """Display name of a code (city, outcome, estimator...); unknown codes show as-is, and
+        a bundle of codes joined by '+' (a G4 city's instruments) as its labels joined."""
+        names = self.entries["labels"].get(kind, {})
+        code = str(value)
+        if code not in names and "+" in code:
+            return " + ".join(self.label(kind, part) for part in code.split("+"))
+        return str(names.get(code, value))
 
     def title(self, document: str, **values: Any) -> str:
         return str(self.entries["titles"][document]).format(**values)

@@ -29,6 +29,7 @@ import pandas as pd
 
 from inburgering.cbs.catalogue import Catalogue
 from inburgering.io import atomic_path
+from inburgering.policy_calendar import InstrumentBundle, instrument_bundles
 from inburgering.synth import outcomes as oc
 from inburgering.synth import tables, truth
 from inburgering.synth.dates import DAY, add_months, month_end, quarter_from_label, quarter_label
@@ -50,6 +51,7 @@ class Population:
     munis: Municipalities
     spells: pd.DataFrame
     potential: pd.DataFrame
+    bundles: list[InstrumentBundle]
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -79,7 +81,10 @@ def _identify(
 
 
 def _worlds(
-    chunk: pd.DataFrame, munis: Municipalities, params: SynthParameters
+    chunk: pd.DataFrame,
+    munis: Municipalities,
+    params: SynthParameters,
+    bundles: list[InstrumentBundle],
 ) -> dict[str, oc.World]:
     observed = oc.observed_world(chunk)
     n = len(chunk)
@@ -90,14 +95,16 @@ def _worlds(
         muni = np.full(n, munis.index_of(code))
         route = assign_routes(chunk, route_context(chunk, munis, muni), params)
         worlds[f"city_{city}"] = replace(observed, muni=muni, route=route)
-    for key in munis.adoption:
-        world = replace(observed, instruments_off=(key,))
-        if key == "onderwijsroute":
+    # One world per instrument (instrument_did) and per G4 bundle (the G4 cities' own instruments;
+    # a one-instrument bundle is the same world).
+    for off in [(key,) for key in munis.adoption] + [b.instruments for b in bundles]:
+        world = replace(observed, instruments_off=off)
+        if "onderwijsroute" in off:
             ctx = replace(
                 route_context(chunk, munis, observed.muni), onderwijs_available=np.zeros(n, bool)
             )
             world = replace(world, route=assign_routes(chunk, ctx, params))
-        worlds[f"off_{key}"] = world
+        worlds[f"off_{'+'.join(off)}"] = world
     return worlds
 
 
@@ -108,6 +115,7 @@ def _simulate_chunk(
     params: SynthParameters,
     reform_q: int,
     data_end: np.datetime64,
+    bundles: list[InstrumentBundle],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     start = chunk["obligation_start"].to_numpy().astype(DAY)
     n_months, seen = month_grid(start, data_end)
@@ -119,7 +127,7 @@ def _simulate_chunk(
     grid[months >= seen[:, None]] = -1
     spells = spells_frame(chunk.index.to_numpy(), start, grid, data_end)
     horizon_frames = []
-    worlds = _worlds(chunk, munis, params)
+    worlds = _worlds(chunk, munis, params, bundles)
     for h in params.horizons:
         frame = {
             "person": chunk.index.to_numpy(),
@@ -144,12 +152,13 @@ def simulate(params: SynthParameters, instruments: dict[str, dict]) -> Populatio
     persons = simulate_process(rngs["process"], persons, munis, params)
     reform_q = quarter_from_label(pd.Period(params.reform_date, "Q").strftime("%YQ%q"))
     data_end = month_end(params.data_end)
+    bundles = instrument_bundles(instruments, G4_CODES, params.reform_date)
     chunk_seeds = rngs["outcomes"].integers(0, 2**63, -(-len(persons) // params.chunk_persons))
     spells, potential = [], []
     for i, seed in enumerate(chunk_seeds):
         chunk = persons.iloc[i * params.chunk_persons : (i + 1) * params.chunk_persons]
         s, pot = _simulate_chunk(
-            np.random.default_rng(seed), chunk, munis, params, reform_q, data_end
+            np.random.default_rng(seed), chunk, munis, params, reform_q, data_end, bundles
         )
         spells.append(s)
         potential.append(pot)
@@ -158,6 +167,7 @@ def simulate(params: SynthParameters, instruments: dict[str, dict]) -> Populatio
         munis,
         pd.concat(spells, ignore_index=True),
         pd.concat(potential, ignore_index=True),
+        bundles,
     )
 
 
@@ -195,6 +205,7 @@ def truth_tables(pop: Population, params: SynthParameters) -> tuple[pd.DataFrame
         truth.reform_rows(pot, params.horizons, reform_q)
         + truth.route_rows(pot, params.horizons)
         + truth.city_rows(pot, params.horizons)
+        + truth.bundle_rows(pot, params.horizons, pop.bundles)
     )
     instrument = truth.instrument_rows(cells, quarter_from_label(params.first_cohort))
     columns = ["instrument", "group", "period", "outcome", "horizon", "truth", "truth_sample"]

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from inburgering.synth.dates import quarter_label
+from inburgering.policy_calendar import BUNDLE_COMPARISON, InstrumentBundle
+from inburgering.synth.dates import quarter_from_label, quarter_label
 from inburgering.synth.municipalities import NEVER
 from inburgering.tidy import KEY_COLUMNS
 
@@ -230,6 +231,60 @@ def instrument_rows(cells: pd.DataFrame, first_q: int) -> pd.DataFrame:
     return rows.assign(
         design="instrument_did", city="all", comparison="not_yet_treated", subgroup="all"
     )
+
+
+def bundle_rows(
+    pot: pd.DataFrame, horizons: tuple[int, ...], bundles: list[InstrumentBundle]
+) -> list[dict]:
+    """A G4 city's own instrument bundle (``did.city_instruments``): the mean effect of switching
+    the bundle on among the city's persons of the cohort quarters from its adoption to the
+    city's next change (``att_overall``), per event quarter (``att_event``; quarters since the
+    previous change and before adoption are pre-periods with truth 0). The comparison
+    municipalities change nothing in the window, so their effect is zero by construction."""
+    rows = []
+    for h, f in _frames(pot, horizons):
+        quarter = f["cohort_q"].to_numpy()
+        certain = (f["regime"] != "uncertain").to_numpy()
+        for b in bundles:
+            start = quarter_from_label(str(b.start))
+            lo = quarter_from_label(str(b.previous_change)) if b.previous_change else -(10**6)
+            hi = quarter_from_label(str(b.next_change)) - 1 if b.next_change else 10**6
+            persons = certain & (f["city"] == b.city).to_numpy() & (quarter >= lo)
+            post = persons & (quarter >= start) & (quarter <= hi)
+            keys = dict(
+                design="instrument_did",
+                treatment=b.treatment,
+                city=b.city,
+                comparison=BUNDLE_COMPARISON,
+                horizon=h,
+                subgroup="all",
+            )
+            for outcome in OUTCOMES:
+                exp, real = effects(f, "obs", f"off_{b.treatment}", outcome)
+                if post.any():
+                    rows.append(
+                        _row(
+                            {**keys, "outcome": outcome, "estimand": "att_overall"},
+                            _mean(exp, post),
+                            _mean(real, post),
+                        )
+                    )
+                for q in np.unique(quarter[persons & (quarter <= hi)]):
+                    at = persons & (quarter == q)
+                    pre = q < start
+                    rows.append(
+                        _row(
+                            {
+                                **keys,
+                                "outcome": outcome,
+                                "estimand": "att_event",
+                                "event_time": int(q - start),
+                            },
+                            0.0 if pre else _mean(exp, at),
+                            0.0 if pre else _mean(real, at),
+                        )
+                    )
+    return rows
 
 
 def route_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:

@@ -1,0 +1,226 @@
+"""The G4 cities' own instruments: one city's instrument bundle against unchanged municipalities.
+
+instrument_did estimates the instruments from their adoptions outside the G4; this module
+estimates what the G4 cities did themselves, where the calendar allows it (``policy_calendar``:
+adoptions in the same or adjacent quarters form one bundle, bundles touching the reform are part
+of reform_did). With the default calendar that is Rotterdam's intake package, the Rotterdamse
+Taalstart (2018Q4) with the assessment in the intake (2019Q1).
+
+Estimand (``att_overall``, design ``instrument_did``, ``city`` = the G4 city, ``treatment`` =
+the bundle's instruments joined by '+'): the mean effect of the bundle on the city's persons of
+the cohort quarters from its adoption up to the city's next change (the reform), at horizon h.
+``att_event``: the same per cohort quarter since adoption; earlier quarters are placebo
+comparisons (truth 0). Window: from ``settle_quarters`` after the city's previous change (or the
+first cohort) to the quarter before its next change; persons of the same law only (the uncertain
+early-2022 slice is left out). Comparison (``rest_nl_unchanged``): municipalities outside the G4
+that adopt no instrument from ``settle_quarters`` before the window to its end, so their trend
+carries no policy change of their own (other G4 cities have their own bundles and are left out).
+A bundle needs ``min_pre_quarters`` pre quarters in its window.
+
+Estimator and inference as reform_did's rest-of-NL contrast (one treated city): the CS-DR event
+study normalised to the last ``base_quarters`` pre quarters with the analytic person-level
+standard error as headline, and beside it the naive before/after difference, the TWFE benchmark,
+randomization inference on t over the largest unchanged municipalities, and synthetic DiD.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+from inburgering.config import load_policies
+from inburgering.did.errors import DidError
+from inburgering.did.instrument import adoption_table
+from inburgering.did.reform import (
+    HEADLINE_INFERENCE,
+    ReformSettings,
+    analysis_frame,
+    estimate_row,
+    event_rows,
+    fit_contrast,
+    naive_row,
+    placebo_t,
+    quarter_index,
+    ri_pool,
+    ri_rows,
+    sdid_row,
+    single_threaded_blas,
+    twfe_row,
+)
+from inburgering.policy_calendar import BUNDLE_COMPARISON, InstrumentBundle, instrument_bundles
+from inburgering.tidy import tidy_frame, write_tidy
+from inburgering.workflow import RuleJob
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BundleWindow:
+    """A bundle's estimation window in cohort-quarter indices (``reform.quarter_index``)."""
+
+    bundle: InstrumentBundle
+    start: int
+    first: int
+    last: int
+
+
+def _q(period: pd.Period) -> int:
+    return int(quarter_index(pd.Series([str(period)]))[0])
+
+
+def bundle_window(
+    bundle: InstrumentBundle,
+    quarters: tuple[int, int],
+    settle_quarters: int,
+    min_pre_quarters: int,
+) -> BundleWindow | None:
+    """The window of ``bundle`` within the data's cohort ``quarters`` (first, last), or None
+    (logged) when it has fewer than ``min_pre_quarters`` pre quarters or no post quarter."""
+    start = _q(bundle.start)
+    first = quarters[0]
+    if bundle.previous_change is not None:
+        first = max(first, _q(bundle.previous_change) + settle_quarters)
+    last = min(quarters[1], _q(bundle.next_change) - 1) if bundle.next_change else quarters[1]
+    if start - first < min_pre_quarters or last < start:
+        log.info(
+            "%s %s: %d pre and %d post quarters in the window (need %d pre, 1 post): not estimated",
+            bundle.city,
+            bundle.treatment,
+            max(start - first, 0),
+            max(last - start + 1, 0),
+            min_pre_quarters,
+        )
+        return None
+    return BundleWindow(bundle, start, first, last)
+
+
+def unchanged_municipalities(
+    data: pd.DataFrame, adoption: pd.DataFrame, window: BundleWindow, settle_quarters: int
+) -> list[str]:
+    """Non-G4 municipalities without an instrument adoption in the window (and the settling
+    quarters before it)."""
+    g = adoption["g"]
+    changed = adoption.loc[g.between(window.first - settle_quarters, window.last), "municipality"]
+    rest = data.loc[data["city"] == "rest_nl", "municipality"].unique()
+    keep = sorted(set(rest) - set(changed.astype(str)))
+    log.info(
+        "%s %s: %d of %d municipalities outside the G4 change no instrument from %s to %s",
+        window.bundle.city,
+        window.bundle.treatment,
+        len(keep),
+        len(rest),
+        window.bundle.start - (window.start - window.first) - settle_quarters,
+        window.bundle.start + (window.last - window.start),
+    )
+    return keep
+
+
+def bundle_rows(
+    data: pd.DataFrame,
+    window: BundleWindow,
+    unchanged: list[str],
+    outcome: str,
+    horizon: int,
+    s: ReformSettings,
+) -> list[dict]:
+    """Every row of one bundle × outcome × horizon (empty, logged, if it cannot be fitted)."""
+    b = window.bundle
+    in_window = data["q"].between(window.first, window.last)
+    sub = data[in_window & ((data["city"] == b.city) | data["municipality"].isin(unchanged))]
+    tr = (sub["city"] == b.city).to_numpy()
+    key = {
+        "design": "instrument_did",
+        "estimand": "att_overall",
+        "treatment": b.treatment,
+        "city": b.city,
+        "comparison": BUNDLE_COMPARISON,
+        "outcome": outcome,
+        "horizon": horizon,
+        "subgroup": "all",
+    }
+    try:
+        fit = fit_contrast(
+            sub, tr, outcome, s.covariates, base_quarters=s.base_quarters, event_q=window.start
+        )
+    except DidError as exc:
+        log.warning("%s %s %s h=%d: %s", b.city, b.treatment, outcome, horizon, exc)
+        return []
+    counts = {"n_treated": fit.n_treated, "n_control": fit.n_control, "n_clusters": fit.n_clusters}
+    rows = [
+        estimate_row(
+            key,
+            fit.estimator,
+            True,
+            fit.estimate,
+            fit.se,
+            s.alpha,
+            inference=HEADLINE_INFERENCE,
+            **counts,
+        ),
+        *event_rows(fit, key, s.alpha),
+        naive_row(sub, tr, outcome, key, s.alpha, event_q=window.start),
+        twfe_row(sub, tr, outcome, s.covariates, key, s.alpha, event_q=window.start),
+    ]
+    rest = sub[~tr]
+    pool = ri_pool(rest, s.ri_pool)
+    t_placebo = placebo_t(rest, pool, outcome, s.covariates, s.base_quarters, window.start)
+    randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, counts, event_q=window.start)
+    if randomization is not None:
+        rows.append(randomization[0])
+    sdid = sdid_row(sub, b.city, outcome, pool, key, s.alpha, event_q=window.start)
+    if sdid is not None:
+        rows.append(sdid)
+    return rows
+
+
+def city_instrument_rows(
+    persons: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    policies: dict,
+    adoption: pd.DataFrame,
+    outcome_names: list[str],
+    s: ReformSettings,
+    settle_quarters: int = 4,
+    min_pre_quarters: int = 4,
+) -> pd.DataFrame:
+    """Tidy rows for every estimable bundle of the cities in ``s.cities``."""
+    bundles = [
+        b
+        for b in instrument_bundles(
+            policies["instruments"], policies["municipalities"], policies["reform"]["date"]
+        )
+        if b.city in s.cities
+    ]
+    cohorts = quarter_index(persons["cohort"])
+    quarters = (int(cohorts.min()), int(cohorts.max()))
+    windows = [bundle_window(b, quarters, settle_quarters, min_pre_quarters) for b in bundles]
+    rows: list[dict] = []
+    for h in s.horizons:
+        data = analysis_frame(persons, outcomes, h, s.covariates)
+        for window in filter(None, windows):
+            unchanged = unchanged_municipalities(data, adoption, window, settle_quarters)
+            for outcome in outcome_names:
+                rows += bundle_rows(data, window, unchanged, outcome, h, s)
+    return tidy_frame(rows)
+
+
+def run(job: RuleJob) -> None:
+    """Rule city_instrument_did."""
+    estimate = job.params["estimate"]
+    spec = estimate.get("instrument_did", {}).get("city_bundles", {})
+    policies = load_policies(job.input["policies"])
+    table = pd.read_parquet(job.input["policies_table"]) if "policies_table" in job.input else None
+    with single_threaded_blas():
+        rows = city_instrument_rows(
+            pd.read_parquet(job.input["persons"]),
+            pd.read_parquet(job.input["outcomes"]),
+            policies,
+            adoption_table(policies, table),
+            list(spec.get("outcomes", estimate["outcomes"])),
+            ReformSettings.from_config(estimate),
+            settle_quarters=int(spec.get("settle_quarters", 4)),
+            min_pre_quarters=int(spec.get("min_pre_quarters", 4)),
+        )
+    write_tidy(rows, job.output["estimates"])
