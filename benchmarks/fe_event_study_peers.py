@@ -91,14 +91,14 @@ def fit_pyfixest(frame: pd.DataFrame, xs: list[str], aligned: bool) -> tuple[pd.
     """The estimate stage's call (reform.twfe_row), or with all fixed effects counted in k."""
     import pyfixest as pf
 
-    from inburgering.did.comparison import FIXEF_TOL
+    from inburgering.did.comparison import DEMEANER
 
     extra = {"ssc": pf.ssc(k_fixef="full")} if aligned else {}
     fit = pf.feols(
         f"participation ~ {' + '.join(xs)} | municipality + q",
         data=frame,
         vcov={"CRV1": "municipality"},
-        fixef_tol=FIXEF_TOL,
+        demeaner=DEMEANER,
         **extra,
     )
     return fit.coef(), fit.se()
@@ -136,7 +136,7 @@ def fit_linearmodels(
 
 
 def child(tool: str, model: str, path: Path, repeat: int) -> None:
-    warnings.simplefilter("ignore")  # pyfixest deprecates fixef_tol; the stage still passes it
+    warnings.simplefilter("ignore")  # pyfixest and linearmodels warnings would garble the timings
     frame = pd.read_parquet(path)
     xs = regressors(frame, model)
     fit = fit_pyfixest if tool == "pyfixest" else fit_linearmodels

@@ -160,7 +160,7 @@ def _compared_files(results: Path) -> list[Path]:
 def test_default_workflow_runs_through_slurm_and_matches_local(tmp_path, cluster, monkeypatch):
     # Both runs (and, through sbatch --export=ALL, every SLURM job) get the same hash seed, so
     # this test isolates SLURM vs local execution; hash-seed independence itself is tested in
-    # tests/reliability/test_determinism.py (pyfixest fits use did.comparison.FIXEF_TOL).
+    # tests/reliability/test_determinism.py (pyfixest fits use did.comparison.DEMEANER).
     monkeypatch.setenv("PYTHONHASHSEED", "0")
 
     # Reference: the same configuration run locally.

@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from pyfixest.demeaners import MapDemeaner
 from scipy.stats import norm
 
 from inburgering.did.errors import DidError
@@ -25,9 +26,10 @@ from inburgering.did.errors import DidError
 COLUMNS = ("event_time", "att", "se", "ci_low", "ci_high", "estimator")
 
 # pyfixest's demeaning stops at its tolerance along a path that depends on Python's hash seed;
-# at the default 1e-8 the 9th digit of standard errors changes between runs. This tolerance
-# makes results byte-identical across runs (DESIGN.md, determinism) at negligible cost.
-FIXEF_TOL = 1e-13
+# at the default 1e-6 the 9th digit of standard errors changes between runs. This tolerance
+# makes results byte-identical across runs (DESIGN.md, determinism) at negligible cost. Every
+# feols call passes it (the typed configuration; pyfixest 0.60 deprecates `fixef_tol=`).
+DEMEANER = MapDemeaner(fixef_tol=1e-13)
 
 
 def _name(e: int) -> str:
@@ -93,7 +95,7 @@ def twfe_event_study(
         f"{outcome} ~ {rhs} | {unit} + {time}",
         data=frame,
         vcov={"CRV1": cluster or unit},
-        fixef_tol=FIXEF_TOL,
+        demeaner=DEMEANER,
     )
     return _tidy(fit.coef(), fit.se(), events, "twfe", alpha)
 

@@ -47,7 +47,7 @@ from scipy.stats import norm
 from scipy.stats import t as student_t
 
 from inburgering.did.bootstrap import cluster_sums
-from inburgering.did.comparison import FIXEF_TOL
+from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
 from inburgering.did.export import to_tidy
 from inburgering.did.fallback import att_gt_with_fallback
@@ -107,7 +107,7 @@ def _twfe_rows(
         f"{outcome} ~ {' + '.join(['D', *covs])} | municipality + q",
         data=frame,
         vcov={"CRV1": "municipality"},
-        fixef_tol=FIXEF_TOL,
+        demeaner=DEMEANER,
     )
     b, se = float(fit.coef()["D"]), float(fit.se()["D"])
     rows = [

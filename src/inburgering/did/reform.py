@@ -45,7 +45,7 @@ import pyfixest as pf
 from scipy.stats import norm
 
 from inburgering.did.bootstrap import sup_t_critical_value
-from inburgering.did.comparison import FIXEF_TOL
+from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
 from inburgering.did.fallback import att_gt_with_fallback
 from inburgering.did.honest import EventStudy, is_fragile, sensitivity
@@ -364,7 +364,7 @@ def twfe_row(data, treated, outcome, covariates, key, alpha, event_q: int = REFO
         f"{outcome} ~ {rhs} | municipality + q",
         data=frame,
         vcov={"CRV1": "municipality"},
-        fixef_tol=FIXEF_TOL,
+        demeaner=DEMEANER,
     )
     est, se = float(fit.coef()["treated_post"]), float(fit.se()["treated_post"])
     return estimate_row(
