@@ -34,12 +34,11 @@ from inburgering.config import load_policies
 from inburgering.did.errors import DidError
 from inburgering.did.instrument import adoption_table
 from inburgering.did.reform import (
-    HEADLINE_INFERENCE,
     ReformSettings,
     analysis_frame,
-    estimate_row,
     event_rows,
     fit_contrast,
+    fit_row,
     naive_row,
     placebo_t,
     quarter_index,
@@ -147,18 +146,8 @@ def bundle_rows(
     except DidError as exc:
         log.warning("%s %s %s h=%d: %s", b.city, b.treatment, outcome, horizon, exc)
         return []
-    counts = {"n_treated": fit.n_treated, "n_control": fit.n_control, "n_clusters": fit.n_clusters}
     rows = [
-        estimate_row(
-            key,
-            fit.estimator,
-            True,
-            fit.estimate,
-            fit.se,
-            s.alpha,
-            inference=HEADLINE_INFERENCE,
-            **counts,
-        ),
+        fit_row(fit, key, s.alpha),
         *event_rows(fit, key, s.alpha),
         naive_row(sub, tr, outcome, key, s.alpha, event_q=window.start),
         twfe_row(sub, tr, outcome, s.covariates, key, s.alpha, event_q=window.start),
@@ -166,7 +155,7 @@ def bundle_rows(
     rest = sub[~tr]
     pool = ri_pool(rest, s.ri_pool)
     t_placebo = placebo_t(rest, pool, outcome, s.covariates, s.base_quarters, window.start)
-    randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, counts, event_q=window.start)
+    randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, fit.counts, event_q=window.start)
     if randomization is not None:
         rows.append(randomization[0])
     sdid = sdid_row(sub, b.city, outcome, pool, key, s.alpha, event_q=window.start)

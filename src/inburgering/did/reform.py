@@ -181,6 +181,15 @@ class ContrastFit:
     n_clusters: int
     estimator: str = "cs_dr"
 
+    @property
+    def counts(self) -> dict[str, int]:
+        """Persons behind the contrast and its municipalities (disclosure counts)."""
+        return {
+            "n_treated": self.n_treated,
+            "n_control": self.n_control,
+            "n_clusters": self.n_clusters,
+        }
+
 
 def binned_event_study(
     e: np.ndarray, b: np.ndarray, V: np.ndarray, width: int
@@ -583,25 +592,41 @@ def sdid_row(data, city, outcome, pool, key, alpha, event_q: int = REFORM_Q):
     }
 
 
+def fit_row(
+    fit: ContrastFit,
+    key: dict,
+    alpha: float,
+    estimator: str | None = None,
+    headline: bool = True,
+    inference: str = HEADLINE_INFERENCE,
+) -> dict:
+    """The overall contrast of a fit as an estimate row, with the fit's counts."""
+    return estimate_row(
+        key,
+        estimator or fit.estimator,
+        headline,
+        fit.estimate,
+        fit.se,
+        alpha,
+        inference=inference,
+        **fit.counts,
+    )
+
+
 def event_rows(fit: ContrastFit, key: dict, alpha: float) -> list[dict]:
-    rows = []
-    for ev, est, se in zip(fit.event_time, fit.event_est, fit.event_se, strict=True):
-        rows.append(
-            estimate_row(
-                {**key, "estimand": "att_event", "event_time": int(ev)},
-                fit.estimator,
-                True,
-                est,
-                se,
-                alpha,
-                inference=HEADLINE_INFERENCE
-                + "; event study normalised to the pre-period base mean",
-                n_treated=fit.n_treated,
-                n_control=fit.n_control,
-                n_clusters=fit.n_clusters,
-            )
+    return [
+        estimate_row(
+            {**key, "estimand": "att_event", "event_time": int(ev)},
+            fit.estimator,
+            True,
+            est,
+            se,
+            alpha,
+            inference=f"{HEADLINE_INFERENCE}; event study normalised to the base-quarter mean",
+            **fit.counts,
         )
-    return rows
+        for ev, est, se in zip(fit.event_time, fit.event_est, fit.event_se, strict=True)
+    ]
 
 
 def band_rows(fit: ContrastFit, key: dict, s: ReformSettings, seed: list[int]) -> list[dict]:
@@ -689,17 +714,13 @@ def rest_nl_rows(
             base_quarters=s.base_quarters,
         )
         rows.append(
-            estimate_row(
+            fit_row(
+                wfit,
                 key,
-                "cs_dr_incl_uncertain",
-                False,
-                wfit.estimate,
-                wfit.se,
                 s.alpha,
+                estimator="cs_dr_incl_uncertain",
+                headline=False,
                 inference=HEADLINE_INFERENCE + "; uncertain 2022Q1 slice included as Wi2021",
-                n_treated=wfit.n_treated,
-                n_control=wfit.n_control,
-                n_clusters=wfit.n_clusters,
             )
         )
     except DidError as exc:
@@ -719,20 +740,7 @@ def rest_nl_rows(
         except DidError as exc:
             log.warning("subgroup %s %s: %s", subgroup, city, exc)
             continue
-        rows.append(
-            estimate_row(
-                {**key, "subgroup": subgroup},
-                gfit.estimator,
-                True,
-                gfit.estimate,
-                gfit.se,
-                s.alpha,
-                inference=HEADLINE_INFERENCE,
-                n_treated=gfit.n_treated,
-                n_control=gfit.n_control,
-                n_clusters=gfit.n_clusters,
-            )
-        )
+        rows.append(fit_row(gfit, {**key, "subgroup": subgroup}, s.alpha))
     return rows, inference
 
 
@@ -781,23 +789,7 @@ def outcome_tables(
             except DidError as exc:
                 log.warning("reform_did %s vs %s %s h=%d: %s", city, comp, outcome, horizon, exc)
                 continue
-            counts = {
-                "n_treated": fit.n_treated,
-                "n_control": fit.n_control,
-                "n_clusters": fit.n_clusters,
-            }
-            tables["estimates"].append(
-                estimate_row(
-                    key,
-                    fit.estimator,
-                    True,
-                    fit.estimate,
-                    fit.se,
-                    s.alpha,
-                    inference=HEADLINE_INFERENCE,
-                    **counts,
-                )
-            )
+            tables["estimates"].append(fit_row(fit, key, s.alpha))
             tables["estimates"].extend(event_rows(fit, key, s.alpha))
             tables["estimates"].append(twfe_row(sub, tr, outcome, s.covariates, key, s.alpha))
             tables["pretrends"].append(pretrend_record(fit, key))
@@ -805,7 +797,7 @@ def outcome_tables(
             tables["uniform_bands"].extend(band_rows(fit, key, s, [s.seed, horizon, ci, k]))
             if comp == "rest_nl":
                 rows, inference = rest_nl_rows(
-                    data, wide, key, s, t_placebo, pool, counts, s.seed + 97 * horizon + ci
+                    data, wide, key, s, t_placebo, pool, fit.counts, s.seed + 97 * horizon + ci
                 )
                 tables["estimates"].extend(rows)
                 tables["inference"].extend(inference)

@@ -320,19 +320,8 @@ def cate_design_matrix(data: pd.DataFrame, covariates: list[str]) -> np.ndarray:
 def heterogeneity_rows(
     persons: pd.DataFrame, outcomes: pd.DataFrame, config: Mapping[str, Any]
 ) -> HeterogeneityTables:
-    """Subgroup route effects (estimand ``cate``) per outcome and horizon, with side tables.
-
-    Parameters
-    ----------
-    persons, outcomes : DataFrame
-        The prepared analysis tables (``results/data``).
-    config : mapping
-        Holds the ``matching`` and ``estimate`` config sections.
-
-    Returns
-    -------
-    HeterogeneityTables
-    """
+    """Subgroup route effects (estimand ``cate``) per outcome and horizon, with side tables
+    (parameters as :func:`inburgering.matching.designs.route_matching_rows`)."""
     matching, estimate = config["matching"], config["estimate"]
     settings, route = matching["heterogeneity"], matching["route"]
     contrast = settings["contrast"]

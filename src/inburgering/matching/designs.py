@@ -169,11 +169,17 @@ def _cells_for(
 
 
 def _check_inputs(
-    persons: pd.DataFrame, outcomes: pd.DataFrame, section: Mapping[str, Any], extra: list[str]
+    persons: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    section: Mapping[str, Any],
+    extra: list[str],
+    estimate: Mapping[str, Any],
+    design: str,
 ) -> None:
     needed = ["person_id", "regime", "municipality", *extra, *section["covariates"]]
     needed += [*(section.get("exact") or []), *(section.get("bands") or {})]
     require_columns(persons, needed, "persons", "the matching designs")
+    require_columns(outcomes, ["person_id", "horizon", *estimate["outcomes"]], "outcomes", design)
 
 
 def route_matching_rows(
@@ -194,10 +200,7 @@ def route_matching_rows(
     """
     matching, estimate = _sections(config)
     section = matching["route"]
-    _check_inputs(persons, outcomes, section, ["route"])
-    require_columns(
-        outcomes, ["person_id", "horizon", *estimate["outcomes"]], "outcomes", "route_matching"
-    )
+    _check_inputs(persons, outcomes, section, ["route"], estimate, "route_matching")
     outputs, refutations = [], []
     for contrast, route in section["contrasts"].items():
         chosen = persons["regime"].isin(section["regimes"])
@@ -224,25 +227,11 @@ def route_matching_rows(
 def city_matching_rows(
     persons: pd.DataFrame, outcomes: pd.DataFrame, config: Mapping[str, Any]
 ) -> DesignTables:
-    """Rotterdam vs each other G4 city for statushouders, exact on arrival quarter.
-
-    Parameters
-    ----------
-    persons, outcomes : DataFrame
-        The prepared analysis tables (``results/data``).
-    config : mapping
-        Holds the ``matching`` and ``estimate`` config sections.
-
-    Returns
-    -------
-    DesignTables
-    """
+    """Rotterdam vs each other G4 city for statushouders, exact on arrival quarter (parameters
+    and result as :func:`route_matching_rows`)."""
     matching, estimate = _sections(config)
     section = matching["city"]
-    _check_inputs(persons, outcomes, section, ["city", "group"])
-    require_columns(
-        outcomes, ["person_id", "horizon", *estimate["outcomes"]], "outcomes", "city_matching"
-    )
+    _check_inputs(persons, outcomes, section, ["city", "group"], estimate, "city_matching")
     treated_city = section["treated"]
     eligible = persons["regime"].isin(section["regimes"]) & persons["group"].isin(section["groups"])
     outputs, refutations = [], []

@@ -6,7 +6,8 @@ import pandas as pd
 
 from inburgering.report import style
 from inburgering.report.context import Report
-from inburgering.report.tables import PP, pipe_table
+from inburgering.report.tables import PP, Column, frame_table, label_column, pipe_table
+from inburgering.report.translate import Translator
 
 
 def validation(report: Report) -> str:
@@ -15,33 +16,26 @@ def validation(report: Report) -> str:
     frame = report.exports.table("validation")
     if frame is None:
         return text + report.not_run("validation.csv")
-    summary = frame.groupby(["design", "estimator"]).agg(
+    summary = frame.groupby(["design", "estimator"], as_index=False).agg(
         n=("estimate", "size"), bias=("bias", "mean"), covered=("covered", "mean")
     )
-    header = [
-        t("col_design"),
-        t("col_estimator"),
-        t("col_estimates"),
-        t("col_mean_bias"),
-        t("col_coverage"),
+    columns = [
+        label_column(t, "design"),
+        label_column(t, "estimator"),
+        Column("col_estimates", lambda r: t.count(r["n"]), True),
+        Column("col_mean_bias", lambda r: _points(t, r["bias"], sign=True), True),
+        Column("col_coverage", lambda r: _percent(t, r["covered"]), True),
     ]
-    body = [
-        [
-            t.label("design", d),
-            t.label("estimator", e),
-            t.count(r["n"]),
-            t.number(r["bias"] * PP, 2, sign=True),
-            f"{t.number(r['covered'] * PP, 0)}%",
-        ]
-        for (d, e), r in summary.iterrows()
-    ]
-    text += (
-        pipe_table(
-            header, body, t("tbl_validation"), "tbl-validation", [False, False, True, True, True]
-        )
-        + "\n"
-    )
+    text += frame_table(t, summary, columns, t("tbl_validation"), "tbl-validation")
     return text + _truth_figure(report, frame) + _monte_carlo(report)
+
+
+def _points(t: Translator, share: float, sign: bool = False) -> str:
+    return t.number(share * PP, 2, sign=sign)
+
+
+def _percent(t: Translator, share: float) -> str:
+    return f"{t.number(share * PP, 0)}%"
 
 
 def _truth_figure(report: Report, frame: pd.DataFrame) -> str:
@@ -74,39 +68,19 @@ def _monte_carlo(report: Report) -> str:
     frame = report.exports.table("monte_carlo")
     if frame is None:
         return report.not_run("monte_carlo.csv") + t("monte_carlo_how") + "\n\n"
-    header = [
-        t("col_design"),
-        t("col_estimator"),
-        t("col_city"),
-        t("col_outcome"),
-        t("col_reps"),
-        t("col_mean_bias"),
-        t("col_rmse"),
-        t("col_coverage"),
-        t("col_ci_width"),
+    columns = [
+        label_column(t, "design"),
+        label_column(t, "estimator"),
+        label_column(t, "city"),
+        label_column(t, "outcome"),
+        Column("col_reps", lambda r: t.count(r["n_reps"]), True),
+        Column("col_mean_bias", lambda r: _points(t, r["mean_bias"], sign=True), True),
+        Column("col_rmse", lambda r: _points(t, r["rmse"]), True),
+        Column("col_coverage", lambda r: _percent(t, r["coverage"]), True),
+        Column("col_ci_width", lambda r: _points(t, r["mean_ci_width"]), True),
     ]
-    body = [
-        [
-            t.label("design", r["design"]),
-            t.label("estimator", r["estimator"]),
-            t.label("city", r["city"]),
-            t.label("outcome", r["outcome"]),
-            t.count(r["n_reps"]),
-            t.number(r["mean_bias"] * PP, 2, sign=True),
-            t.number(r["rmse"] * PP, 2),
-            f"{t.number(r['coverage'] * PP, 0)}%",
-            t.number(r["mean_ci_width"] * PP, 2),
-        ]
-        for _, r in frame.iterrows()
-    ]
-    return (
-        t("monte_carlo_intro")
-        + "\n\n"
-        + pipe_table(
-            header, body, t("tbl_monte_carlo"), "tbl-monte-carlo", [False] * 4 + [True] * 5
-        )
-        + "\n"
-    )
+    table = frame_table(t, frame, columns, t("tbl_monte_carlo"), "tbl-monte-carlo")
+    return t("monte_carlo_intro") + "\n\n" + table
 
 
 def reproducibility(report: Report) -> str:

@@ -8,7 +8,16 @@ import pandas as pd
 
 from inburgering.report import style
 from inburgering.report.context import G4, Report, first_horizon, main_outcome
-from inburgering.report.tables import PP, estimate_cells, interval, p_value, pipe_table
+from inburgering.report.tables import (
+    PP,
+    Column,
+    estimate_cells,
+    frame_table,
+    interval,
+    label_column,
+    p_value,
+    pipe_table,
+)
 
 SIDE_KEY = ["design", "treatment", "city", "comparison", "outcome", "horizon"]
 
@@ -200,38 +209,16 @@ def _inference(report: Report) -> str:
     frame = report.city_rows(report.exports.table("inference"))
     if frame is None:
         return text + report.not_run("inference.csv")
-    header = [
-        t("col_city"),
-        t("col_outcome"),
-        t("col_method"),
-        t("col_p"),
-        t("col_interval"),
-        t("col_clusters"),
-        t("col_p_floor"),
+    columns = [
+        label_column(t, "city"),
+        label_column(t, "outcome"),
+        label_column(t, "method"),
+        Column("col_p", lambda r: p_value(t, r["p_value"]), True),
+        Column("col_interval", lambda r: interval(t, r["ci_low"], r["ci_high"]), True),
+        Column("col_clusters", lambda r: t.count(r["n_clusters"]), True),
+        Column("col_p_floor", lambda r: p_value(t, r["p_floor"]), True),
     ]
-    body = [
-        [
-            t.label("city", r["city"]),
-            t.label("outcome", r["outcome"]),
-            t.label("method", r["method"]),
-            p_value(t, r["p_value"]),
-            interval(t, r["ci_low"], r["ci_high"]),
-            t.count(r["n_clusters"]),
-            p_value(t, r["p_floor"]),
-        ]
-        for _, r in frame.iterrows()
-    ]
-    return (
-        text
-        + pipe_table(
-            header,
-            body,
-            t("tbl_inference"),
-            "tbl-inference",
-            [False, False, False, True, True, True, True],
-        )
-        + "\n"
-    )
+    return text + frame_table(t, frame, columns, t("tbl_inference"), "tbl-inference")
 
 
 def instruments(report: Report) -> str:
@@ -359,31 +346,15 @@ def _sensitivity(report: Report) -> str:
     frame = report.exports.table("sensitivity")
     if frame is None:
         return report.not_run("sensitivity.csv")
-    header = [
-        t("col_treatment"),
-        t("col_outcome"),
-        t("col_horizon"),
-        t("col_measure"),
-        t("col_value"),
+    columns = [
+        label_column(t, "treatment"),
+        label_column(t, "outcome"),
+        Column("col_horizon", lambda r: t.count(r["horizon"]), True),
+        label_column(t, "measure"),
+        Column("col_value", lambda r: t.number(r["value"], 2), True),
     ]
-    body = [
-        [
-            t.label("treatment", r["treatment"]),
-            t.label("outcome", r["outcome"]),
-            t.count(r["horizon"]),
-            t.label("measure", r["measure"]),
-            t.number(r["value"], 2),
-        ]
-        for _, r in frame.iterrows()
-    ]
-    return (
-        t("sensitivity_intro")
-        + "\n\n"
-        + pipe_table(
-            header, body, t("tbl_sensitivity"), "tbl-sensitivity", [False, False, True, False, True]
-        )
-        + "\n"
-    )
+    table = frame_table(t, frame, columns, t("tbl_sensitivity"), "tbl-sensitivity")
+    return t("sensitivity_intro") + "\n\n" + table
 
 
 def heterogeneity(report: Report) -> str:
@@ -437,35 +408,15 @@ def _pretrends(report: Report) -> str:
     frame = report.city_rows(report.exports.table("pretrends"))
     if frame is None:
         return report.not_run("pretrends.csv")
-    header = [
-        t("col_city"),
-        t("col_outcome"),
-        t("col_test"),
-        t("col_statistic"),
-        t("col_df"),
-        t("col_p"),
+    columns = [
+        label_column(t, "city"),
+        label_column(t, "outcome"),
+        label_column(t, "test"),
+        Column("col_statistic", lambda r: t.number(r["statistic"], 2), True),
+        Column("col_df", lambda r: t.count(r["df"]), True),
+        Column("col_p", lambda r: p_value(t, r["p_value"]), True),
     ]
-    body = [
-        [
-            t.label("city", r["city"]),
-            t.label("outcome", r["outcome"]),
-            t.label("test", r["test"]),
-            t.number(r["statistic"], 2),
-            t.count(r["df"]),
-            p_value(t, r["p_value"]),
-        ]
-        for _, r in frame.iterrows()
-    ]
-    return (
-        pipe_table(
-            header,
-            body,
-            t("tbl_pretrends"),
-            "tbl-pretrends",
-            [False, False, False, True, True, True],
-        )
-        + "\n"
-    )
+    return frame_table(t, frame, columns, t("tbl_pretrends"), "tbl-pretrends")
 
 
 def _honestdid(report: Report) -> str:
@@ -506,34 +457,17 @@ def _refutations(report: Report) -> str:
     frame = report.city_rows(report.exports.table("refutations"))
     if frame is None:
         return report.not_run("refutations.csv")
-    header = [
-        t("col_check"),
-        t("col_city"),
-        t("col_outcome"),
-        t("col_estimate"),
-        t("col_interval"),
-        t("col_p"),
-        t("col_passed"),
+    columns = [
+        label_column(t, "check"),
+        label_column(t, "city"),
+        label_column(t, "outcome"),
+        Column("col_estimate", lambda r: t.number(r["estimate"] * PP, 1, sign=True), True),
+        Column("col_interval", lambda r: interval(t, r["ci_low"], r["ci_high"]), True),
+        Column("col_p", lambda r: p_value(t, r["p_value"]), True),
+        Column("col_passed", lambda r: t("answer_yes" if _true(r["passed"]) else "answer_no")),
     ]
-    body = [
-        [
-            t.label("check", r["check"]),
-            t.label("city", r["city"]),
-            t.label("outcome", r["outcome"]),
-            t.number(r["estimate"] * PP, 1, sign=True),
-            interval(t, r["ci_low"], r["ci_high"]),
-            p_value(t, r["p_value"]),
-            t("answer_yes") if str(r["passed"]).lower() == "true" else t("answer_no"),
-        ]
-        for _, r in frame.iterrows()
-    ]
-    return (
-        pipe_table(
-            header,
-            body,
-            t("tbl_refutations"),
-            "tbl-refutations",
-            [False, False, False, True, True, True, False],
-        )
-        + "\n"
-    )
+    return frame_table(t, frame, columns, t("tbl_refutations"), "tbl-refutations")
+
+
+def _true(value: object) -> bool:
+    return str(value).lower() == "true"

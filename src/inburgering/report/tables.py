@@ -6,7 +6,8 @@ thousands separators in the report language.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -27,6 +28,30 @@ def pipe_table(
     align = ["---:" if right else ":---" for right in numeric]
     lines = [_row(header), _row(align), *(_row(r) for r in rows)]
     return "\n".join(lines) + f"\n\n: {caption} {{#{label}}}\n"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a report table: its header (a translation key), how a row shows in it,
+    and whether it is right-aligned (numbers)."""
+
+    header: str
+    cell: Callable[[pd.Series], str]
+    numeric: bool = False
+
+
+def label_column(t: Translator, name: str, kind: str | None = None) -> Column:
+    """A column showing the label of the code in ``row[name]`` (header ``col_<name>``)."""
+    return Column(f"col_{name}", lambda row: t.label(kind or name, row[name]))
+
+
+def frame_table(
+    t: Translator, frame: pd.DataFrame, columns: Sequence[Column], caption: str, label: str
+) -> str:
+    """One table row per frame row, formatted column by column."""
+    body = [[c.cell(row) for c in columns] for _, row in frame.iterrows()]
+    header = [t(c.header) for c in columns]
+    return pipe_table(header, body, caption, label, [c.numeric for c in columns]) + "\n"
 
 
 def _row(cells: Sequence[str]) -> str:
