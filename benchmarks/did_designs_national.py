@@ -7,8 +7,8 @@ Usage::
 Uses prepared tables from --data (default results/national/data, written by
 ``snakemake --configfile config/national.yaml``) when present, else simulates national-size
 repeated cross-sections with inburgering.did.designsim. Times each reform_did job (the rule is
-scattered per outcome x horizon) and instrument_did, and estimates the stage's wall time on 2
-cores by longest-first scheduling of those jobs.
+scattered per outcome x horizon), instrument_did and city_instrument_did, and estimates the
+stage's wall time on 2 cores by longest-first scheduling of those jobs.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import pandas as pd
 import yaml
 
+from inburgering.did.city_instruments import city_instrument_tables
 from inburgering.did.designsim import SimSpec, simulate
 from inburgering.did.instrument import adoption_table, instrument_rows
 from inburgering.did.reform import ReformSettings, outcome_tables
@@ -67,6 +68,16 @@ def main() -> None:
         exclude=[str(v["code"]) for v in policies["municipalities"].values()],  # as the rule
     )
     timings["instrument_did"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    city_instrument_tables(
+        persons,
+        outcomes,
+        policies,
+        adoption_table(policies, policies_table),
+        list(cfg["outcomes"]),
+        settings,
+    )
+    timings["city_instrument_did"] = time.perf_counter() - t0
     workers = [0.0, 0.0]
     for seconds in sorted(timings.values(), reverse=True):  # longest first, to the idle worker
         workers[workers.index(min(workers))] += seconds

@@ -15,7 +15,7 @@ import pytest
 
 from inburgering.did.city_instruments import (
     BundleWindow,
-    city_instrument_rows,
+    city_instrument_tables,
     unchanged_municipalities,
 )
 from inburgering.did.instrument import adoption_table
@@ -106,12 +106,12 @@ def estimated():
     settings = ReformSettings(
         horizons=[12], cities=["rotterdam"], covariates=["female"], ri_pool=8, wild_draws=99
     )
-    rows = city_instrument_rows(persons, outcomes, POLICIES, adoption, ["employed"], settings)
-    return people, rows
+    tables = city_instrument_tables(persons, outcomes, POLICIES, adoption, ["employed"], settings)
+    return people, tables["estimates"], tables
 
 
 def test_estimate_equals_truth_on_a_noise_free_population(estimated):
-    people, rows = estimated
+    people, rows, _ = estimated
     headline = rows[rows["headline"]]
     assert set(headline["treatment"]) == {TREATMENT}
     assert set(headline["comparison"]) == {BUNDLE_COMPARISON}
@@ -130,7 +130,7 @@ def test_estimate_equals_truth_on_a_noise_free_population(estimated):
 
 
 def test_comparison_leaves_out_municipalities_that_change(estimated):
-    people, _ = estimated
+    people, _, _ = estimated
     persons, outcomes, adoption = _inputs(people)
     bundle = instrument_bundles(POLICIES["instruments"], ["rotterdam"], "2022-01-01")[0]
     q = quarter_index(pd.Series(["2017Q1", "2018Q4", "2021Q4"]))
@@ -141,10 +141,25 @@ def test_comparison_leaves_out_municipalities_that_change(estimated):
 
 
 def test_rows_say_their_inference(estimated):
-    _, rows = estimated
+    _, rows, _ = estimated
     overall = rows[rows["estimand"] == "att_overall"].set_index("estimator")
     assert {"naive", "twfe", "cs_reg_ri", "sdid"} < set(overall.index)
     assert overall["inference"].str.len().gt(0).all()
     assert "randomization inference" in overall.loc["cs_reg_ri", "inference"]
     # The naive before/after difference carries the comparison's trend (0.01 per quarter).
     assert overall.loc["naive", "estimate"] > overall.loc[overall["headline"], "estimate"].max()
+
+
+def test_side_tables_carry_the_bundle_key(estimated):
+    _, rows, tables = estimated
+    key = {"design": "instrument_did", "treatment": TREATMENT, "city": "rotterdam"}
+    for name in ("pretrends", "uniform_bands", "inference"):
+        frame = tables[name]
+        assert len(frame), name
+        for column, value in key.items():
+            assert (frame[column] == value).all(), (name, column)
+    # Noise-free parallel trends: the leads are zero, so is their linear slope.
+    assert tables["pretrends"]["slope"].abs().max() < 1e-9
+    bands = tables["uniform_bands"]
+    events = rows[(rows["estimand"] == "att_event") & rows["headline"]]
+    assert len(bands) == len(events) and (bands["critical_value"] > 1.96).all()

@@ -17,6 +17,7 @@ from inburgering.tidy import write_tidy
 
 CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
 BUNDLE = "assessment_in_intake+intensified_intake"
+BUNDLE_KEY = {"design": "instrument_did", "treatment": BUNDLE, "comparison": "rest_nl_unchanged"}
 COHORTS = ("2021Q3", "2021Q4", "2022Q1", "2022Q2")
 
 
@@ -137,12 +138,7 @@ def _estimates() -> list[dict]:
 
 def _bundle_rows() -> list[dict]:
     """Rotterdam's own instrument bundle (did.city_instruments): estimators and event study."""
-    key = {
-        "design": "instrument_did",
-        "city": "rotterdam",
-        "treatment": BUNDLE,
-        "comparison": "rest_nl_unchanged",
-    }
+    key = {"city": "rotterdam", **BUNDLE_KEY}
     rows = [
         _row(**key, estimand="att_overall", estimator=estimator, headline=headline, estimate=0.03)
         for estimator, headline in (("cs_dr", True), ("cs_reg_ri", False), ("sdid", False))
@@ -274,6 +270,21 @@ def _side_tables() -> dict[str, pd.DataFrame]:
                 "passed": True,
             }
         )
+    bundle = {**_side_key("rotterdam"), **BUNDLE_KEY}
+    tables["pretrends"] += [
+        {**bundle, "test": "wald", "statistic": 9.1, "df": 8, "p_value": 0.33},
+        {**bundle, "test": "linear_slope", "statistic": 0.001, "df": 1, "p_value": 0.61},
+    ]
+    tables["honestdid"] += [
+        {**bundle, "method": "relative_magnitude", "m": m, "ci_low": 0.01 - m / 50}
+        | {"ci_high": 0.05 + m / 50, "breakdown": 1.25, "fragile": False}
+        for m in (0.0, 1.0)
+    ]
+    tables["uniform_bands"] += [
+        {**bundle, "estimator": "cs_dr", "event_time": e, "band_low": 0.01 * e - 0.03}
+        | {"band_high": 0.01 * e + 0.03, "critical_value": 2.9}
+        for e in range(-4, 5)
+    ]
     frames = {k: pd.DataFrame(v) for k, v in tables.items()}
     covariates = ("age", "female", "schooling_years", "literacy", "test_score")
     frames["balance"] = pd.DataFrame(

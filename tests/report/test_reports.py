@@ -44,6 +44,8 @@ def test_full_export_renders_every_section(full_main):
         assert f'id="{label}"' in html, label
     assert 'src="http' not in html and "??" not in html
     assert "assessment in the intake + intensified intake" in html
+    # The bundle's own pre-trend tests and HonestDiD breakdown, next to its event study.
+    assert "p = 0.330" in html and "M̄ = 1.25" in html and "not flagged fragile" in html
 
 
 def test_minimal_export_says_what_was_not_run(minimal_export, tmp_path):

@@ -87,11 +87,11 @@ def export_inputs(wildcards):
         "survival": rules.process.output.survival,
         "catalogue": config["data"]["catalogue"],
         "policies": config["data"]["policies"],
-        "pretrends": rules.reform_did.output.pretrends,
-        "honestdid": rules.reform_did.output.honestdid,
-        "inference": rules.reform_did.output.inference,
-        "uniform_bands": rules.reform_did.output.uniform_bands,
     }
+    for side in REFORM_TABLES[1:]:  # event-study side tables of both single-city DiD designs
+        files[side] = [
+            getattr(rule.output, side) for rule in (rules.reform_did, rules.city_instrument_did)
+        ]
     for side in ("balance", "overlap", "sensitivity", "refutations"):
         files[side] = [
             getattr(rule.output, side)

@@ -62,6 +62,10 @@ rule city_instrument_did:
         policies_table=rules.prepare.output.municipality_policies,
     output:
         estimates=f"{RESULTS}/estimates/city_instrument_did.csv",
+        pretrends=f"{RESULTS}/estimates/city_instrument_did_pretrends.csv",
+        honestdid=f"{RESULTS}/estimates/city_instrument_did_honestdid.csv",
+        inference=f"{RESULTS}/estimates/city_instrument_did_inference.csv",
+        uniform_bands=f"{RESULTS}/estimates/city_instrument_did_uniform_bands.csv",
     log:
         log_file("city_instrument_did"),
     benchmark:

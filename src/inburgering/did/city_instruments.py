@@ -34,13 +34,17 @@ from inburgering.config import load_policies
 from inburgering.did.errors import DidError
 from inburgering.did.instrument import adoption_table
 from inburgering.did.reform import (
+    TABLES,
     ReformSettings,
     analysis_frame,
+    band_rows,
     event_rows,
     fit_contrast,
     fit_row,
+    honest_records,
     naive_row,
     placebo_t,
+    pretrend_record,
     quarter_index,
     ri_pool,
     ri_rows,
@@ -48,6 +52,7 @@ from inburgering.did.reform import (
     single_threaded_blas,
     twfe_row,
 )
+from inburgering.io import write_csv_atomic
 from inburgering.policy_calendar import BUNDLE_COMPARISON, InstrumentBundle, instrument_bundles
 from inburgering.tidy import tidy_frame, write_tidy
 from inburgering.workflow import RuleJob
@@ -123,8 +128,9 @@ def bundle_rows(
     outcome: str,
     horizon: int,
     s: ReformSettings,
-) -> list[dict]:
-    """Every row of one bundle × outcome × horizon (empty, logged, if it cannot be fitted)."""
+) -> dict[str, list[dict]]:
+    """Every row and side-table record of one bundle × outcome × horizon (``reform.TABLES``;
+    empty, logged, if it cannot be fitted)."""
     b = window.bundle
     in_window = data["q"].between(window.first, window.last)
     sub = data[in_window & ((data["city"] == b.city) | data["municipality"].isin(unchanged))]
@@ -139,14 +145,22 @@ def bundle_rows(
         "horizon": horizon,
         "subgroup": "all",
     }
+    tables: dict[str, list[dict]] = {name: [] for name in TABLES}
     try:
         fit = fit_contrast(
-            sub, tr, outcome, s.covariates, base_quarters=s.base_quarters, event_q=window.start
+            sub,
+            tr,
+            outcome,
+            s.covariates,
+            honest_bin=s.honest_bin,
+            base_quarters=s.base_quarters,
+            event_q=window.start,
         )
     except DidError as exc:
         log.warning("%s %s %s h=%d: %s", b.city, b.treatment, outcome, horizon, exc)
-        return []
-    rows = [
+        return tables
+    rows = tables["estimates"]
+    rows += [
         fit_row(fit, key, s.alpha),
         *event_rows(fit, key, s.alpha),
         naive_row(sub, tr, outcome, key, s.alpha, event_q=window.start),
@@ -158,13 +172,17 @@ def bundle_rows(
     randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, fit.counts, event_q=window.start)
     if randomization is not None:
         rows.append(randomization[0])
+        tables["inference"].append(randomization[1])
     sdid = sdid_row(sub, b.city, outcome, pool, key, s.alpha, event_q=window.start)
     if sdid is not None:
         rows.append(sdid)
-    return rows
+    tables["pretrends"].append(pretrend_record(fit, key))
+    tables["honestdid"] += honest_records(fit, key, s)
+    tables["uniform_bands"] += band_rows(fit, key, s, [s.seed, horizon, window.start])
+    return tables
 
 
-def city_instrument_rows(
+def city_instrument_tables(
     persons: pd.DataFrame,
     outcomes: pd.DataFrame,
     policies: dict,
@@ -173,8 +191,9 @@ def city_instrument_rows(
     s: ReformSettings,
     settle_quarters: int = 4,
     min_pre_quarters: int = 4,
-) -> pd.DataFrame:
-    """Tidy rows for every estimable bundle of the cities in ``s.cities``."""
+) -> dict[str, pd.DataFrame]:
+    """Tidy estimate rows and side tables (``reform.TABLES``) for every estimable bundle of the
+    cities in ``s.cities``."""
     bundles = [
         b
         for b in instrument_bundles(
@@ -185,14 +204,18 @@ def city_instrument_rows(
     cohorts = quarter_index(persons["cohort"])
     quarters = (int(cohorts.min()), int(cohorts.max()))
     windows = [bundle_window(b, quarters, settle_quarters, min_pre_quarters) for b in bundles]
-    rows: list[dict] = []
+    tables: dict[str, list[dict]] = {name: [] for name in TABLES}
     for h in s.horizons:
         data = analysis_frame(persons, outcomes, h, s.covariates)
         for window in filter(None, windows):
             unchanged = unchanged_municipalities(data, adoption, window, settle_quarters)
             for outcome in outcome_names:
-                rows += bundle_rows(data, window, unchanged, outcome, h, s)
-    return tidy_frame(rows)
+                for name, rows in bundle_rows(data, window, unchanged, outcome, h, s).items():
+                    tables[name] += rows
+    return {
+        name: tidy_frame(rows) if name == "estimates" else pd.DataFrame(rows)
+        for name, rows in tables.items()
+    }
 
 
 def run(job: RuleJob) -> None:
@@ -202,7 +225,7 @@ def run(job: RuleJob) -> None:
     policies = load_policies(job.input["policies"])
     table = pd.read_parquet(job.input["policies_table"]) if "policies_table" in job.input else None
     with single_threaded_blas():
-        rows = city_instrument_rows(
+        tables = city_instrument_tables(
             pd.read_parquet(job.input["persons"]),
             pd.read_parquet(job.input["outcomes"]),
             policies,
@@ -212,4 +235,6 @@ def run(job: RuleJob) -> None:
             settle_quarters=int(spec.get("settle_quarters", 4)),
             min_pre_quarters=int(spec.get("min_pre_quarters", 4)),
         )
-    write_tidy(rows, job.output["estimates"])
+    write_tidy(tables["estimates"], job.output["estimates"])
+    for name in TABLES[1:]:
+        write_csv_atomic(tables[name], job.output[name])

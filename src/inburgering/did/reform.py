@@ -57,7 +57,7 @@ from inburgering.did.inference import (
     wild_cluster_bootstrap,
 )
 from inburgering.io import write_csv_atomic
-from inburgering.tidy import tidy_frame, write_tidy
+from inburgering.tidy import CELL_COLUMNS, tidy_frame, write_tidy
 from inburgering.workflow import RuleJob, StageError
 
 log = logging.getLogger(__name__)
@@ -311,6 +311,12 @@ def fit_contrast(
     )
 
 
+def side_key(key: dict) -> dict:
+    """The columns that tie a side-table row (pre-trend test, HonestDiD, RI, uniform band) to
+    its contrast's estimate rows."""
+    return {k: key[k] for k in CELL_COLUMNS}
+
+
 def _counts(treated: np.ndarray) -> dict[str, int]:
     """Persons of the treated city and of the comparison behind a row (disclosure counts)."""
     return {"n_treated": int(treated.sum()), "n_control": int((~treated).sum())}
@@ -530,7 +536,7 @@ def ri_rows(
         **counts,
     }
     record = {
-        **{k: key[k] for k in ("city", "outcome", "horizon")},
+        **side_key(key),
         "ri_p": ri.p_value,
         "ri_floor": ri.floor,
         "ri_q": ri.q,
@@ -634,7 +640,7 @@ def band_rows(fit: ContrastFit, key: dict, s: ReformSettings, seed: list[int]) -
     crit = sup_t_critical_value(fit.event_vcov, alpha=s.alpha, draws=s.band_draws, seed=seed)
     return [
         {
-            **{k: key[k] for k in ("city", "comparison", "outcome", "horizon")},
+            **side_key(key),
             "estimator": fit.estimator,
             "event_time": int(ev),
             "band_low": est - crit * se,
@@ -648,7 +654,7 @@ def band_rows(fit: ContrastFit, key: dict, s: ReformSettings, seed: list[int]) -
 def pretrend_record(fit: ContrastFit, key: dict) -> dict:
     """Joint Wald test of the leads and the linear pre-trend slope of one contrast."""
     return {
-        **{k: key[k] for k in ("city", "comparison", "outcome", "horizon")},
+        **side_key(key),
         "wald_stat": fit.wald_stat,
         "wald_df": fit.wald_df,
         "wald_p": fit.wald_p,
@@ -675,7 +681,7 @@ def honest_records(fit: ContrastFit, key: dict, s: ReformSettings) -> list[dict]
     except ValueError as exc:
         log.warning("honestdid %s vs %s: %s", key["city"], key["comparison"], exc)
         return []
-    cell = {k: key[k] for k in ("city", "comparison", "outcome", "horizon")}
+    cell = side_key(key)
     return [{**cell, **r, "fragile": fragile} for r in rows]
 
 

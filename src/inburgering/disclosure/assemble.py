@@ -263,12 +263,14 @@ def monte_carlo_item(table: pd.DataFrame) -> Item:
 
 
 def _reform_keys(table: pd.DataFrame) -> pd.DataFrame:
+    """The side-table key (tidy.CELL_COLUMNS); rows written without design, treatment or
+    comparison are reform_did's rest-of-NL contrast."""
     table = table.copy()
-    table.insert(0, "design", "reform_did")
-    table.insert(1, "treatment", "wi2021")
-    if "comparison" not in table.columns:
-        table.insert(3, "comparison", "rest_nl")
-    return table
+    defaults = {"design": "reform_did", "treatment": "wi2021", "comparison": "rest_nl"}
+    for column, value in defaults.items():
+        if column not in table.columns:
+            table[column] = value
+    return table[[*CELL_COLUMNS, *(c for c in table.columns if c not in CELL_COLUMNS)]]
 
 
 def _headline_counts(table: pd.DataFrame, estimates: pd.DataFrame) -> pd.DataFrame:
@@ -363,7 +365,7 @@ def did_items(job, estimates: pd.DataFrame) -> list[Item]:
     }
     items = []
     for name, make in makers.items():
-        table = read_table(job.input[name])
+        table = concat(job.inputs(name))
         if len(table):
             items.append(make(table, estimates))
     return items

@@ -6,6 +6,7 @@ import textwrap
 
 import pandas as pd
 
+from inburgering.policy_calendar import BUNDLE_COMPARISON
 from inburgering.report import style
 from inburgering.report.context import G4, Report, first_horizon, main_outcome
 from inburgering.report.tables import (
@@ -67,9 +68,13 @@ def reform(report: Report) -> str:
 
 
 def _primary(rows: pd.DataFrame) -> pd.DataFrame:
-    """The reform design's primary contrast: each city against the rest of the Netherlands,
-    all persons (figures and the estimator table show one contrast per city)."""
-    return rows[(rows["comparison"] == "rest_nl") & rows["subgroup"].isin(["all", ""])]
+    """The single-city designs' primary contrast: each city against the rest of the Netherlands
+    (a G4 bundle: its unchanged municipalities), all persons (figures and the estimator table
+    show one contrast per city)."""
+    primary = rows["comparison"].isin(["rest_nl", BUNDLE_COMPARISON])
+    if "subgroup" in rows.columns:
+        primary &= rows["subgroup"].isin(["all", ""])
+    return rows[primary]
 
 
 def _reform_figure(report: Report, rows: pd.DataFrame) -> str:
@@ -170,11 +175,8 @@ def _event_figure(
 def _band_for(headline: pd.DataFrame, bands: pd.DataFrame | None) -> pd.DataFrame | None:
     if bands is None or headline.empty:
         return None
-    keys = headline.iloc[0]
-    mask = pd.Series(True, index=bands.index)
-    for column in (*SIDE_KEY, "estimator"):
-        mask &= bands[column].astype(str) == str(keys[column])
-    band = bands[mask].sort_values("event_time")
+    band = _same_cell(bands, headline.iloc[0])
+    band = band[band["estimator"] == headline.iloc[0]["estimator"]].sort_values("event_time")
     return band if len(band) else None
 
 
@@ -259,10 +261,45 @@ def _city_bundles(report: Report, overall: pd.DataFrame) -> str:
             & (events["horizon"] == horizon)
         ]
         if not path.empty:
-            fig = _event_figure(report, path, None, axis="axis_adoption_time")
+            bands = report.exports.table("uniform_bands")
+            fig = _event_figure(report, path, bands, axis="axis_adoption_time")
             caption = t("fig_bundle", outcome=t.label("outcome", outcome), **names)
             text += report.figure(fig, f"fig-bundle-{label}", caption, t("alt_bundle"))
+            text += _bundle_robustness(report, path.iloc[0])
     return text
+
+
+def _bundle_robustness(report: Report, row: pd.Series) -> str:
+    """The bundle's pre-trend tests and HonestDiD breakdown value, in a sentence."""
+    t = report.t
+    tests = _same_cell(report.exports.table("pretrends"), row)
+    if tests is None or tests.empty:
+        return report.not_run("pretrends.csv (instrument_did)")
+    p = dict(zip(tests["test"], tests["p_value"], strict=True))
+    text = t(
+        "bundle_pretrends", wald=p_value(t, p.get("wald")), slope=p_value(t, p.get("linear_slope"))
+    )
+    honest = _same_cell(report.exports.table("honestdid"), row)
+    if honest is not None and "relative_magnitude" in set(honest["method"]):
+        first = honest[honest["method"] == "relative_magnitude"].iloc[0]
+        verdict = t("bundle_fragile" if _true(first["fragile"]) else "bundle_not_fragile")
+        breakdown = t.number(first["breakdown"], 2)
+        text += " " + (
+            t("bundle_breakdown", breakdown=breakdown, verdict=verdict)
+            if first["breakdown"] > 0
+            else t("bundle_not_significant")
+        )
+    return text + "\n\n"
+
+
+def _same_cell(frame: pd.DataFrame | None, row: pd.Series) -> pd.DataFrame | None:
+    """The rows of a side table that belong to the estimate ``row`` (same SIDE_KEY)."""
+    if frame is None:
+        return None
+    mask = pd.Series(True, index=frame.index)
+    for column in SIDE_KEY:
+        mask &= frame[column].astype(str) == str(row[column])
+    return frame[mask]
 
 
 def matching(report: Report) -> str:
@@ -408,9 +445,12 @@ def _pretrends(report: Report) -> str:
     frame = report.city_rows(report.exports.table("pretrends"))
     if frame is None:
         return report.not_run("pretrends.csv")
+    frame = _primary(frame)
     columns = [
+        label_column(t, "treatment"),
         label_column(t, "city"),
         label_column(t, "outcome"),
+        Column("col_horizon", lambda r: t.count(r["horizon"]), True),
         label_column(t, "test"),
         Column("col_statistic", lambda r: t.number(r["statistic"], 2), True),
         Column("col_df", lambda r: t.count(r["df"]), True),
@@ -424,7 +464,10 @@ def _honestdid(report: Report) -> str:
     frame = report.city_rows(report.exports.table("honestdid"))
     if frame is None:
         return report.not_run("honestdid.csv")
-    frame = frame[frame["outcome"] == main_outcome(frame)]
+    frame = _primary(frame[frame["design"] == "reform_did"])
+    frame = frame[
+        (frame["outcome"] == main_outcome(frame)) & (frame["horizon"] == first_horizon(frame))
+    ]
     methods = list(dict.fromkeys(frame["method"]))
     fig, axes = style.figure(2.8, ncols=len(methods), sharey=True)
     for ax, method in zip(axes[0], methods, strict=True):
