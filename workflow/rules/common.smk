@@ -88,9 +88,12 @@ def export_inputs(wildcards):
         "catalogue": config["data"]["catalogue"],
         "policies": config["data"]["policies"],
     }
-    for side in REFORM_TABLES[1:]:  # event-study side tables of both single-city DiD designs
+    for side in REFORM_TABLES[
+        1:
+    ]:  # event-study side tables of both single-city DiD designs
         files[side] = [
-            getattr(rule.output, side) for rule in (rules.reform_did, rules.city_instrument_did)
+            getattr(rule.output, side)
+            for rule in (rules.reform_did, rules.city_instrument_did)
         ]
     for side in ("balance", "overlap", "sensitivity", "refutations"):
         files[side] = [

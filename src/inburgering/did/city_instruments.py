@@ -26,7 +26,7 @@ randomization inference on t over the largest unchanged municipalities, and synt
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -43,6 +43,7 @@ from inburgering.did.reform import (
     fit_row,
     honest_records,
     naive_row,
+    numeric_covariates,
     placebo_t,
     pretrend_record,
     quarter_index,
@@ -201,6 +202,8 @@ def city_instrument_tables(
         )
         if b.city in s.cities
     ]
+    persons, covariates = numeric_covariates(persons, s.covariates)
+    s = replace(s, covariates=covariates)
     cohorts = quarter_index(persons["cohort"])
     quarters = (int(cohorts.min()), int(cohorts.max()))
     windows = [bundle_window(b, quarters, settle_quarters, min_pre_quarters) for b in bundles]

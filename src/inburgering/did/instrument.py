@@ -52,7 +52,12 @@ from inburgering.did.errors import DidError
 from inburgering.did.export import to_tidy
 from inburgering.did.fallback import att_gt_with_fallback
 from inburgering.did.inference import absorb_within, crv3, wild_cluster_bootstrap
-from inburgering.did.reform import ReformSettings, analysis_frame, single_threaded_blas
+from inburgering.did.reform import (
+    ReformSettings,
+    analysis_frame,
+    numeric_covariates,
+    single_threaded_blas,
+)
 from inburgering.did.result import AggregateResult, AttGtResult
 from inburgering.tidy import tidy_frame, write_tidy
 from inburgering.workflow import RuleJob
@@ -383,6 +388,8 @@ def instrument_rows(
     calendar's G4 cities, see the module docstring).
     """
     persons = persons[~persons["municipality"].astype(str).isin([str(c) for c in exclude])]
+    persons, covariates = numeric_covariates(persons, settings.covariates)
+    settings = replace(settings, covariates=covariates)
     rows: list[pd.DataFrame | list] = []
     for h in settings.horizons:
         base = analysis_frame(persons, outcomes, h, settings.covariates, include_uncertain=True)

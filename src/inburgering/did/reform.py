@@ -37,7 +37,8 @@ Carlo in ``benchmarks/mc_did_designs.py`` documents the coverage of the headline
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -130,6 +131,45 @@ def quarter_index(cohort: pd.Series) -> np.ndarray:
 
 
 REFORM_Q = int(quarter_index(pd.Series([REFORM_COHORT]))[0])
+
+
+# A text covariate's levels below this share of persons join its reference level: a rare level
+# leaves some cohort-quarter cells without a single person of it, and the cell regressions of
+# the DiD engine are then rank deficient (``overig``, 3 % of persons, did so).
+MIN_LEVEL_SHARE = 0.05
+
+
+def numeric_covariates(
+    persons: pd.DataFrame, covariates: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Text covariates (e.g. ``group``) as 0/1 columns ``<name>_<level>``, the most frequent
+    level the reference (with the levels rarer than ``MIN_LEVEL_SHARE``); numeric and boolean
+    covariates pass unchanged.
+
+    Why: the DiD engine's outcome and propensity regressions take numeric columns, and a
+    composition shift between groups with very different outcome levels (statushouders and
+    family migrants on social assistance) is a trend only an adjustment for group removes.
+    """
+    persons = persons.copy()
+    names = []
+    for c in covariates:
+        if c not in persons.columns or not _is_text(persons[c]):
+            names.append(c)
+            continue
+        counts = persons[c].dropna().astype(str).value_counts()
+        reference = sorted(counts.index, key=lambda v: (-counts[v], v))[0]
+        common = counts.index[counts >= MIN_LEVEL_SHARE * counts.sum()]
+        for level in sorted(set(common) - {reference}):
+            name = re.sub(r"\W", "_", f"{c}_{level}")
+            persons[name] = (
+                (persons[c].astype(str) == level).astype(float).where(persons[c].notna())
+            )
+            names.append(name)
+    return persons, names
+
+
+def _is_text(column: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(column) or isinstance(column.dtype, pd.CategoricalDtype)
 
 
 def analysis_frame(
@@ -762,6 +802,8 @@ def outcome_tables(
 ) -> dict[str, pd.DataFrame]:
     """Every reform_did row and side table for one outcome at one horizon (one job)."""
     tables: dict[str, list[dict]] = {name: [] for name in TABLES}
+    persons, covariates = numeric_covariates(persons, s.covariates)
+    s = replace(s, covariates=covariates)
     data = analysis_frame(persons, outcomes, horizon, s.covariates)
     wide = analysis_frame(persons, outcomes, horizon, s.covariates, include_uncertain=True)
     pool = ri_pool(data, s.ri_pool)
