@@ -20,7 +20,9 @@ A bundle needs ``min_pre_quarters`` pre quarters in its window.
 Estimator and inference as reform_did's rest-of-NL contrast (one treated city): the CS-DR event
 study normalised to the last ``base_quarters`` pre quarters with the analytic person-level
 standard error as headline, and beside it the naive before/after difference, the TWFE benchmark,
-randomization inference on t over the largest unchanged municipalities, and synthetic DiD.
+randomization inference on t over the largest unchanged municipalities, and synthetic DiD; the
+same side tables (pre-trend tests, HonestDiD, RI record, sup-t band), keyed by design and
+treatment. ``benchmarks/mc_city_bundles.py`` documents bias and coverage.
 """
 
 from __future__ import annotations

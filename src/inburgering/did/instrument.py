@@ -21,7 +21,9 @@ and each G4 city's own Wi2021 effect differs (it is reform_did's estimand). A Di
 such a bundle: with the G4 as adopters the estimates carried +0.01 to +0.025 of the cities'
 other policy changes (a noise-free check on the synthetic population); as comparisons they would
 import the same bundles into the control trend. Other municipalities' adoption dates are assumed
-unrelated to their other policy changes.
+unrelated to their other policy changes. The G4 bundles that the calendar does separate from the
+reform (Rotterdam's 2018Q4/2019Q1 intake package) are estimated one city at a time by
+``did.city_instruments``.
 
 Estimator: Callaway-Sant'Anna group-time ATTs, doubly robust with covariates (falling back to
 outcome regression, then unadjusted, see ``did.fallback``), not-yet-treated comparisons.
