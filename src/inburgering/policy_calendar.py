@@ -31,7 +31,6 @@ class InstrumentBundle:
     city: str
     instruments: tuple[str, ...]
     start: pd.Period
-    end: pd.Period
     previous_change: pd.Period | None  # last quarter of the city's previous bundle or reform
     next_change: pd.Period | None  # first quarter of the city's next bundle or reform
 
@@ -85,7 +84,6 @@ def instrument_bundles(
                     city=city,
                     instruments=tuple(sorted(name for _, name in chain)),
                     start=chain[0][0],
-                    end=chain[-1][0],
                     previous_change=chains[i - 1][-1][0] if i > 0 else None,
                     next_change=chains[i + 1][0][0] if i + 1 < len(chains) else None,
                 )
