@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from inburgering.did.inference import crv3, ri_t_test, synthetic_did, wild_cluster_bootstrap
 
@@ -82,3 +83,14 @@ def test_sdid_recovers_effect_and_placebos_are_null():
     res = synthetic_did(Y, 0, pre, np.arange(1, 20), np.arange(1, N))
     assert abs(res.estimate - 0.5) < 0.1
     assert res.p_value == 1 / 20 and res.floor == 1 / 20
+
+
+def test_sdid_with_donors_all_equal_before_the_change():
+    # Small runs: binary-outcome means of tiny municipalities can all be 0 in the pre-years, so
+    # the weight problem is flat (every weight vector optimal); SDID must still answer.
+    pre = np.array([True, True, True, False, False])
+    Y = np.zeros((6, 5))
+    Y[0, ~pre] = 0.3
+    Y[1:, ~pre] = 0.1
+    res = synthetic_did(Y, 0, pre, np.arange(1, 4), np.arange(1, 6))
+    assert res.estimate == pytest.approx(0.2) and np.isfinite(res.se)

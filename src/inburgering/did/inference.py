@@ -215,6 +215,8 @@ def simplex_ls(A: np.ndarray, b: np.ndarray, ridge: float, iters: int = 3000) ->
     k = A.shape[1]
     L = 2 * (np.linalg.norm(A, 2) ** 2 + ridge)
     w = np.full(k, 1.0 / k)
+    if L == 0:  # A = 0 and no ridge (donors all equal before, small runs): every w is optimal
+        return w
     z, t = w.copy(), 1.0
     for _ in range(iters):
         grad = 2 * (A.T @ (A @ z - b) + ridge * z)
