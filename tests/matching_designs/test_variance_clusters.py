@@ -115,3 +115,32 @@ def test_standard_errors_match_the_spread_and_are_stable(replications):
 def test_rows_say_how_they_cluster(replications):
     assert replications["inference"].str.endswith(SPLIT_NOTE).all()
     assert (replications["n_clusters"] == len(MUNICIPALITIES)).all()
+
+
+def test_a_cell_the_headline_cannot_fit_is_recorded_not_estimated():
+    # Perfect separation: every person with x1 > 0 is treated (a small cell at 4,000 persons
+    # stopped the whole Monte Carlo run here before).
+    section = {
+        "headline": "aipw",
+        "methods": ["aipw", "ipw"],
+        "nearest": {"ratio": 1, "caliper": None, "replace": False, "adjust": True},
+        "cluster": "municipality",
+        "trim": None,
+        "exact": [],
+    }
+    matching = {
+        "sensitivity": {"evalue_min": 2.0, "gamma_min": 1.5},
+        "seed": 0,
+        "min_treated": 20,
+        "min_control": 20,
+        "overlap_bins": 10,
+    }
+    spec = MethodSpec.from_config(section, matching, 0.05)
+    data, _, _ = _population(600)
+    data = data.assign(_treated=(data["x1"] > 0).astype(float), y=0.5)
+    cell = Cell("route_matching", "x_vs_b1", "all", "matched", "y", 12)
+    out = estimate_cell(data, cell, "_treated", ["x1"], spec)
+    assert out.rows == [] and out.sensitivity == []
+    (sample,) = out.samples
+    assert sample["step"].eq("not estimated").all()
+    assert sample["rule"].str.contains("headline aipw not estimable: perfect separation").all()

@@ -586,7 +586,8 @@ def _fit_methods(
     variance_cluster: str | None,
     out: CellOutput,
 ) -> dict[str, MatchingResult]:
-    """Run every configured engine; a failing benchmark is recorded, a failing headline stops."""
+    """Run every configured engine; a failing benchmark is recorded, a failing headline raises
+    its MatchingInputError (the cell is then not estimated, see :func:`estimate_cell`)."""
     results: dict[str, MatchingResult] = {}
     for method in spec.methods:
         try:
@@ -603,7 +604,7 @@ def _fit_methods(
             )
         except MatchingInputError as error:
             if method == spec.headline:
-                raise StageError(f"{cell.label()}: headline {method} failed: {error}") from None
+                raise
             log.warning("%s: benchmark %s not estimated: %s", cell.label(), method, error)
             out.samples.append(_not_estimated(cell, data, treated, f"{method}: {error}"))
     return results
@@ -614,10 +615,11 @@ def estimate_cell(
 ) -> CellOutput:
     """Headline and benchmark estimates for one cell, with their side-table pieces.
 
-    A cell below the minimum group sizes is recorded in the sample table as "not estimated"
-    (logged, never silently dropped). The headline estimator failing on the data stops the
-    stage; a failing benchmark is logged and recorded in the sample table. Standard errors
-    cluster on ``spec.cluster`` except within clusters a fixed effect absorbs
+    A cell below the minimum group sizes, or whose headline estimator the data cannot support
+    (perfect separation of a small cell, no treated unit matched within the caliper), is
+    recorded in the sample table as "not estimated" with the reason (logged, never silently
+    dropped) and has no estimate rows; a failing benchmark is logged and recorded likewise.
+    Standard errors cluster on ``spec.cluster`` except within clusters a fixed effect absorbs
     (:func:`with_variance_clusters`); ``n_clusters`` counts the configured clusters.
     """
     out = CellOutput()
@@ -636,7 +638,12 @@ def estimate_cell(
     out.rows.append({**_row_base(cell), **_without_evalue(naive), "headline": False})
     out.sensitivity.append(_sensitivity_row(cell, naive, False, np.nan, spec))
 
-    results = _fit_methods(data, cell, treated, covariates, spec, variance_cluster, out)
+    try:
+        results = _fit_methods(data, cell, treated, covariates, spec, variance_cluster, out)
+    except MatchingInputError as error:
+        reason = f"headline {spec.headline} not estimable: {error}"
+        log.warning("%s: %s", cell.label(), reason)
+        return CellOutput(samples=[_not_estimated(cell, data, treated, reason)])
     gamma = np.nan
     if "nearest" in results:
         gamma = float(results["nearest"].rosenbaum(alpha=spec.alpha)["critical_gamma"].iloc[0])
