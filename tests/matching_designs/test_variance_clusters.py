@@ -75,12 +75,14 @@ def _population(n: int = 3000, seed: int = 5):
     return data, p0 + 0.05 * treated, rng
 
 
-@pytest.fixture(scope="module")
-def replications():
-    """AIPW estimate and SE over 80 outcome draws of one population (persons fixed)."""
+CELL = Cell("route_matching", "x_vs_b1", "all", "matched", "y", 12)
+
+
+def _spec(*methods: str) -> MethodSpec:
+    """The route design's settings with the given estimators, the first the headline."""
     section = {
-        "headline": "aipw",
-        "methods": ["aipw"],
+        "headline": methods[0],
+        "methods": list(methods),
         "nearest": {"ratio": 1, "caliper": None, "replace": False, "adjust": True},
         "cluster": "municipality",
         "trim": None,
@@ -93,13 +95,18 @@ def replications():
         "min_control": 20,
         "overlap_bins": 10,
     }
-    spec = MethodSpec.from_config(section, matching, 0.05)
-    cell = Cell("route_matching", "x_vs_b1", "all", "matched", "y", 12)
+    return MethodSpec.from_config(section, matching, 0.05)
+
+
+@pytest.fixture(scope="module")
+def replications():
+    """AIPW estimate and SE over 80 outcome draws of one population (persons fixed)."""
+    spec = _spec("aipw")
     data, p, rng = _population()
     rows = []
     for _ in range(80):
         draw = data.assign(y=(rng.random(len(data)) < p).astype(float))
-        out = estimate_cell(draw, cell, "_treated", ["x1", "city"], spec)
+        out = estimate_cell(draw, CELL, "_treated", ["x1", "city"], spec)
         rows += [row for row in out.rows if row["estimator"] == "aipw"]
     return pd.DataFrame(rows)
 
@@ -120,26 +127,10 @@ def test_rows_say_how_they_cluster(replications):
 def test_a_cell_the_headline_cannot_fit_is_recorded_not_estimated():
     # Perfect separation: every person with x1 > 0 is treated (a small cell at 4,000 persons
     # stopped the whole Monte Carlo run here before).
-    section = {
-        "headline": "aipw",
-        "methods": ["aipw", "ipw"],
-        "nearest": {"ratio": 1, "caliper": None, "replace": False, "adjust": True},
-        "cluster": "municipality",
-        "trim": None,
-        "exact": [],
-    }
-    matching = {
-        "sensitivity": {"evalue_min": 2.0, "gamma_min": 1.5},
-        "seed": 0,
-        "min_treated": 20,
-        "min_control": 20,
-        "overlap_bins": 10,
-    }
-    spec = MethodSpec.from_config(section, matching, 0.05)
+    spec = _spec("aipw", "ipw")
     data, _, _ = _population(600)
     data = data.assign(_treated=(data["x1"] > 0).astype(float), y=0.5)
-    cell = Cell("route_matching", "x_vs_b1", "all", "matched", "y", 12)
-    out = estimate_cell(data, cell, "_treated", ["x1"], spec)
+    out = estimate_cell(data, CELL, "_treated", ["x1"], spec)
     assert out.rows == [] and out.sensitivity == []
     (sample,) = out.samples
     assert sample["step"].eq("not estimated").all()

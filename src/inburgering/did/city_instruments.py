@@ -39,21 +39,16 @@ from inburgering.did.reform import (
     TABLES,
     ReformSettings,
     analysis_frame,
-    band_rows,
-    event_rows,
+    event_study_tables,
     fit_contrast,
-    fit_row,
-    honest_records,
     naive_row,
     numeric_covariates,
     placebo_t,
-    pretrend_record,
     quarter_index,
     ri_pool,
     ri_rows,
     sdid_row,
     single_threaded_blas,
-    twfe_row,
 )
 from inburgering.io import write_csv_atomic
 from inburgering.policy_calendar import BUNDLE_COMPARISON, InstrumentBundle, instrument_bundles
@@ -162,13 +157,10 @@ def bundle_rows(
     except DidError as exc:
         log.warning("%s %s %s h=%d: %s", b.city, b.treatment, outcome, horizon, exc)
         return tables
+    band_seed = [s.seed, horizon, window.start]
+    tables.update(event_study_tables(fit, sub, tr, key, s, band_seed, event_q=window.start))
     rows = tables["estimates"]
-    rows += [
-        fit_row(fit, key, s.alpha),
-        *event_rows(fit, key, s.alpha),
-        naive_row(sub, tr, outcome, key, s.alpha, event_q=window.start),
-        twfe_row(sub, tr, outcome, s.covariates, key, s.alpha, event_q=window.start),
-    ]
+    rows.append(naive_row(sub, tr, outcome, key, s.alpha, event_q=window.start))
     rest = sub[~tr]
     pool = ri_pool(rest, s.ri_pool)
     t_placebo = placebo_t(rest, pool, outcome, s.covariates, s.base_quarters, window.start)
@@ -179,9 +171,6 @@ def bundle_rows(
     sdid = sdid_row(sub, b.city, outcome, pool, key, s.alpha, event_q=window.start)
     if sdid is not None:
         rows.append(sdid)
-    tables["pretrends"].append(pretrend_record(fit, key))
-    tables["honestdid"] += honest_records(fit, key, s)
-    tables["uniform_bands"] += band_rows(fit, key, s, [s.seed, horizon, window.start])
     return tables
 
 

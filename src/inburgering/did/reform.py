@@ -793,6 +793,27 @@ def rest_nl_rows(
 TABLES = ("estimates", "pretrends", "honestdid", "inference", "uniform_bands")
 
 
+def event_study_tables(
+    fit: ContrastFit,
+    sub: pd.DataFrame,
+    treated: np.ndarray,
+    key: dict,
+    s: ReformSettings,
+    band_seed: list[int],
+    event_q: int = REFORM_Q,
+) -> dict[str, list[dict]]:
+    """What every single-city event study carries: the overall and event rows, the TWFE
+    benchmark, the pre-trend tests, the HonestDiD rows and the sup-t band (reform_did's
+    contrasts and the G4 bundles of ``did.city_instruments``)."""
+    twfe = twfe_row(sub, treated, key["outcome"], s.covariates, key, s.alpha, event_q=event_q)
+    return {
+        "estimates": [fit_row(fit, key, s.alpha), *event_rows(fit, key, s.alpha), twfe],
+        "pretrends": [pretrend_record(fit, key)],
+        "honestdid": honest_records(fit, key, s),
+        "uniform_bands": band_rows(fit, key, s, band_seed),
+    }
+
+
 def outcome_tables(
     persons: pd.DataFrame,
     outcomes: pd.DataFrame,
@@ -837,12 +858,9 @@ def outcome_tables(
             except DidError as exc:
                 log.warning("reform_did %s vs %s %s h=%d: %s", city, comp, outcome, horizon, exc)
                 continue
-            tables["estimates"].append(fit_row(fit, key, s.alpha))
-            tables["estimates"].extend(event_rows(fit, key, s.alpha))
-            tables["estimates"].append(twfe_row(sub, tr, outcome, s.covariates, key, s.alpha))
-            tables["pretrends"].append(pretrend_record(fit, key))
-            tables["honestdid"].extend(honest_records(fit, key, s))
-            tables["uniform_bands"].extend(band_rows(fit, key, s, [s.seed, horizon, ci, k]))
+            study = event_study_tables(fit, sub, tr, key, s, [s.seed, horizon, ci, k])
+            for name, rows in study.items():
+                tables[name].extend(rows)
             if comp == "rest_nl":
                 rows, inference = rest_nl_rows(
                     data, wide, key, s, t_placebo, pool, fit.counts, s.seed + 97 * horizon + ci

@@ -15,6 +15,7 @@ from inburgering.report.tables import (
     estimate_cells,
     frame_table,
     interval,
+    is_true,
     label_column,
     p_value,
     pipe_table,
@@ -282,7 +283,7 @@ def _bundle_robustness(report: Report, row: pd.Series) -> str:
     honest = _same_cell(report.exports.table("honestdid"), row)
     if honest is not None and "relative_magnitude" in set(honest["method"]):
         first = honest[honest["method"] == "relative_magnitude"].iloc[0]
-        verdict = t("bundle_fragile" if _true(first["fragile"]) else "bundle_not_fragile")
+        verdict = t("bundle_fragile" if is_true(first["fragile"]) else "bundle_not_fragile")
         breakdown = t.number(first["breakdown"], 2)
         text += " " + (
             t("bundle_breakdown", breakdown=breakdown, verdict=verdict)
@@ -507,10 +508,6 @@ def _refutations(report: Report) -> str:
         Column("col_estimate", lambda r: t.number(r["estimate"] * PP, 1, sign=True), True),
         Column("col_interval", lambda r: interval(t, r["ci_low"], r["ci_high"]), True),
         Column("col_p", lambda r: p_value(t, r["p_value"]), True),
-        Column("col_passed", lambda r: t("answer_yes" if _true(r["passed"]) else "answer_no")),
+        Column("col_passed", lambda r: t("answer_yes" if is_true(r["passed"]) else "answer_no")),
     ]
     return frame_table(t, frame, columns, t("tbl_refutations"), "tbl-refutations")
-
-
-def _true(value: object) -> bool:
-    return str(value).lower() == "true"

@@ -54,6 +54,11 @@ def frame_table(
     return pipe_table(header, body, caption, label, [c.numeric for c in columns]) + "\n"
 
 
+def is_true(value: object) -> bool:
+    """A flag as exported tables hold it (bool, or the text 'True'/'true')."""
+    return str(value).lower() == "true"
+
+
 def _row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
@@ -86,7 +91,7 @@ def estimate_cells(t: Translator, row: pd.Series, scale: float = PP) -> list[str
     A published row without an interval (the wild bootstrap reports a p-value only, CRV3 is
     undefined with one treated cluster) shows a dash: "suppressed" is kept for the rows the
     disclosure rules withheld."""
-    withheld = str(row.get("suppressed", False)).lower() == "true"
+    withheld = is_true(row.get("suppressed", False))
     no_interval = pd.isna(row["ci_low"]) or pd.isna(row["ci_high"])
     return [
         effect(t, row["estimate"], scale),
