@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from workflow_helpers import ROOT, run_snakemake, write_overlay
@@ -37,6 +39,12 @@ def test_every_estimate_has_a_truth(tiny_run):
     validation = pd.read_csv(tiny_run / "validation" / "estimates_vs_truth.csv")
     assert len(validation) == len(causal) > 0
     assert validation["truth"].notna().all()
+
+
+def test_every_job_runs_with_the_fixed_hash_seed(tiny_run):
+    """pyfixest's fixed-effect order follows the hash seed (common.smk): every job must fix it."""
+    record = json.loads((tiny_run / "export" / "PROVENANCE.json").read_text(encoding="utf-8"))
+    assert record["python_hash_seed"] == "0"
 
 
 def test_every_rule_wrote_log_and_benchmark(tiny_run):

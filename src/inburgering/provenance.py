@@ -210,6 +210,8 @@ def provenance(
         "code_hash": code_hash(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
+        # The workflow fixes it for every job (common.smk); another value means reruns can differ.
+        "python_hash_seed": os.environ.get("PYTHONHASHSEED"),
         "lock_file_sha256": sha256_file(lock) if lock.exists() else None,
         "packages": locked_versions(lock),
         "packages_not_matching_lock": lock_mismatches(lock),

@@ -1,8 +1,15 @@
 # Shared definitions: config validation at start-up, result paths, per-rule log/benchmark paths.
 
+import os
 from pathlib import Path
 
 from inburgering.config import ConfigError, check_all
+
+# Every job is a Python process started from here (script directive; under SLURM the job's own
+# snakemake reads this file again first), so this fixes the hash seed of every job. pyfixest 0.60
+# iterates a `set` of fixed-effect names (formula/utils.py, _encode_fixed_effects), so the order
+# of its alternating projections, and the last bits of TWFE standard errors, follow the hash seed.
+os.environ["PYTHONHASHSEED"] = "0"
 
 try:
     check_all(config, base=workflow.basedir)

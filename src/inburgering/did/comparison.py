@@ -25,10 +25,11 @@ from inburgering.did.errors import DidError
 
 COLUMNS = ("event_time", "att", "se", "ci_low", "ci_high", "estimator")
 
-# pyfixest's demeaning stops at its tolerance along a path that depends on Python's hash seed;
-# at the default 1e-6 the 9th digit of standard errors changes between runs. This tolerance
-# makes results byte-identical across runs (DESIGN.md, determinism) at negligible cost. Every
-# feols call passes it (the typed configuration; pyfixest 0.60 deprecates `fixef_tol=`).
+# pyfixest's demeaning stops at its tolerance along a path that depends on Python's hash seed
+# (the order of the fixed effects); at the default 1e-6 the 9th digit of standard errors changes
+# between runs, at 1e-13 only the last bits do. Those last bits are fixed by the workflow's
+# PYTHONHASHSEED (workflow/rules/common.smk). Every feols call passes this tolerance (the typed
+# configuration; pyfixest 0.60 deprecates `fixef_tol=`).
 DEMEANER = MapDemeaner(fixef_tol=1e-13)
 
 
