@@ -23,10 +23,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import pandas as pd
 import yaml
 
-from inburgering.did.city_instruments import city_instrument_tables
+from inburgering.designs.city_instrument_did import city_instrument_tables
+from inburgering.designs.event_study import ReformSettings, outcome_tables
+from inburgering.designs.instrument_did import adoption_table, instrument_rows
 from inburgering.did.designsim import SimSpec, simulate
-from inburgering.did.instrument import adoption_table, instrument_rows
-from inburgering.did.reform import ReformSettings, outcome_tables
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 The model is the one the estimate stage fits with pyfixest: person-level OLS with municipality
 and cohort-quarter fixed effects, covariates, CRV1 standard errors clustered by municipality
-(``twfe_row`` in ``inburgering.did.reform``, ``_twfe_rows`` in ``inburgering.did.instrument``),
+(``twfe_row`` in ``inburgering.designs.event_study``, ``_twfe_rows`` in
+``inburgering.designs.instrument_did``),
 in two forms:
 
 - ``event``: relative-time dummies (reference -1, never-treated all zero) built by the same
@@ -46,9 +47,9 @@ TOOLS = ("pyfixest", "linearmodels")
 
 def build_frame(persons: int, municipalities: int, horizon: int, seed: int) -> pd.DataFrame:
     """The estimate stage's analysis frame for one horizon, with adoption dummies."""
+    from inburgering.designs.event_study import analysis_frame, quarter_index
     from inburgering.did.comparison import _with_dummies
     from inburgering.did.designsim import SimSpec, simulate
-    from inburgering.did.reform import analysis_frame, quarter_index
 
     sim = simulate(
         SimSpec(persons=persons, other_municipalities=municipalities, seed=seed), (horizon,)

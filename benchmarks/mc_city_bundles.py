@@ -1,4 +1,5 @@
-"""Monte Carlo of the G4 cities' own instrument bundles (did.city_instruments) on the synth data.
+"""Monte Carlo of the G4 cities' own instrument bundles (designs.city_instrument_did) on the
+synth data.
 
 Usage::
 
@@ -23,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from inburgering.contracts.tidy import read_tidy
 from inburgering.montecarlo import aggregate, run_workflow
 from inburgering.synth.validation import compare, read_truth
-from inburgering.tidy import read_tidy
 
 ESTIMATES = "estimates/city_instrument_did.csv"
 TRUTH = "synthetic/truth/estimands.csv"

@@ -21,17 +21,17 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 
-from inburgering.did.designsim import G4, SimSpec, quarter_label, simulate
-from inburgering.did.honest import is_fragile
-from inburgering.did.inference import ri_t_test
-from inburgering.did.instrument import adoption_table, instrument_rows
-from inburgering.did.reform import (
+from inburgering.designs.event_study import (
     ReformSettings,
     analysis_frame,
     fit_contrast,
     placebo_t,
     ri_pool,
 )
+from inburgering.designs.instrument_did import adoption_table, instrument_rows
+from inburgering.did.designsim import G4, SimSpec, quarter_label, simulate
+from inburgering.did.honest import is_fragile
+from inburgering.did.inference import ri_t_test
 
 Z = 1.959963984540054
 

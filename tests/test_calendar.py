@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from inburgering.calendar import instrument_bundles
 from inburgering.config import load_policies
-from inburgering.did.city_instruments import bundle_window
-from inburgering.did.reform import quarter_index
-from inburgering.policy_calendar import instrument_bundles
+from inburgering.designs.city_instrument_did import bundle_window
+from inburgering.designs.event_study import quarter_index
 
 CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
 

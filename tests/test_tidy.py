@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from inburgering.tidy import TIDY_COLUMNS, TidyContractError, read_tidy, tidy_frame, write_tidy
+from inburgering.contracts.tidy import (
+    TIDY_COLUMNS,
+    TidyContractError,
+    read_tidy,
+    tidy_frame,
+    write_tidy,
+)
 
 
 def row(**overrides):
@@ -69,7 +75,7 @@ def test_write_is_deterministic(tmp_path):
 
 
 def test_gather_parts_concatenates_each_table(tmp_path):
-    from inburgering.estimates import gather_parts
+    from inburgering.designs.gather import gather_parts
     from inburgering.workflow import RuleJob
 
     parts = {"estimates": [], "balance": []}

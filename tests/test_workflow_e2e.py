@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from workflow_helpers import ROOT, run_snakemake, write_overlay
 
-from inburgering.tidy import read_tidy
+from inburgering.contracts.tidy import read_tidy
 
 pytestmark = pytest.mark.e2e
 

@@ -3,7 +3,7 @@
 A city's instrument adoptions that fall in the same or adjacent quarters cannot be told apart
 by any before/after design, so they form one *bundle*; a bundle that touches the Wi2021 reform
 quarter is part of the city's reform (reform_did's estimand) and is not a bundle of its own.
-The estimator (``did.city_instruments``) and the synthetic truth (``synth.truth``) both read
+The estimator (``designs.city_instrument_did``) and the synthetic truth (``synth.truth``) both read
 the bundles from here, so they always mean the same thing.
 """
 

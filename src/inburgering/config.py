@@ -1,7 +1,8 @@
 """Loading and validating configuration: the main config, the policy calendar, the catalogue.
 
-Every config file has a JSON schema in ``workflow/schemas/``; a bad value stops the run before
-any work, naming the file, the key and what was expected (DESIGN.md, "Contracts").
+Every config file has a JSON schema in ``inburgering/schemas/`` (package data, so an installed
+package finds them); a bad value stops the run before any work, naming the file, the key and what
+was expected (DESIGN.md, "Contracts").
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+SCHEMA_DIR = Path(str(files("inburgering") / "schemas"))
 
 
 class ConfigError(ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from inburgering.contracts.tidy import TIDY_COLUMNS
 from inburgering.did import (
     DidError,
     att_gt,
@@ -14,7 +15,6 @@ from inburgering.did import (
     to_tidy,
     twfe_event_study,
 )
-from inburgering.tidy import TIDY_COLUMNS
 
 KW = {"outcome": "lemp", "time": "year", "group": "first.treat", "unit": "countyreal"}
 

@@ -1,8 +1,9 @@
-"""Single-threaded BLAS for the design tests (see inburgering.did.reform.single_threaded_blas)."""
+"""Single-threaded BLAS for the design tests (see
+inburgering.designs.event_study.single_threaded_blas)."""
 
 import pytest
 
-from inburgering.did.reform import single_threaded_blas
+from inburgering.designs.event_study import single_threaded_blas
 
 
 @pytest.fixture(autouse=True)

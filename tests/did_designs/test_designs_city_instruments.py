@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inburgering.did.city_instruments import (
+from inburgering.calendar import BUNDLE_COMPARISON, instrument_bundles
+from inburgering.designs.city_instrument_did import (
     BundleWindow,
     city_instrument_tables,
     unchanged_municipalities,
 )
-from inburgering.did.instrument import adoption_table
-from inburgering.did.reform import ReformSettings, analysis_frame, quarter_index
-from inburgering.policy_calendar import BUNDLE_COMPARISON, instrument_bundles
+from inburgering.designs.event_study import ReformSettings, analysis_frame, quarter_index
+from inburgering.designs.instrument_did import adoption_table
 from inburgering.synth import truth
 from inburgering.synth.dates import quarter_from_label
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inburgering.did.attgt import att_gt
-from inburgering.did.instrument import (
+from inburgering.designs.event_study import ReformSettings
+from inburgering.designs.instrument_did import (
     adoption_table,
     effective_municipalities,
     eligible_cohorts,
@@ -20,7 +20,7 @@ from inburgering.did.instrument import (
     leverage_corrected,
     small_sample_intervals,
 )
-from inburgering.did.reform import ReformSettings
+from inburgering.did.attgt import att_gt
 from inburgering.synth import truth
 from inburgering.synth.dates import quarter_from_label
 from inburgering.synth.municipalities import NEVER

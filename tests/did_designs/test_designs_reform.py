@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from inburgering.designs.event_study import ReformSettings, outcome_tables
 from inburgering.did.designsim import SimSpec, simulate
-from inburgering.did.reform import ReformSettings, outcome_tables
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +97,8 @@ def test_contrast_without_base_quarters_is_not_estimated():
     no DiD: the fit must refuse rather than return an un-normalised contrast."""
     import numpy as np
 
+    from inburgering.designs.event_study import REFORM_Q, fit_contrast
     from inburgering.did.errors import DidError
-    from inburgering.did.reform import REFORM_Q, fit_contrast
 
     rng = np.random.default_rng(0)
     quarters = [*range(REFORM_Q - 12, REFORM_Q - 6), *range(REFORM_Q, REFORM_Q + 4)]

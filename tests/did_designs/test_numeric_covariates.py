@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from inburgering.did.reform import fit_contrast, numeric_covariates, quarter_index
+from inburgering.designs.event_study import fit_contrast, numeric_covariates, quarter_index
 
 
 def test_levels_reference_rare_and_missing():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import pandas as pd
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "disclosure.schema.yaml"
+from inburgering.config import schema_path
+
+SCHEMA = schema_path("disclosure")
 
 
 def two_way(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from inburgering.contracts.tidy import tidy_frame
 from inburgering.disclosure import (
     LeakError,
     TableSpec,
@@ -22,7 +23,6 @@ from inburgering.disclosure import (
     tidy_estimates_spec,
     write_export,
 )
-from inburgering.tidy import tidy_frame
 
 CITIES = {"rotterdam": 400, "amsterdam": 450, "den_haag": 300, "utrecht": 6}  # utrecht: tiny
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from disclosure_helpers import SCHEMA
 
+from inburgering.contracts.tidy import tidy_frame, write_tidy
 from inburgering.disclosure import DisclosureError, TableSpec, check_table, export_from_files
-from inburgering.tidy import tidy_frame, write_tidy
 
 FLOW = TableSpec(
     "sample_flow",

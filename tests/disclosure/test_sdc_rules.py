@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from inburgering.contracts.tidy import tidy_frame
 from inburgering.disclosure import (
     DisclosureError,
     TableSpec,
@@ -15,7 +16,6 @@ from inburgering.disclosure import (
     summarise_percentiles,
     tidy_estimates_spec,
 )
-from inburgering.tidy import tidy_frame
 
 FREQ = TableSpec("freq", "frequency", count_columns=["n"], group_columns=["city"])
 

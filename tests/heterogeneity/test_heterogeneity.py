@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inburgering.heterogeneity import estimate_cate, refute
-from inburgering.tidy import TIDY_COLUMNS
+from inburgering.contracts.tidy import TIDY_COLUMNS
+from inburgering.heterogeneity import estimate_cate
+from inburgering.matching.refute import refute
 
 
 def _simulate(n: int = 3000, seed: int = 2) -> pd.DataFrame:

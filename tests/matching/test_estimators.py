@@ -9,8 +9,8 @@ import statsmodels.api as sm
 from matching_helpers import TRUE_ATT, simulate
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+from inburgering.contracts.tidy import TIDY_COLUMNS
 from inburgering.matching import MatchingInputError, estimate_att, love_plot_data
-from inburgering.tidy import TIDY_COLUMNS
 
 COVS = ["x1", "x2", "g"]
 SPECS = {

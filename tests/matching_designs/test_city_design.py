@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from designs_helpers import assert_person_free, design_config, joined, limited
 
+from inburgering.contracts.tidy import read_tidy
+from inburgering.designs.matching import city_matching_rows, run_city
 from inburgering.matching import _cells
-from inburgering.matching.designs import city_matching_rows, run_city
-from inburgering.tidy import read_tidy
 from inburgering.workflow import RuleJob
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from designs_helpers import assert_person_free, joined, limited, simulate
 
-from inburgering.heterogeneity.designs import (
+from inburgering.designs.heterogeneity import (
     SUMMARY_COLUMNS,
     dr_att_scores,
     heterogeneity_rows,

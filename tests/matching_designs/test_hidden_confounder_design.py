@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from designs_helpers import design_config, generated, joined, limited
 
-from inburgering.matching.designs import route_matching_rows
+from inburgering.designs.matching import route_matching_rows
 
 SEED = 11
 PERSONS = 20_000

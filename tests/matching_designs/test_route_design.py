@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from designs_helpers import assert_person_free, joined, limited
 
+from inburgering.contracts.tidy import KEY_COLUMNS, TIDY_COLUMNS
+from inburgering.designs.matching import route_matching_rows
 from inburgering.matching import _cells
-from inburgering.matching.designs import route_matching_rows
-from inburgering.tidy import KEY_COLUMNS, TIDY_COLUMNS
 from inburgering.workflow import StageError
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from designs_helpers import design_config, joined, limited, simulate
 
-from inburgering.matching._cells import MethodSpec, is_fragile
-from inburgering.matching.designs import route_matching_rows
+from inburgering.designs.cells import MethodSpec, is_fragile
+from inburgering.designs.matching import route_matching_rows
 
 
 def _run(sim):

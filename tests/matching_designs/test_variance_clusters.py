@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inburgering.matching._cells import (
+from inburgering.designs.cells import (
     SPLIT_NOTE,
     Cell,
     MethodSpec,

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inburgering.contracts.tidy import write_tidy
 from inburgering.report.inputs import CONTRACT
-from inburgering.tidy import write_tidy
 
 CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
 BUNDLE = "assessment_in_intake+intensified_intake"
@@ -137,7 +137,8 @@ def _estimates() -> list[dict]:
 
 
 def _bundle_rows() -> list[dict]:
-    """Rotterdam's own instrument bundle (did.city_instruments): estimators and event study."""
+    """Rotterdam's own instrument bundle (designs.city_instrument_did): estimators and event
+    study."""
     key = {"city": "rotterdam", **BUNDLE_KEY}
     rows = [
         _row(**key, estimand="att_overall", estimator=estimator, headline=headline, estimate=0.03)
@@ -392,7 +393,7 @@ def write_full_export(folder: Path) -> Path:
     write_tidy(estimates, folder / "estimates.csv")
     for name, frame in _side_tables().items():
         _write_csv(frame, folder / f"{name}.csv")
-    from inburgering.tidy import read_tidy
+    from inburgering.contracts.tidy import read_tidy
 
     _write_csv(_validation(read_tidy(folder / "estimates.csv")), folder / "validation.csv")
     _write_csv(

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from synth_helpers import read_logical
 
+from inburgering.contracts.tidy import KEY_COLUMNS
 from inburgering.synth.municipalities import NEVER
 from inburgering.synth.validation import read_truth
-from inburgering.tidy import KEY_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +103,8 @@ def test_instrument_aggregation_from_cells(truth):
     c = cells[
         (cells["outcome"] == "employed") & (cells["horizon"] == 12) & (cells["group"] > "2016Q1")
     ]
-    # Only the cohorts instrument_did can estimate count (did.instrument.eligible_cohorts); in
-    # this small population few instruments have one.
+    # Only the cohorts instrument_did can estimate count
+    # (designs.instrument_did.eligible_cohorts); in this small population few instruments have one.
     eligible = sorted(c.loc[c["eligible"], "instrument"].unique())
     assert eligible, "no instrument with an eligible adoption cohort"
     c = c[(c["instrument"] == eligible[0]) & c["eligible"]]

@@ -21,7 +21,7 @@ rule reform_did_part:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.did.reform:run_part",
+        entry="inburgering.designs.event_study:run_part",
         estimate=config["estimate"],
         outcome=lambda wildcards: wildcards.outcome,
         horizon=lambda wildcards: int(wildcards.horizon),
@@ -49,7 +49,7 @@ rule reform_did:
         mem_mb=2000,
         runtime=5,
     params:
-        entry="inburgering.estimates:gather_parts",
+        entry="inburgering.designs.gather:gather_parts",
     script:
         RULE_SCRIPT
 
@@ -77,7 +77,7 @@ rule city_instrument_did:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.did.city_instruments:run",
+        entry="inburgering.designs.city_instrument_did:run",
         estimate=config["estimate"],
     script:
         RULE_SCRIPT
@@ -102,7 +102,7 @@ rule instrument_did:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.did.instrument:run",
+        entry="inburgering.designs.instrument_did:run",
         estimate=config["estimate"],
     script:
         RULE_SCRIPT
@@ -127,7 +127,7 @@ rule route_matching_part:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.matching.designs:run_route",
+        entry="inburgering.designs.matching:run_route",
         matching=config["matching"],
         estimate=config["estimate"],
         contrast=lambda wildcards: wildcards.contrast,
@@ -156,7 +156,7 @@ rule route_matching:
         mem_mb=2000,
         runtime=5,
     params:
-        entry="inburgering.estimates:gather_parts",
+        entry="inburgering.designs.gather:gather_parts",
     script:
         RULE_SCRIPT
 
@@ -183,7 +183,7 @@ rule city_matching:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.matching.designs:run_city",
+        entry="inburgering.designs.matching:run_city",
         matching=config["matching"],
         estimate=config["estimate"],
     script:
@@ -210,7 +210,7 @@ rule heterogeneity:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.heterogeneity.designs:run",
+        entry="inburgering.designs.heterogeneity:run",
         matching=config["matching"],
         estimate=config["estimate"],
     script:
@@ -265,7 +265,7 @@ rule gather_estimates:
         mem_mb=1000,
         runtime=5,
     params:
-        entry="inburgering.estimates:gather",
+        entry="inburgering.designs.gather:gather",
     script:
         RULE_SCRIPT
 

@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from inburgering.contracts.tidy import CELL_COLUMNS, tidy_frame
 from inburgering.matching._design import MatchingInputError
 from inburgering.matching.balance import BALANCE_COLUMNS as COVARIATE_BALANCE_COLUMNS
 from inburgering.matching.estimate import estimate_att
 from inburgering.matching.inference import normal_interval
 from inburgering.matching.result import MatchingResult
 from inburgering.matching.sensitivity import EValue, evalue_continuous, evalue_risk_difference
-from inburgering.tidy import CELL_COLUMNS, tidy_frame
 from inburgering.workflow import StageError
 
 log = logging.getLogger(__name__)
@@ -777,7 +777,7 @@ def refutation_rows(
     seed: int,
 ) -> pd.DataFrame:
     """dowhy refuters (placebo treatment, random common cause, data subset) for one cell."""
-    from inburgering.heterogeneity import refute
+    from inburgering.matching.refute import refute
 
     # dowhy logs every simulated regression at INFO: keep the rule log readable.
     logging.getLogger("dowhy").setLevel(logging.WARNING)

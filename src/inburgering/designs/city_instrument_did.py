@@ -32,10 +32,10 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from inburgering.calendar import BUNDLE_COMPARISON, InstrumentBundle, instrument_bundles
 from inburgering.config import load_policies
-from inburgering.did.errors import DidError
-from inburgering.did.instrument import adoption_table
-from inburgering.did.reform import (
+from inburgering.contracts.tidy import tidy_frame, write_tidy
+from inburgering.designs.event_study import (
     TABLES,
     ReformSettings,
     analysis_frame,
@@ -50,9 +50,9 @@ from inburgering.did.reform import (
     sdid_row,
     single_threaded_blas,
 )
+from inburgering.designs.instrument_did import adoption_table
+from inburgering.did.errors import DidError
 from inburgering.io import write_csv_atomic
-from inburgering.policy_calendar import BUNDLE_COMPARISON, InstrumentBundle, instrument_bundles
-from inburgering.tidy import tidy_frame, write_tidy
 from inburgering.workflow import RuleJob
 
 log = logging.getLogger(__name__)

@@ -45,6 +45,7 @@ import pandas as pd
 import pyfixest as pf
 from scipy.stats import norm
 
+from inburgering.contracts.tidy import CELL_COLUMNS, tidy_frame, write_tidy
 from inburgering.did.bootstrap import sup_t_critical_value
 from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
@@ -58,7 +59,6 @@ from inburgering.did.inference import (
     wild_cluster_bootstrap,
 )
 from inburgering.io import write_csv_atomic
-from inburgering.tidy import CELL_COLUMNS, tidy_frame, write_tidy
 from inburgering.workflow import RuleJob, StageError
 
 log = logging.getLogger(__name__)

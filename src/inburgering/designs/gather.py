@@ -6,8 +6,8 @@ import logging
 
 import pandas as pd
 
+from inburgering.contracts.tidy import read_tidy, tidy_frame, write_tidy
 from inburgering.io import write_csv_atomic
-from inburgering.tidy import read_tidy, tidy_frame, write_tidy
 from inburgering.workflow import RuleJob
 
 log = logging.getLogger(__name__)

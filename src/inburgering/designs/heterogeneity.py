@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from inburgering.heterogeneity import _folds, _learners, estimate_cate
-from inburgering.matching._cells import (
+from inburgering.contracts.tidy import tidy_frame
+from inburgering.designs.cells import (
     SAMPLE_COLUMNS,
     SENSITIVITY_COLUMNS,
     Cell,
@@ -49,8 +49,8 @@ from inburgering.matching._cells import (
     require_columns,
     usable_covariates,
 )
-from inburgering.matching.designs import TREATED, run_design
-from inburgering.tidy import tidy_frame
+from inburgering.designs.matching import TREATED, run_design
+from inburgering.heterogeneity.cate import _folds, _learners, estimate_cate
 from inburgering.workflow import RuleJob, StageError
 
 log = logging.getLogger(__name__)
@@ -321,7 +321,7 @@ def heterogeneity_rows(
     persons: pd.DataFrame, outcomes: pd.DataFrame, config: Mapping[str, Any]
 ) -> HeterogeneityTables:
     """Subgroup route effects (estimand ``cate``) per outcome and horizon, with side tables
-    (parameters as :func:`inburgering.matching.designs.route_matching_rows`)."""
+    (parameters as :func:`inburgering.designs.matching.route_matching_rows`)."""
     matching, estimate = config["matching"], config["estimate"]
     settings, route = matching["heterogeneity"], matching["route"]
     contrast = settings["contrast"]

@@ -48,20 +48,20 @@ import yaml
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
+from inburgering.contracts.tidy import tidy_frame, write_tidy
+from inburgering.designs.event_study import (
+    ReformSettings,
+    analysis_frame,
+    numeric_covariates,
+    single_threaded_blas,
+)
 from inburgering.did.bootstrap import cluster_sums
 from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
 from inburgering.did.export import to_tidy
 from inburgering.did.fallback import att_gt_with_fallback
 from inburgering.did.inference import absorb_within, crv3, wild_cluster_bootstrap
-from inburgering.did.reform import (
-    ReformSettings,
-    analysis_frame,
-    numeric_covariates,
-    single_threaded_blas,
-)
 from inburgering.did.result import AggregateResult, AttGtResult
-from inburgering.tidy import tidy_frame, write_tidy
 from inburgering.workflow import RuleJob
 
 log = logging.getLogger(__name__)

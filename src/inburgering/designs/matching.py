@@ -63,8 +63,8 @@ from typing import Any
 
 import pandas as pd
 
-from inburgering.io import write_csv_atomic
-from inburgering.matching._cells import (
+from inburgering.contracts.tidy import write_tidy
+from inburgering.designs.cells import (
     Cell,
     CellOutput,
     DesignTables,
@@ -82,7 +82,7 @@ from inburgering.matching._cells import (
     support_row,
     usable_covariates,
 )
-from inburgering.tidy import write_tidy
+from inburgering.io import write_csv_atomic
 from inburgering.workflow import RuleJob, StageError
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ def run_design(job: RuleJob, rows: Any, matching: Mapping[str, Any] | None = Non
 
 def run_route(job: RuleJob) -> None:
     """Snakemake entry of rule route_matching_part: one route contrast (wildcard ``contrast``);
-    rule route_matching gathers the contrasts (``inburgering.estimates.gather_parts``)."""
+    rule route_matching gathers the contrasts (``inburgering.designs.gather.gather_parts``)."""
     contrast = job.params["contrast"]
     route = dict(job.params["matching"]["route"])
     route["contrasts"] = {contrast: route["contrasts"][contrast]}

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from inburgering.contracts.tidy import tidy_frame
 from inburgering.did.errors import DidError
 from inburgering.did.result import AggregateResult
-from inburgering.tidy import tidy_frame
 
 _ESTIMAND = {"simple": "att_overall", "dynamic": "att_event", "group": "att_group"}
 
@@ -45,7 +45,7 @@ def to_tidy(
     inference: str | None = None,
     include_overall: bool = False,
 ) -> pd.DataFrame:
-    """Rows of the tidy estimate contract (``inburgering.tidy``) for one aggregation.
+    """Rows of the tidy estimate contract (``inburgering.contracts.tidy``) for one aggregation.
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 Nothing reaches ``results/export/`` without passing here; the export is the only input of the
 reports. Typical use inside RA::
 
-    rules = load_rules(config["disclosure"], schema_path="workflow/schemas/disclosure.schema.yaml")
+    rules = load_rules(config["disclosure"], schema_path=schema_path("disclosure"))
     checked = check_tables([(tidy_rows, tidy_estimates_spec("estimates")),
                             (counts, TableSpec("persons_city_cohort", "frequency",
                                                count_columns=["n"],

@@ -9,13 +9,13 @@ from typing import Any
 
 import pandas as pd
 
+from inburgering.contracts.tidy import read_tidy
 from inburgering.disclosure.export import write_export
 from inburgering.disclosure.figures import CheckedFigure
 from inburgering.disclosure.rules import load_rules
 from inburgering.disclosure.spec import TableSpec
 from inburgering.disclosure.summaries import tidy_estimates_spec
 from inburgering.disclosure.tables import check_tables
-from inburgering.tidy import read_tidy
 
 PathLike = str | os.PathLike[str]
 
@@ -62,7 +62,8 @@ def export_from_files(
     export_dir
         ``results/export``; replaced atomically as a whole (one rule must own it).
     estimates
-        Tidy estimate CSVs (:func:`inburgering.tidy.write_tidy`); exported under their stem.
+        Tidy estimate CSVs (:func:`inburgering.contracts.tidy.write_tidy`); exported under their
+        stem.
     tables
         ``(path, spec)`` for descriptive tables; checked after the estimates, in order, with one
         margin registry (tables sharing a ``universe`` protect each other).
@@ -71,7 +72,7 @@ def export_from_files(
     disclosure
         The ``disclosure:`` config section (defaults fill the rest).
     schema_path
-        ``workflow/schemas/disclosure.schema.yaml`` to validate the section against.
+        ``src/inburgering/schemas/disclosure.schema.yaml`` to validate the section against.
     persons, person_key, person_value_columns
         Person-level table whose identifiers and (rare) dates/amounts the leak scan looks for
         in every exported file.

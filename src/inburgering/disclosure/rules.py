@@ -147,7 +147,7 @@ def load_rules(
     section
         The `disclosure:` mapping from the configuration (missing keys take the defaults).
     schema_path
-        Optional path of ``workflow/schemas/disclosure.schema.yaml``; when given, the merged
+        Optional path of ``src/inburgering/schemas/disclosure.schema.yaml``; when given, the merged
         section is validated against it (JSON Schema draft 2020-12).
 
     Returns

@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from inburgering.config import load_policies
+from inburgering.config import load_policies, schema_path
+from inburgering.contracts.tidy import read_tidy
 from inburgering.disclosure import assemble
 from inburgering.disclosure.export import write_export
 from inburgering.disclosure.figures import check_figure_data
@@ -21,12 +22,11 @@ from inburgering.disclosure.files import read_table
 from inburgering.disclosure.rules import load_rules
 from inburgering.disclosure.tables import check_tables
 from inburgering.provenance import write_provenance
-from inburgering.tidy import read_tidy
 from inburgering.workflow import RuleJob
 
 log = logging.getLogger(__name__)
 
-SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "disclosure.schema.yaml"
+SCHEMA = schema_path("disclosure")
 PERSON_DATES = (
     "obligation_start",
     "permit_date",

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from inburgering.contracts.tidy import KEY_COLUMNS
 from inburgering.disclosure.rules import DisclosureRules
 from inburgering.disclosure.spec import AUDIT_PREFIX, TableSpec
-from inburgering.tidy import KEY_COLUMNS
 
 TIDY_VALUES = ("estimate", "se", "ci_low", "ci_high", "p_value", "n_clusters")
 
@@ -22,7 +22,8 @@ TIDY_VALUES = ("estimate", "se", "ci_low", "ci_high", "p_value", "n_clusters")
 def tidy_estimates_spec(
     name: str, description: str = "", *, margins: dict[str, str] | None = None
 ) -> TableSpec:
-    """Spec for tidy estimate rows (:mod:`inburgering.tidy`): treated and control counted apart.
+    """Spec for tidy estimate rows (:mod:`inburgering.contracts.tidy`): treated and control
+    counted apart.
 
     ``margins`` defaults to none: a pooled ``city == "all"`` estimate is not in general a sum of
     the city estimates. Pass ``{"city": "all"}`` when it is (e.g. n-weighted averages) so the

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from inburgering.contracts.tidy import tidy_frame
 from inburgering.matching.sensitivity import EValue, critical_gamma, rosenbaum_bounds
-from inburgering.tidy import tidy_frame
 
 SAMPLE_COLUMNS = ("step", "rule", "treated", "control", "treated_remaining", "control_remaining")
 
@@ -75,7 +75,7 @@ class MatchingResult:
         headline: bool = False,
         n_clusters: int | None = None,
     ) -> pd.DataFrame:
-        """Tidy estimate row(s) (``inburgering.tidy``) with estimand ``"att"``."""
+        """Tidy estimate row(s) (``inburgering.contracts.tidy``) with estimand ``"att"``."""
         row = {
             "design": design,
             "estimand": "att",

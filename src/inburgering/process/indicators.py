@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.stats import norm
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from inburgering.tidy import tidy_frame
+from inburgering.contracts.tidy import tidy_frame
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from inburgering.contracts.tidy import write_tidy
 from inburgering.io import write_csv_atomic
 from inburgering.process.indicators import (
     composition,
@@ -11,7 +12,6 @@ from inburgering.process.indicators import (
     route_mix,
     route_start_survival,
 )
-from inburgering.tidy import write_tidy
 from inburgering.workflow import RuleJob
 
 

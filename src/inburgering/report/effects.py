@@ -6,7 +6,7 @@ import textwrap
 
 import pandas as pd
 
-from inburgering.policy_calendar import BUNDLE_COMPARISON
+from inburgering.calendar import BUNDLE_COMPARISON
 from inburgering.report import style
 from inburgering.report.context import G4, Report, first_horizon, main_outcome
 from inburgering.report.tables import (

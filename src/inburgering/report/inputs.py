@@ -15,14 +15,14 @@ from typing import Any
 
 import pandas as pd
 
-from inburgering.report.document import RenderError
-from inburgering.tidy import (
+from inburgering.contracts.tidy import (
     SUPPRESSED,
     TIDY_COLUMNS,
     VALUE_COLUMNS,
     read_tidy,
     tidy_frame,
 )
+from inburgering.report.document import RenderError
 
 
 @dataclass(frozen=True)

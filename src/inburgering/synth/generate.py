@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inburgering.calendar import InstrumentBundle, instrument_bundles
 from inburgering.cbs.catalogue import Catalogue
 from inburgering.io import atomic_path
-from inburgering.policy_calendar import InstrumentBundle, instrument_bundles
 from inburgering.synth import outcomes as oc
 from inburgering.synth import tables, truth
 from inburgering.synth.dates import DAY, add_months, month_end, quarter_from_label, quarter_label

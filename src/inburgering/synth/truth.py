@@ -16,10 +16,10 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from inburgering.policy_calendar import BUNDLE_COMPARISON, InstrumentBundle
+from inburgering.calendar import BUNDLE_COMPARISON, InstrumentBundle
+from inburgering.contracts.tidy import KEY_COLUMNS
 from inburgering.synth.dates import quarter_from_label, quarter_label
 from inburgering.synth.municipalities import NEVER
-from inburgering.tidy import KEY_COLUMNS
 
 OUTCOMES = ("participation", "employed", "social_assistance", "in_education")
 CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
@@ -134,7 +134,8 @@ def reform_rows(pot: pd.DataFrame, horizons: tuple[int, ...], reform_q: int) -> 
     return rows
 
 
-# Municipalities an adoption cohort needs in every quarter (as did.instrument.MIN_MUNICIPALITIES).
+# Municipalities an adoption cohort needs in every quarter (as
+# designs.instrument_did.MIN_MUNICIPALITIES).
 MIN_MUNICIPALITIES = 2
 
 
@@ -236,8 +237,8 @@ def instrument_rows(cells: pd.DataFrame, first_q: int) -> pd.DataFrame:
 def bundle_rows(
     pot: pd.DataFrame, horizons: tuple[int, ...], bundles: list[InstrumentBundle]
 ) -> list[dict]:
-    """A G4 city's own instrument bundle (``did.city_instruments``): the mean effect of switching
-    the bundle on among the city's persons of the cohort quarters from its adoption to the
+    """A G4 city's own instrument bundle (``designs.city_instrument_did``): the mean effect of
+    switching the bundle on among the city's persons of the cohort quarters from its adoption to the
     city's next change (``att_overall``), per event quarter (``att_event``; quarters since the
     previous change and before adoption are pre-periods with truth 0). The comparison
     municipalities change nothing in the window, so their effect is zero by construction."""

@@ -9,8 +9,8 @@ import logging
 
 import pandas as pd
 
+from inburgering.contracts.tidy import KEY_COLUMNS, read_tidy
 from inburgering.io import write_csv_atomic
-from inburgering.tidy import KEY_COLUMNS, read_tidy
 from inburgering.workflow import RuleJob, StageError
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,71 @@
+"""Refutation checks of a matching estimate (dowhy): placebo treatment, random common cause and
+data subset, one row per refuter. Used by the matching designs' ``refutations`` side table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from inburgering.matching._design import check_columns
+
+__all__ = ["refute"]
+
+
+def refute(
+    data: pd.DataFrame,
+    *,
+    treatment: str,
+    outcome: str,
+    common_causes: Sequence[str],
+    graph: str | None = None,
+    seed: int = 0,
+    num_simulations: int = 20,
+    max_rows: int | None = None,
+) -> pd.DataFrame:
+    """dowhy refutations of a backdoor linear-regression estimate, one row per refuter.
+
+    Columns: refuter, estimate (original), new_effect, p_value. A placebo treatment should give
+    a new effect near zero; a random common cause and a data subset should leave it unchanged.
+    With ``max_rows``, larger data are first reduced to a seeded random sample of that many rows:
+    dowhy refits its regression (with one-hot encoding in pandas) per simulation and refuter,
+    about 50 s for 85k persons and 20 simulations; the original estimate is refitted on the same
+    sample, so each refutation compares like with like.
+    """
+    import dowhy
+
+    check_columns(data, [treatment, outcome, *common_causes], "refutation")
+    frame = data[[treatment, outcome, *common_causes]].copy()
+    if max_rows is not None and len(frame) > max_rows:
+        frame = frame.sample(n=max_rows, random_state=seed)
+    frame[treatment] = frame[treatment].astype(bool)
+    kwargs = {"graph": graph} if graph else {"common_causes": list(common_causes)}
+    model = dowhy.CausalModel(data=frame, treatment=treatment, outcome=outcome, **kwargs)
+    estimand = model.identify_effect(proceed_when_unidentifiable=True)
+    estimate = model.estimate_effect(estimand, method_name="backdoor.linear_regression")
+    rows = []
+    for name, extra in (
+        ("placebo_treatment_refuter", {"placebo_type": "permute"}),
+        ("random_common_cause", {}),
+        ("data_subset_refuter", {"subset_fraction": 0.8}),
+    ):
+        result = model.refute_estimate(
+            estimand,
+            estimate,
+            method_name=name,
+            num_simulations=num_simulations,
+            random_seed=seed,
+            **extra,
+        )
+        p_value = (result.refutation_result or {}).get("p_value", np.nan)
+        rows.append(
+            {
+                "refuter": name,
+                "estimate": float(estimate.value),
+                "new_effect": float(result.new_effect),
+                "p_value": float(p_value),
+            }
+        )
+    return pd.DataFrame(rows)
