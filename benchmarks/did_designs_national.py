@@ -23,9 +23,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import pandas as pd
 import yaml
 
+from inburgering.calendar import load_calendar
 from inburgering.designs.city_instrument_did import city_instrument_tables
-from inburgering.designs.event_study import ReformSettings, outcome_tables
+from inburgering.designs.event_study import ReformSettings
 from inburgering.designs.instrument_did import adoption_table, instrument_rows
+from inburgering.designs.reform_did import outcome_tables
 from inburgering.did.designsim import SimSpec, simulate
 
 
@@ -37,6 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = yaml.safe_load(Path("config/config.yaml").read_text(encoding="utf-8"))["estimate"]
     settings = ReformSettings.from_config(cfg)
+    calendar = load_calendar("config/policies.yaml")
     data_dir = args.data
     if (data_dir / "persons.parquet").exists():
         persons = pd.read_parquet(data_dir / "persons.parquet")
@@ -54,7 +57,7 @@ def main() -> None:
     for outcome in cfg["outcomes"]:
         for horizon in settings.horizons:
             t0 = time.perf_counter()
-            outcome_tables(persons, outcomes, outcome, horizon, settings)
+            outcome_tables(persons, outcomes, outcome, horizon, settings, calendar)
             timings[f"reform_did_{outcome}_h{horizon}"] = time.perf_counter() - t0
     policies = yaml.safe_load(Path("config/policies.yaml").read_text(encoding="utf-8"))
     t0 = time.perf_counter()

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 import pandas as pd
 
+from inburgering.calendar import load_calendar
 from inburgering.designs.event_study import (
     ReformSettings,
     analysis_frame,
@@ -29,11 +31,14 @@ from inburgering.designs.event_study import (
     ri_pool,
 )
 from inburgering.designs.instrument_did import adoption_table, instrument_rows
+from inburgering.designs.reform_did import reform_q
 from inburgering.did.designsim import G4, SimSpec, quarter_label, simulate
 from inburgering.did.honest import is_fragile
 from inburgering.did.inference import ri_t_test
 
 Z = 1.959963984540054
+# The simulated data follow the default policy calendar's reform date.
+REFORM_Q = reform_q(load_calendar(Path(__file__).resolve().parents[1] / "config" / "policies.yaml"))
 
 
 def reform_seed(seed: int, persons: int, slope: float) -> list[dict]:
@@ -49,15 +54,27 @@ def reform_seed(seed: int, persons: int, slope: float) -> list[dict]:
     truth = truth.set_index("city")["truth"]
     rest = frame[frame["city"] == "rest_nl"]
     t_pl = placebo_t(
-        rest, ri_pool(frame, 39), "participation", ["female", "age", "schooling_years"]
+        rest,
+        ri_pool(frame, 39),
+        "participation",
+        ["female", "age", "schooling_years"],
+        base_quarters=4,
+        event_q=REFORM_Q,
     )
     rows = []
     for city in G4:
         sub = frame[frame["city"].isin([city, "rest_nl"])]
         tr = (sub["city"] == city).to_numpy()
-        fit = fit_contrast(sub, tr, "participation", ["female", "age", "schooling_years"])
+        fit = fit_contrast(
+            sub, tr, "participation", ["female", "age", "schooling_years"], event_q=REFORM_Q
+        )
         rfit = fit_contrast(
-            sub, tr, "participation", ["female", "age", "schooling_years"], method="reg"
+            sub,
+            tr,
+            "participation",
+            ["female", "age", "schooling_years"],
+            method="reg",
+            event_q=REFORM_Q,
         )
         ri = ri_t_test(rfit.estimate, rfit.se, t_pl, 0.05)
         fragile = is_fragile(fit.honest.window(5, 3), 0.05)

@@ -1,4 +1,8 @@
-"""The G4 cities' policy calendar (``config/policies.yaml``) as dated changes per city.
+"""The G4 cities' policy calendar (``config/policies.yaml``): one object with the cities and
+their municipality codes, the reform (key and date) and each city's dated changes.
+
+Every stage that needs the G4 list, a city's code or the reform date reads it from a
+:class:`PolicyCalendar` (``load_calendar``) instead of a constant of its own.
 
 A city's instrument adoptions that fall in the same or adjacent quarters cannot be told apart
 by any before/after design, so they form one *bundle*; a bundle that touches the Wi2021 reform
@@ -11,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from inburgering.config import load_policies
 
 # Adoptions at most this many quarters apart are one bundle (Rotterdam's Taalstart in 2018Q4
 # and its assessment in 2019Q1; Utrecht's onderwijsroute and Kansrijke Start in 2023Q1).
@@ -89,3 +96,38 @@ def instrument_bundles(
                 )
             )
     return bundles
+
+
+@dataclass(frozen=True)
+class PolicyCalendar:
+    """``config/policies.yaml`` as one object (validated against its schema when loaded)."""
+
+    cities: tuple[str, ...]  # the G4 city keys, in the file's order
+    codes: dict[str, str]  # city key -> 4-digit municipality code
+    reform_key: str
+    reform_date: str
+    instruments: dict[str, Any]
+
+    @classmethod
+    def from_policies(cls, policies: dict[str, Any]) -> PolicyCalendar:
+        municipalities = policies["municipalities"]
+        return cls(
+            cities=tuple(municipalities),
+            codes={city: str(spec["code"]) for city, spec in municipalities.items()},
+            reform_key=policies["reform"]["key"],
+            reform_date=str(policies["reform"]["date"]),
+            instruments=policies.get("instruments", {}),
+        )
+
+    @property
+    def reform_quarter(self) -> pd.Period:
+        """The first cohort quarter under the reform (2022Q1 for Wi2021)."""
+        return _quarter(self.reform_date)
+
+    def bundles(self) -> list[InstrumentBundle]:
+        """Every G4 city's instrument bundles apart from its reform (``instrument_bundles``)."""
+        return instrument_bundles(self.instruments, self.cities, self.reform_date)
+
+
+def load_calendar(path: str | Path) -> PolicyCalendar:
+    return PolicyCalendar.from_policies(load_policies(path))

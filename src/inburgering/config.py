@@ -85,14 +85,30 @@ def validate(document: Mapping[str, Any], schema: str, *, source: str) -> None:
 
 
 def load_config(*paths: str | Path) -> dict[str, Any]:
-    """Read and merge config files (later ones override earlier ones), then validate."""
+    """Read and merge config files (later ones override earlier ones), validate, then fill the
+    schema's defaults."""
     if not paths:
         raise ConfigError("no config file given")
     merged: dict[str, Any] = {}
     for path in paths:
         merged = deep_merge(merged, read_yaml(path))
     validate(merged, "config", source=" + ".join(str(p) for p in paths))
+    fill_defaults(merged)
     return merged
+
+
+def _fill(document: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    for key, spec in schema.get("properties", {}).items():
+        if key not in document and "default" in spec:
+            document[key] = spec["default"]
+        if isinstance(document.get(key), dict):
+            _fill(document[key], spec)
+
+
+def fill_defaults(config: dict[str, Any], schema: str = "config") -> None:
+    """Add every absent key that has a ``default`` in the schema, in place, so the stages read
+    one complete configuration (the schema is the one place for defaults)."""
+    _fill(config, read_yaml(schema_path(schema)))
 
 
 def load_policies(path: str | Path) -> dict[str, Any]:
@@ -126,7 +142,7 @@ def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
             raise ConfigError(
                 f"configuration: key data.{key}: file {config['data'][key]} does not exist"
             )
-    load_policies(base / config["data"]["policies"])
+    check_agreement(config, load_policies(base / config["data"]["policies"]))
     load_catalogue(base / config["data"]["catalogue"])
     synth = config.get("synth")
     if config["data"]["source"] == "synthetic" and synth is None:
@@ -136,6 +152,30 @@ def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
             f"configuration: key synth.first_cohort {synth['first_cohort']} is after "
             f"synth.last_cohort {synth['last_cohort']}"
         )
+
+
+def check_agreement(config: Mapping[str, Any], policies: Mapping[str, Any]) -> None:
+    """Facts stated in more than one place must agree: the reform date of the policy calendar
+    and of prepare (which splits the cohorts by law), and the horizons each stage uses must be
+    horizons that prepare measures."""
+    calendar_date = str(policies["reform"]["date"])
+    if str(config["prepare"]["reform_date"]) != calendar_date:
+        raise ConfigError(
+            f"configuration: key prepare.reform_date {config['prepare']['reform_date']} differs "
+            f"from reform.date {calendar_date} of {config['data']['policies']}"
+        )
+    measured = set(config["prepare"]["horizons"])
+    used = {
+        "estimate.horizons": config["estimate"]["horizons"],
+        "matching.refute.horizons": config["matching"]["refute"]["horizons"],
+    }
+    for key, horizons in used.items():
+        missing = sorted(set(horizons) - measured)
+        if missing:
+            raise ConfigError(
+                f"configuration: key {key}: horizons {missing} are not in prepare.horizons "
+                f"{sorted(measured)} (outcomes are only measured there)"
+            )
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from inburgering.designs.event_study import ReformSettings, outcome_tables
+from inburgering.calendar import load_calendar
+from inburgering.designs.event_study import ReformSettings, quarter_index
+from inburgering.designs.reform_did import outcome_tables
 from inburgering.did.designsim import SimSpec, simulate
 
 
 @pytest.fixture(scope="module")
-def tables():
+def tables(repo_root):
     data = simulate(SimSpec(persons=40000, instrument_effect=0.0, seed=11), horizons=(12,))
     settings = ReformSettings(
         horizons=[12],
@@ -18,7 +20,8 @@ def tables():
         wild_draws=99,
         ri_pool=19,
     )
-    out = outcome_tables(data["persons"], data["outcomes"], "participation", 12, settings)
+    calendar = load_calendar(repo_root / "config" / "policies.yaml")
+    out = outcome_tables(data["persons"], data["outcomes"], "participation", 12, settings, calendar)
     keys = ["city", "comparison", "outcome", "horizon", "subgroup"]
     overall = out["estimates"].query("estimand == 'att_overall'").merge(data["truth"], on=keys)
     overall["covered"] = (overall["ci_low"] <= overall["truth"]) & (
@@ -97,9 +100,10 @@ def test_contrast_without_base_quarters_is_not_estimated():
     no DiD: the fit must refuse rather than return an un-normalised contrast."""
     import numpy as np
 
-    from inburgering.designs.event_study import REFORM_Q, fit_contrast
+    from inburgering.designs.event_study import fit_contrast
     from inburgering.did.errors import DidError
 
+    REFORM_Q = int(quarter_index(pd.Series(["2022Q1"]))[0])
     rng = np.random.default_rng(0)
     quarters = [*range(REFORM_Q - 12, REFORM_Q - 6), *range(REFORM_Q, REFORM_Q + 4)]
     rows = [
@@ -115,4 +119,4 @@ def test_contrast_without_base_quarters_is_not_estimated():
     ]
     data = pd.DataFrame(rows)
     with pytest.raises(DidError, match="no cohort quarter in the base"):
-        fit_contrast(data, data["treated"].to_numpy() == 1, "y", [])
+        fit_contrast(data, data["treated"].to_numpy() == 1, "y", [], event_q=REFORM_Q)

@@ -3,7 +3,14 @@
 import os
 from pathlib import Path
 
-from inburgering.config import ConfigError, check_all
+from inburgering.config import ConfigError, check_all, fill_defaults
+from inburgering.designs.registry import (
+    DESCRIPTIVE,
+    REGISTRY,
+    design,
+    exported_side_tables,
+    side_table_designs,
+)
 
 # Every job is a Python process started from here (script directive; under SLURM the job's own
 # snakemake reads this file again first), so this fixes the hash seed of every job. pyfixest 0.60
@@ -13,6 +20,7 @@ os.environ["PYTHONHASHSEED"] = "0"
 
 try:
     check_all(config, base=workflow.basedir)
+    fill_defaults(config)
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration:\n{error}") from None
 
@@ -30,36 +38,74 @@ def benchmark_file(rule):
     return f"{RESULTS}/benchmarks/{rule}.tsv"
 
 
-REFORM_TABLES = ["estimates", "pretrends", "honestdid", "inference", "uniform_bands"]
-REFORM_PART = f"{RESULTS}/estimates/reform_did/{{outcome}}_h{{horizon}}_{{table}}.csv"
+REFORM_DID = design("reform_did")
+ROUTE_MATCHING = design("route_matching")
+DID_DESIGNS = ("reform_did", "instrument_did", "city_instrument_did")
+# The estimate keys each design reads (narrow params: a rule reruns only when what it reads
+# changes; a HonestDiD grid does not rerun the matching designs).
+DID_ESTIMATE_KEYS = (
+    "horizons",
+    "cities",
+    "alpha",
+    "covariates",
+    "seed",
+    "reform_did",
+    "honestdid",
+    "inference",
+)
+MATCHING_ESTIMATE_KEYS = ("outcomes", "horizons", "alpha")
 
 
-def reform_parts(table):
-    """One part file per outcome x horizon (each a job of its own), in config order."""
-    return expand(
-        REFORM_PART,
-        outcome=config["estimate"]["outcomes"],
-        horizon=config["estimate"]["horizons"],
-        table=table,
-    )
+def estimate_params(keys):
+    """The named keys of config estimate (those present)."""
+    return {key: config["estimate"][key] for key in keys if key in config["estimate"]}
 
 
-MATCHING_TABLES = [
-    "estimates",
-    "balance",
-    "overlap",
-    "sensitivity",
-    "refutations",
-    "samples",
-]
-ROUTE_PART = f"{RESULTS}/estimates/route_matching/{{contrast}}_{{table}}.csv"
+def design_outputs(name, tables=None):
+    """{table: file} of a registered design (its estimates and side tables)."""
+    entry = design(name)
+    return {
+        table: f"{RESULTS}/estimates/{entry.file(table)}"
+        for table in (tables or entry.tables)
+    }
 
 
-def route_parts(table):
-    """One part file per route contrast (each a job of its own), in config order."""
-    return expand(
-        ROUTE_PART, contrast=list(config["matching"]["route"]["contrasts"]), table=table
-    )
+def design_inputs(name):
+    """What a registered design reads: the analysis tables, and the policy calendar if it
+    uses it (config file and prepare's adoption table)."""
+    files = {
+        "persons": rules.prepare.output.persons,
+        "outcomes": rules.prepare.output.outcomes,
+    }
+    if design(name).policies:
+        files["policies"] = config["data"]["policies"]
+    return files
+
+
+def part_file(entry):
+    """Part files of a scattered design: one per wildcard value and table."""
+    return f"{RESULTS}/estimates/{entry.name}/{entry.part}_{{table}}.csv"
+
+
+def scatter_values(entry):
+    """The wildcard values of a scattered design's parts, in config order."""
+    if entry.name == "reform_did":
+        return {
+            "outcome": config["estimate"]["outcomes"],
+            "horizon": config["estimate"]["horizons"],
+        }
+    if entry.name == "route_matching":
+        return {"contrast": list(config["matching"]["route"]["contrasts"])}
+    raise WorkflowError(f"design {entry.name}: no scatter wildcards in common.smk")
+
+
+def parts(entry, table):
+    """One part file per wildcard value (each a job of its own), in config order."""
+    return expand(part_file(entry), **scatter_values(entry), table=table)
+
+
+def part_benchmarks(entry):
+    return expand(f"{entry.name}_{entry.part}", **scatter_values(entry))
 
 
 def microdata():
@@ -83,7 +129,8 @@ def validation_outputs():
 
 
 def export_inputs(wildcards):
-    """Every table the export assembles (disclosure.assemble maps them to the export contract)."""
+    """Every table the export assembles (disclosure.assemble maps them to the export contract);
+    the side tables of every design that exports them (designs.registry)."""
     files = {
         "estimates": rules.gather_estimates.output.estimates,
         "sample_flow": rules.prepare.output.sample_flow,
@@ -95,47 +142,27 @@ def export_inputs(wildcards):
         "catalogue": config["data"]["catalogue"],
         "policies": config["data"]["policies"],
     }
-    for side in REFORM_TABLES[
-        1:
-    ]:  # event-study side tables of both single-city DiD designs
+    for side in exported_side_tables():
         files[side] = [
-            getattr(rule.output, side)
-            for rule in (rules.reform_did, rules.city_instrument_did)
-        ]
-    for side in ("balance", "overlap", "sensitivity", "refutations"):
-        files[side] = [
-            getattr(rule.output, side)
-            for rule in (rules.route_matching, rules.city_matching, rules.heterogeneity)
-            if side in rule.output.keys()
+            getattr(rules, entry.name).output[side]
+            for entry in side_table_designs(side)
         ]
     if SYNTHETIC:
         files["validation"] = rules.validate_against_truth.output.validation
-    monte_carlo = Path(RESULTS) / "montecarlo" / "monte_carlo.csv"
-    if monte_carlo.exists():  # written by `make montecarlo`, outside the workflow
-        files["monte_carlo"] = str(monte_carlo)
+    if config["run"][
+        "monte_carlo"
+    ]:  # written by `make montecarlo`, outside the workflow
+        files["monte_carlo"] = config["run"]["monte_carlo"]
     return files
 
 
 def upstream_benchmarks():
     """Benchmark files of every rule before the export (their times go to RUNTIMES.csv)."""
-    names = [
-        "prepare",
-        "reform_did",
-        "instrument_did",
-        "city_instrument_did",
-        "route_matching",
-        "city_matching",
-    ]
-    names += ["heterogeneity", "process", "gather_estimates"]
-    names += expand(
-        "route_matching_{contrast}",
-        contrast=list(config["matching"]["route"]["contrasts"]),
-    )
-    names += expand(
-        "reform_did_{outcome}_h{horizon}",
-        outcome=config["estimate"]["outcomes"],
-        horizon=config["estimate"]["horizons"],
-    )
+    names = [entry.name for entry in REGISTRY]
+    names += ["prepare", *DESCRIPTIVE, "gather_estimates"]
+    for entry in REGISTRY:
+        if entry.part:
+            names += part_benchmarks(entry)
     if SYNTHETIC:
         names += ["synth", "validate_against_truth"]
     return [benchmark_file(name) for name in sorted(names)]

@@ -23,7 +23,8 @@ rule export:
     params:
         entry="inburgering.disclosure.stage:run",
         disclosure=config["disclosure"],
-        config=config,
+        # provenance records the configuration the export depends on (not the report's)
+        config={key: value for key, value in config.items() if key != "report"},
         data_root=config["data"]["root"],
         alpha=config["estimate"]["alpha"],
         benchmarks=upstream_benchmarks(),

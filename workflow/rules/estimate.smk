@@ -3,10 +3,12 @@
 
 rule reform_did_part:
     input:
-        persons=rules.prepare.output.persons,
-        outcomes=rules.prepare.output.outcomes,
+        **design_inputs("reform_did"),
     output:
-        **{table: REFORM_PART.replace("{table}", table) for table in REFORM_TABLES},
+        **{
+            table: part_file(REFORM_DID).replace("{table}", table)
+            for table in REFORM_DID.tables
+        },
     log:
         log_file("reform_did_{outcome}_h{horizon}"),
     benchmark:
@@ -21,8 +23,8 @@ rule reform_did_part:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.designs.event_study:run_part",
-        estimate=config["estimate"],
+        entry=REFORM_DID.entry,
+        estimate=estimate_params(DID_ESTIMATE_KEYS),
         outcome=lambda wildcards: wildcards.outcome,
         horizon=lambda wildcards: int(wildcards.horizon),
     script:
@@ -31,13 +33,9 @@ rule reform_did_part:
 
 rule reform_did:
     input:
-        **{table: reform_parts(table) for table in REFORM_TABLES},
+        **{table: parts(REFORM_DID, table) for table in REFORM_DID.tables},
     output:
-        estimates=f"{RESULTS}/estimates/reform_did.csv",
-        pretrends=f"{RESULTS}/estimates/pretrends.csv",
-        honestdid=f"{RESULTS}/estimates/honestdid.csv",
-        inference=f"{RESULTS}/estimates/inference.csv",
-        uniform_bands=f"{RESULTS}/estimates/uniform_bands.csv",
+        **design_outputs("reform_did"),
     log:
         log_file("reform_did"),
     benchmark:
@@ -56,16 +54,10 @@ rule reform_did:
 
 rule city_instrument_did:
     input:
-        persons=rules.prepare.output.persons,
-        outcomes=rules.prepare.output.outcomes,
-        policies=config["data"]["policies"],
+        **design_inputs("city_instrument_did"),
         policies_table=rules.prepare.output.municipality_policies,
     output:
-        estimates=f"{RESULTS}/estimates/city_instrument_did.csv",
-        pretrends=f"{RESULTS}/estimates/city_instrument_did_pretrends.csv",
-        honestdid=f"{RESULTS}/estimates/city_instrument_did_honestdid.csv",
-        inference=f"{RESULTS}/estimates/city_instrument_did_inference.csv",
-        uniform_bands=f"{RESULTS}/estimates/city_instrument_did_uniform_bands.csv",
+        **design_outputs("city_instrument_did"),
     log:
         log_file("city_instrument_did"),
     benchmark:
@@ -77,20 +69,18 @@ rule city_instrument_did:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.designs.city_instrument_did:run",
-        estimate=config["estimate"],
+        entry=design("city_instrument_did").entry,
+        estimate=estimate_params([*DID_ESTIMATE_KEYS, "outcomes", "instrument_did"]),
     script:
         RULE_SCRIPT
 
 
 rule instrument_did:
     input:
-        persons=rules.prepare.output.persons,
-        outcomes=rules.prepare.output.outcomes,
-        policies=config["data"]["policies"],
+        **design_inputs("instrument_did"),
         policies_table=rules.prepare.output.municipality_policies,
     output:
-        estimates=f"{RESULTS}/estimates/instrument_did.csv",
+        **design_outputs("instrument_did"),
     log:
         log_file("instrument_did"),
     benchmark:
@@ -102,18 +92,20 @@ rule instrument_did:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.designs.instrument_did:run",
-        estimate=config["estimate"],
+        entry=design("instrument_did").entry,
+        estimate=estimate_params([*DID_ESTIMATE_KEYS, "outcomes", "instrument_did"]),
     script:
         RULE_SCRIPT
 
 
 rule route_matching_part:
     input:
-        persons=rules.prepare.output.persons,
-        outcomes=rules.prepare.output.outcomes,
+        **design_inputs("route_matching"),
     output:
-        **{table: ROUTE_PART.replace("{table}", table) for table in MATCHING_TABLES},
+        **{
+            table: part_file(ROUTE_MATCHING).replace("{table}", table)
+            for table in ROUTE_MATCHING.tables
+        },
     log:
         log_file("route_matching_{contrast}"),
     benchmark:
@@ -127,9 +119,9 @@ rule route_matching_part:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.designs.matching:run_route",
+        entry=ROUTE_MATCHING.entry,
         matching=config["matching"],
-        estimate=config["estimate"],
+        estimate=estimate_params(MATCHING_ESTIMATE_KEYS),
         contrast=lambda wildcards: wildcards.contrast,
     script:
         RULE_SCRIPT
@@ -137,14 +129,9 @@ rule route_matching_part:
 
 rule route_matching:
     input:
-        **{table: route_parts(table) for table in MATCHING_TABLES},
+        **{table: parts(ROUTE_MATCHING, table) for table in ROUTE_MATCHING.tables},
     output:
-        estimates=f"{RESULTS}/estimates/route_matching.csv",
-        balance=f"{RESULTS}/estimates/route_matching_balance.csv",
-        overlap=f"{RESULTS}/estimates/route_matching_overlap.csv",
-        sensitivity=f"{RESULTS}/estimates/route_matching_sensitivity.csv",
-        refutations=f"{RESULTS}/estimates/route_matching_refutations.csv",
-        samples=f"{RESULTS}/estimates/route_matching_samples.csv",
+        **design_outputs("route_matching"),
     log:
         log_file("route_matching"),
     benchmark:
@@ -163,15 +150,9 @@ rule route_matching:
 
 rule city_matching:
     input:
-        persons=rules.prepare.output.persons,
-        outcomes=rules.prepare.output.outcomes,
+        **design_inputs("city_matching"),
     output:
-        estimates=f"{RESULTS}/estimates/city_matching.csv",
-        balance=f"{RESULTS}/estimates/city_matching_balance.csv",
-        overlap=f"{RESULTS}/estimates/city_matching_overlap.csv",
-        sensitivity=f"{RESULTS}/estimates/city_matching_sensitivity.csv",
-        refutations=f"{RESULTS}/estimates/city_matching_refutations.csv",
-        samples=f"{RESULTS}/estimates/city_matching_samples.csv",
+        **design_outputs("city_matching"),
     log:
         log_file("city_matching"),
     benchmark:
@@ -183,22 +164,18 @@ rule city_matching:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.designs.matching:run_city",
+        entry=design("city_matching").entry,
         matching=config["matching"],
-        estimate=config["estimate"],
+        estimate=estimate_params(MATCHING_ESTIMATE_KEYS),
     script:
         RULE_SCRIPT
 
 
 rule heterogeneity:
     input:
-        persons=rules.prepare.output.persons,
-        outcomes=rules.prepare.output.outcomes,
+        **design_inputs("heterogeneity"),
     output:
-        estimates=f"{RESULTS}/estimates/heterogeneity.csv",
-        sensitivity=f"{RESULTS}/estimates/heterogeneity_sensitivity.csv",
-        samples=f"{RESULTS}/estimates/heterogeneity_samples.csv",
-        cate_summary=f"{RESULTS}/estimates/heterogeneity_cate_summary.csv",
+        **design_outputs("heterogeneity"),
     log:
         log_file("heterogeneity"),
     benchmark:
@@ -210,9 +187,9 @@ rule heterogeneity:
         mem_mb=4000,
         runtime=30,
     params:
-        entry="inburgering.designs.heterogeneity:run",
+        entry=design("heterogeneity").entry,
         matching=config["matching"],
-        estimate=config["estimate"],
+        estimate=estimate_params(MATCHING_ESTIMATE_KEYS),
     script:
         RULE_SCRIPT
 
@@ -245,12 +222,10 @@ rule process:
 
 rule gather_estimates:
     input:
-        reform_did=rules.reform_did.output.estimates,
-        instrument_did=rules.instrument_did.output.estimates,
-        city_instrument_did=rules.city_instrument_did.output.estimates,
-        route_matching=rules.route_matching.output.estimates,
-        city_matching=rules.city_matching.output.estimates,
-        heterogeneity=rules.heterogeneity.output.estimates,
+        **{
+            entry.name: getattr(rules, entry.name).output.estimates
+            for entry in REGISTRY
+        },
         process=rules.process.output.estimates,
     output:
         estimates=f"{RESULTS}/estimates/estimates.csv",

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from inburgering.designs.registry import ROW_DESIGNS
 from inburgering.io import write_csv_atomic
 
 KEY_COLUMNS: tuple[str, ...] = (
@@ -44,9 +45,8 @@ CELL_COLUMNS: tuple[str, ...] = ("design", "treatment", "city", "comparison", "o
 # Added by the disclosure stage to exported rows: true where the values were suppressed.
 SUPPRESSED = "suppressed"
 
-DESIGNS = frozenset(
-    {"reform_did", "instrument_did", "route_matching", "city_matching", "heterogeneity", "process"}
-)
+# The ``design`` values of the registered designs and of the descriptive process rows.
+DESIGNS = ROW_DESIGNS
 CITIES = frozenset({"rotterdam", "amsterdam", "den_haag", "utrecht", "all"})
 
 _STRING_KEYS = ("design", "estimand", "treatment", "city", "comparison", "outcome", "subgroup")

@@ -1,71 +1,37 @@
-"""The reform_did design: each G4 city's Wi2021 effect relative to a comparison pool.
-
-Estimand (``att_overall``): among new-law (Wi2021) persons of city c observed at horizon h, the
-mean reform effect minus the mean reform effect among the comparison's Wi2021 persons observed at
-h (comparison: the rest of the Netherlands, or another G4 city). Everyone is reformed on the same
-date, so the "treatment" is being in city c under Wi2021: a two-group, many-period DiD on repeated
-cross-sections (time = cohort quarter, group = 2022Q1 for city c and never for the comparison).
-Persons in the uncertain early-2022 slice are excluded (they may be under either law); a
-sensitivity row includes them as Wi2021.
-
-Estimator (headline ``cs_dr``): Callaway–Sant'Anna doubly robust ATT(g, t) for repeated
-cross-sections with covariates (the engine in this package), universal base period. The event
-study is re-normalised to the mean of the last ``base_quarters`` (default 4) pre-reform
-quarters instead of the single quarter before the reform. Under parallel trends both are valid,
-but one base quarter holds only a few dozen persons per city and its noise would enter every
-post coefficient. Older quarters are left out because the G4 pre-period is not policy-free
-(RTS 2018, assessment 2019).
-``att_overall`` = person-weighted mean of the post coefficients (weights = the city's persons per
-cohort quarter, matching the estimand's "mean among the city's Wi2021 persons") minus the mean of
-the pre coefficients; ``att_event`` rows are the coefficients minus the same pre mean (pre-period
-truths are zero).
-
-Headline inference: the analytic influence-function standard error at the person level. The
-estimand is defined on the realised municipalities (the truth is the difference of the realised
-means of municipality effects), so the remaining randomness is who arrives when and where, i.e.
-person-level sampling; municipality levels cancel in the DiD. With one treated city, cluster-
-robust errors by municipality would rest on one treated cluster and are not defined in any useful
-sense. The extra rows show what a reviewer worried about city-by-cohort shocks needs:
-randomization inference on the t-statistic over the largest municipalities (``cs_reg_ri``: exact
-p-value, floor 1/(J+1), interval by test inversion; if such shocks exist the placebo |t| spread
-exceeds 1.96 and this interval widens accordingly), the WCR wild cluster bootstrap with Webb
-weights on the cell-level TWFE (flagged unreliable: one treated cluster), CRV3 (undefined with
-one treated cluster, reported as such), and synthetic DiD with in-space placebos. The Monte
-Carlo in ``benchmarks/mc_did_designs.py`` documents the coverage of the headline and RI intervals.
+"""What every single-city event-study design shares: settings, the analysis frame, the
+Callaway–Sant'Anna contrast fit (``fit_contrast``), the TWFE benchmark, randomization inference,
+synthetic DiD, HonestDiD and sup-t band rows, and ``event_study_tables`` (the rows each contrast
+carries). Used by ``designs.reform_did`` (each G4 city's Wi2021 effect),
+``designs.city_instrument_did`` (each G4 city's own instrument bundles) and
+``designs.instrument_did`` (settings, analysis frame).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyfixest as pf
 from scipy.stats import norm
 
-from inburgering.contracts.tidy import CELL_COLUMNS, tidy_frame, write_tidy
+from inburgering.contracts.tidy import CELL_COLUMNS
 from inburgering.did.bootstrap import sup_t_critical_value
 from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
 from inburgering.did.fallback import att_gt_with_fallback
 from inburgering.did.honest import EventStudy, is_fragile, sensitivity
 from inburgering.did.inference import (
-    absorb_within,
-    crv3,
     ri_t_test,
     synthetic_did,
-    wild_cluster_bootstrap,
 )
-from inburgering.io import write_csv_atomic
-from inburgering.workflow import RuleJob, StageError
+from inburgering.workflow import StageError
 
 log = logging.getLogger(__name__)
 
-REFORM_COHORT = "2022Q1"
 HEADLINE_INFERENCE = "analytic influence function (persons)"
-G4_CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
 
 
 @dataclass(frozen=True)
@@ -128,9 +94,6 @@ def quarter_index(cohort: pd.Series) -> np.ndarray:
     """'2022Q1' -> 4 * 2022 + 1 (consecutive integers across years)."""
     text = cohort.astype(str)
     return (text.str[:4].astype(int) * 4 + text.str[-1].astype(int)).to_numpy()
-
-
-REFORM_Q = int(quarter_index(pd.Series([REFORM_COHORT]))[0])
 
 
 # A text covariate's levels below this share of persons join its reference level: a rare level
@@ -275,7 +238,8 @@ def fit_contrast(
     method: str = "dr",
     honest_bin: int = 4,
     base_quarters: int = 4,
-    event_q: int = REFORM_Q,
+    *,
+    event_q: int,
 ) -> ContrastFit:
     """CS-DR event study of ``treated`` rows (group = ``event_q``) vs the other rows.
 
@@ -357,7 +321,7 @@ def side_key(key: dict) -> dict:
     return {k: key[k] for k in CELL_COLUMNS}
 
 
-def _counts(treated: np.ndarray) -> dict[str, int]:
+def person_counts(treated: np.ndarray) -> dict[str, int]:
     """Persons of the treated city and of the comparison behind a row (disclosure counts)."""
     return {"n_treated": int(treated.sum()), "n_control": int((~treated).sum())}
 
@@ -386,7 +350,8 @@ def naive_row(
     outcome: str,
     key: dict,
     alpha: float,
-    event_q: int = REFORM_Q,
+    *,
+    event_q: int,
 ):
     """Raw before/after difference in the city (no comparison group): the strawman."""
     y = data[outcome].to_numpy(float)
@@ -407,7 +372,7 @@ def naive_row(
     )
 
 
-def twfe_row(data, treated, outcome, covariates, key, alpha, event_q: int = REFORM_Q):
+def twfe_row(data, treated, outcome, covariates, key, alpha, *, event_q: int):
     """Person-level TWFE 2x2 (municipality and cohort FE, covariates), CRV1 by municipality."""
     frame = data[data[outcome].notna()].copy()
     frame["treated_post"] = (
@@ -430,78 +395,9 @@ def twfe_row(data, treated, outcome, covariates, key, alpha, event_q: int = REFO
         se,
         alpha,
         inference="CRV1 by municipality (one treated cluster: not reliable)",
-        **_counts(treated[data[outcome].notna().to_numpy()]),
+        **person_counts(treated[data[outcome].notna().to_numpy()]),
         n_clusters=int(frame["municipality"].nunique()),
     )
-
-
-def cell_design(data: pd.DataFrame, treated: np.ndarray, outcome: str):
-    """Municipality × cohort-quarter cell means and the TWFE design matrix (D first)."""
-    frame = data.loc[:, ["municipality", "q", outcome]].copy()
-    frame["tr"] = treated
-    frame = frame[frame[outcome].notna()]
-    cells = (
-        frame.groupby(["municipality", "q"], observed=True)
-        .agg(y=(outcome, "mean"), n=(outcome, "size"), tr=("tr", "max"))
-        .reset_index()
-    )
-    D = (cells["tr"] & (cells["q"] >= REFORM_Q)).astype(float).to_numpy()
-    T = pd.get_dummies(cells["q"], dtype=float).to_numpy()[:, 1:]
-    w, mun = cells["n"].to_numpy(float), cells["municipality"].to_numpy()
-    # Municipality effects are nested in the municipality clusters: partial them out.
-    X, y = absorb_within(np.column_stack([D, T]), cells["y"].to_numpy(float), w, mun)
-    return X, y, w, mun
-
-
-def few_cluster_rows(data, treated, outcome, key, s: ReformSettings, seed: int):
-    """WCR wild cluster bootstrap (Webb) and CRV3 on the cell-level TWFE."""
-    X, y, w, cl = cell_design(data, treated, outcome)
-    n_tr = len(set(cl[X[:, 0] > 0]))
-    persons = _counts(treated[data[outcome].notna().to_numpy()])
-    wild = wild_cluster_bootstrap(
-        X,
-        y,
-        w,
-        cl,
-        0,
-        treated_clusters=n_tr,
-        draws=s.wild_draws,
-        seed=seed,
-        min_treated_clusters=s.min_treated_clusters,
-    )
-    flag = (
-        ""
-        if wild.reliable
-        else f"; UNRELIABLE: {n_tr} treated cluster(s) < {s.min_treated_clusters}"
-    )
-    est3, se3 = crv3(X, y, w, cl, 0)
-    rows = [
-        {
-            **key,
-            "estimator": "twfe_cells_wcr",
-            "headline": False,
-            "estimate": wild.estimate,
-            "p_value": wild.p_value,
-            "inference": f"wild cluster bootstrap WCR, Webb weights, {wild.draws} draws, "
-            f"{wild.n_clusters} municipality clusters{flag}",
-            "n_clusters": wild.n_clusters,
-            **persons,
-        },
-        {
-            **key,
-            "estimator": "twfe_cells_crv3",
-            "headline": False,
-            "estimate": est3,
-            "se": se3,
-            "ci_low": est3 - norm.ppf(1 - s.alpha / 2) * se3 if np.isfinite(se3) else np.nan,
-            "ci_high": est3 + norm.ppf(1 - s.alpha / 2) * se3 if np.isfinite(se3) else np.nan,
-            "inference": "CRV3 leave-one-municipality-out jackknife"
-            + ("" if np.isfinite(se3) else " (undefined: dropping the treated cluster removes D)"),
-            "n_clusters": len(set(cl)),
-            **persons,
-        },
-    ]
-    return rows
 
 
 def ri_pool(data: pd.DataFrame, size: int) -> list[str]:
@@ -515,8 +411,8 @@ def placebo_t(
     pool: list[str],
     outcome: str,
     covariates: list[str],
-    base_quarters: int = 4,
-    event_q: int = REFORM_Q,
+    base_quarters: int,
+    event_q: int,
 ) -> np.ndarray:
     """t-statistics with each pool municipality labelled treated against the rest of rest_nl.
 
@@ -545,7 +441,7 @@ def placebo_t(
 
 
 def ri_rows(
-    sub, tr, outcome, key, s, t_placebo, counts, event_q: int = REFORM_Q
+    sub, tr, outcome, key, s, t_placebo, counts, *, event_q: int
 ) -> tuple[dict, dict] | None:
     """Randomization inference on t over the placebo pool: the estimate row and its record."""
     try:
@@ -586,7 +482,7 @@ def ri_rows(
     return row, record
 
 
-def sdid_row(data, city, outcome, pool, key, alpha, event_q: int = REFORM_Q):
+def sdid_row(data, city, outcome, pool, key, alpha, *, event_q: int):
     """Synthetic DiD on municipality × year cell means, all non-G4 municipalities as donors.
 
     Years are counted from ``event_q`` (year 0 = its first four cohort quarters), so that no
@@ -634,7 +530,7 @@ def sdid_row(data, city, outcome, pool, key, alpha, event_q: int = REFORM_Q):
         f"placebo p-value over {res.n_placebos} pool municipalities (floor {res.floor:.3g}), "
         "placebo SE",
         "n_clusters": res.n_donors + 1,
-        **_counts((frame["city"] == city).to_numpy()),
+        **person_counts((frame["city"] == city).to_numpy()),
     }
 
 
@@ -725,71 +621,6 @@ def honest_records(fit: ContrastFit, key: dict, s: ReformSettings) -> list[dict]
     return [{**cell, **r, "fragile": fragile} for r in rows]
 
 
-def rest_nl_rows(
-    data: pd.DataFrame,
-    wide: pd.DataFrame,
-    key: dict,
-    s: ReformSettings,
-    t_placebo: np.ndarray,
-    pool: list[str],
-    counts: dict,
-    seed: int,
-) -> tuple[list[dict], list[dict]]:
-    """Rows only the rest-of-NL comparison carries: the naive strawman, few-cluster inference
-    (RI, wild bootstrap, CRV3, SDID) and the sensitivity rows (uncertain slice, subgroups)."""
-    city, comp, outcome = key["city"], key["comparison"], key["outcome"]
-    sub = data[data["city"].isin([city, comp])]
-    tr = (sub["city"] == city).to_numpy()
-    rows, inference = [naive_row(sub, tr, outcome, key, s.alpha)], []
-    randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, counts)
-    if randomization is not None:
-        rows.append(randomization[0])
-        inference.append(randomization[1])
-    rows.extend(few_cluster_rows(sub, tr, outcome, key, s, seed))
-    sd = sdid_row(data, city, outcome, pool, key, s.alpha)
-    if sd is not None:
-        rows.append(sd)
-    # Sensitivity: the uncertain early-2022 slice included as Wi2021.
-    wsub = wide[wide["city"].isin([city, comp])]
-    try:
-        wfit = fit_contrast(
-            wsub,
-            (wsub["city"] == city).to_numpy(),
-            outcome,
-            s.covariates,
-            base_quarters=s.base_quarters,
-        )
-        rows.append(
-            fit_row(
-                wfit,
-                key,
-                s.alpha,
-                estimator="cs_dr_incl_uncertain",
-                headline=False,
-                inference=HEADLINE_INFERENCE + "; uncertain 2022Q1 slice included as Wi2021",
-            )
-        )
-    except DidError as exc:
-        log.warning("sensitivity incl. uncertain %s: %s", city, exc)
-    for subgroup in s.subgroups:
-        var, _, value = subgroup.partition(":")
-        gsub = sub[sub[var].astype(str) == value]
-        covs = [c for c in s.covariates if c != var]
-        try:
-            gfit = fit_contrast(
-                gsub,
-                (gsub["city"] == city).to_numpy(),
-                outcome,
-                covs,
-                base_quarters=s.base_quarters,
-            )
-        except DidError as exc:
-            log.warning("subgroup %s %s: %s", subgroup, city, exc)
-            continue
-        rows.append(fit_row(gfit, {**key, "subgroup": subgroup}, s.alpha))
-    return rows, inference
-
-
 TABLES = ("estimates", "pretrends", "honestdid", "inference", "uniform_bands")
 
 
@@ -800,7 +631,8 @@ def event_study_tables(
     key: dict,
     s: ReformSettings,
     band_seed: list[int],
-    event_q: int = REFORM_Q,
+    *,
+    event_q: int,
 ) -> dict[str, list[dict]]:
     """What every single-city event study carries: the overall and event rows, the TWFE
     benchmark, the pre-trend tests, the HonestDiD rows and the sup-t band (reform_did's
@@ -814,65 +646,6 @@ def event_study_tables(
     }
 
 
-def outcome_tables(
-    persons: pd.DataFrame,
-    outcomes: pd.DataFrame,
-    outcome: str,
-    horizon: int,
-    s: ReformSettings,
-) -> dict[str, pd.DataFrame]:
-    """Every reform_did row and side table for one outcome at one horizon (one job)."""
-    tables: dict[str, list[dict]] = {name: [] for name in TABLES}
-    persons, covariates = numeric_covariates(persons, s.covariates)
-    s = replace(s, covariates=covariates)
-    data = analysis_frame(persons, outcomes, horizon, s.covariates)
-    wide = analysis_frame(persons, outcomes, horizon, s.covariates, include_uncertain=True)
-    pool = ri_pool(data, s.ri_pool)
-    t_placebo = placebo_t(
-        data[data["city"] == "rest_nl"], pool, outcome, s.covariates, s.base_quarters
-    )
-    for ci, city in enumerate(s.cities):
-        comparisons = ["rest_nl", *[c for c in G4_CITIES if c != city]]
-        for k, comp in enumerate(comparisons):
-            sub = data[data["city"].isin([city, comp])]
-            tr = (sub["city"] == city).to_numpy()
-            key = {
-                "design": "reform_did",
-                "estimand": "att_overall",
-                "treatment": "wi2021",
-                "city": city,
-                "comparison": comp,
-                "outcome": outcome,
-                "horizon": horizon,
-                "subgroup": "all",
-            }
-            try:
-                fit = fit_contrast(
-                    sub,
-                    tr,
-                    outcome,
-                    s.covariates,
-                    honest_bin=s.honest_bin,
-                    base_quarters=s.base_quarters,
-                )
-            except DidError as exc:
-                log.warning("reform_did %s vs %s %s h=%d: %s", city, comp, outcome, horizon, exc)
-                continue
-            study = event_study_tables(fit, sub, tr, key, s, [s.seed, horizon, ci, k])
-            for name, rows in study.items():
-                tables[name].extend(rows)
-            if comp == "rest_nl":
-                rows, inference = rest_nl_rows(
-                    data, wide, key, s, t_placebo, pool, fit.counts, s.seed + 97 * horizon + ci
-                )
-                tables["estimates"].extend(rows)
-                tables["inference"].extend(inference)
-    return {
-        name: tidy_frame(rows) if name == "estimates" else pd.DataFrame(rows)
-        for name, rows in tables.items()
-    }
-
-
 def single_threaded_blas():
     """Limit BLAS to one thread: the designs run thousands of small matrix products, where
     OpenBLAS threading costs far more than it gains (a 16000 x 36 Gram matrix took 290 ms with 2
@@ -881,16 +654,3 @@ def single_threaded_blas():
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="blas")
-
-
-def run_part(job: RuleJob) -> None:
-    """Rule reform_did_part: all rows of one outcome at one horizon (wildcards) → part CSVs."""
-    horizon = int(job.params["horizon"])
-    persons = pd.read_parquet(job.input["persons"])
-    outcomes = pd.read_parquet(job.input["outcomes"], filters=[("horizon", "==", horizon)])
-    settings = ReformSettings.from_config(job.params["estimate"])
-    with single_threaded_blas():
-        tables = outcome_tables(persons, outcomes, job.params["outcome"], horizon, settings)
-    write_tidy(tables["estimates"], job.output["estimates"])
-    for name in TABLES[1:]:
-        write_csv_atomic(tables[name], job.output[name])

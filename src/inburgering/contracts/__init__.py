@@ -1,0 +1,1 @@
+"""The tables every stage agrees on: tidy estimate rows (``tidy``)."""

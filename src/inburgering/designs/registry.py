@@ -1,0 +1,129 @@
+"""Every estimating rule of the workflow, declared once.
+
+The Snakemake rules (``workflow/rules/estimate.smk``), the gather of every design's estimate rows,
+the export's side-table inputs, the benchmark names behind ``RUNTIMES.csv`` and the ``design``
+values the tidy contract accepts (``contracts.tidy.DESIGNS``) are all derived from
+:data:`REGISTRY`; adding a design means adding its entry here, its module with ``run(job)``, its
+truth (``synth.truth``) and its report section (docs/extending.md).
+
+This module imports nothing of the package, so the workflow and the contracts can read it
+without loading any estimator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The side tables of a single-city event study (designs.event_study.TABLES without estimates).
+EVENT_STUDY_SIDES = ("pretrends", "honestdid", "inference", "uniform_bands")
+# The side tables of a matching design that the export carries ...
+MATCHING_SIDES = ("balance", "overlap", "sensitivity", "refutations")
+# ... and those it only writes for the record (sample sizes per cell before/after matching).
+MATCHING_RECORDS = ("samples",)
+
+
+@dataclass(frozen=True)
+class Design:
+    """One estimating rule.
+
+    ``name`` is the rule and output-file name, ``rows`` the ``design`` value of its tidy
+    rows (the G4 bundles of ``city_instrument_did`` are ``instrument_did`` rows), ``entry`` the
+    "module:function" the rule runs. A scattered design runs ``entry`` once per value of the
+    ``scatter`` wildcards (``part`` names one such job, e.g. ``{outcome}_h{horizon}``) and a
+    gather job concatenates the parts. ``exported`` side tables go to the export; ``records``
+    are written for the record only. ``side_prefix`` is the file-name prefix of the side tables
+    (reform_did's, the first design, carry none).
+    """
+
+    name: str
+    entry: str
+    rows: str
+    exported: tuple[str, ...] = ()
+    records: tuple[str, ...] = ()
+    part: str | None = None
+    side_prefix: str | None = None
+    policies: bool = False  # reads config data.policies (and prepare's municipality_policies)
+
+    @property
+    def side_tables(self) -> tuple[str, ...]:
+        return (*self.exported, *self.records)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return ("estimates", *self.side_tables)
+
+    def file(self, table: str) -> str:
+        """The output file name (below ``estimates/``) of one of its tables."""
+        if table == "estimates":
+            return f"{self.name}.csv"
+        prefix = f"{self.name}_" if self.side_prefix is None else self.side_prefix
+        return f"{prefix}{table}.csv"
+
+
+REGISTRY: tuple[Design, ...] = (
+    Design(
+        name="reform_did",
+        entry="inburgering.designs.reform_did:run_part",
+        rows="reform_did",
+        exported=EVENT_STUDY_SIDES,
+        part="{outcome}_h{horizon}",
+        side_prefix="",
+        policies=True,
+    ),
+    Design(
+        name="instrument_did",
+        entry="inburgering.designs.instrument_did:run",
+        rows="instrument_did",
+        policies=True,
+    ),
+    Design(
+        name="city_instrument_did",
+        entry="inburgering.designs.city_instrument_did:run",
+        rows="instrument_did",
+        exported=EVENT_STUDY_SIDES,
+        policies=True,
+    ),
+    Design(
+        name="route_matching",
+        entry="inburgering.designs.matching:run_route",
+        rows="route_matching",
+        exported=MATCHING_SIDES,
+        records=MATCHING_RECORDS,
+        part="{contrast}",
+    ),
+    Design(
+        name="city_matching",
+        entry="inburgering.designs.matching:run_city",
+        rows="city_matching",
+        exported=MATCHING_SIDES,
+        records=MATCHING_RECORDS,
+    ),
+    Design(
+        name="heterogeneity",
+        entry="inburgering.designs.heterogeneity:run",
+        rows="heterogeneity",
+        exported=("sensitivity",),
+        records=("samples", "cate_summary"),
+    ),
+)
+# Descriptive estimate rows (not compared with a truth): the process indicators.
+DESCRIPTIVE = ("process",)
+# Every ``design`` value a tidy estimate row may carry.
+ROW_DESIGNS = frozenset({design.rows for design in REGISTRY} | set(DESCRIPTIVE))
+
+
+def design(name: str) -> Design:
+    for entry in REGISTRY:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"no design {name!r} in the registry ({[d.name for d in REGISTRY]})")
+
+
+def side_table_designs(table: str) -> list[Design]:
+    """The designs that export a side table of this name, in registry order."""
+    return [entry for entry in REGISTRY if table in entry.exported]
+
+
+def exported_side_tables() -> list[str]:
+    """Every exported side-table name, in order of first appearance."""
+    return list(dict.fromkeys(table for entry in REGISTRY for table in entry.exported))
