@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "tests" / "prepare"))
 
 from prepare_helpers import job, write_world  # noqa: E402
 
-from inburgering.prepare import codebook  # noqa: E402
+from inburgering import codebook  # noqa: E402
 from inburgering.prepare.outcomes import OUTCOMES  # noqa: E402
 from inburgering.prepare.persons import PERSON_COLUMNS  # noqa: E402
 from inburgering.prepare.policies import COLUMNS as POLICY_COLUMNS  # noqa: E402
@@ -75,7 +75,7 @@ def test_sources_resolve_in_the_catalogue():
 def test_docs_codebook_is_current():
     page = ROOT / "docs" / "codebook.md"
     assert page.read_text(encoding="utf-8") == codebook.render(), (
-        "docs/codebook.md is stale: run `python -m inburgering.prepare.codebook`"
+        "docs/codebook.md is stale: run `python -m inburgering.codebook`"
     )
 
 
