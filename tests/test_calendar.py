@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from inburgering.calendar import instrument_bundles
+from inburgering.calendar import instrument_bundles, load_calendar
 from inburgering.config import load_policies
 from inburgering.designs.city_instrument_did import bundle_window
 from inburgering.designs.event_study import quarter_index
@@ -80,3 +80,30 @@ def test_window_needs_settled_pre_quarters(calendar):
     assert bundle_window(utrecht, data, 4, 4) is None
     assert bundle_window(utrecht, data, 0, 4).first == _q("2022Q1")
     assert bundle_window(utrecht, data, 0, 5) is None
+
+
+def test_policy_calendar_is_one_object(repo_root):
+    path = repo_root / "config" / "policies.yaml"
+    calendar = load_calendar(path)
+    policies = load_policies(path)
+    assert calendar.cities == CITIES
+    assert calendar.codes == {
+        "rotterdam": "0599",
+        "amsterdam": "0363",
+        "den_haag": "0518",
+        "utrecht": "0344",
+    }
+    assert calendar.reform_key == "wi2021"
+    assert str(calendar.reform_quarter) == "2022Q1"
+    assert calendar.bundles() == instrument_bundles(
+        policies["instruments"], policies["municipalities"], policies["reform"]["date"]
+    )
+
+
+def test_reform_quarter_follows_the_calendar_file(tmp_path, repo_root):
+    text = (repo_root / "config" / "policies.yaml").read_text(encoding="utf-8")
+    moved = tmp_path / "policies.yaml"
+    moved.write_text(
+        text.replace('  date: "2022-01-01"', '  date: "2021-07-01"', 1), encoding="utf-8"
+    )
+    assert str(load_calendar(moved).reform_quarter) == "2021Q3"

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
+import inburgering
 from inburgering.config import (
+    SCHEMA_DIR,
     ConfigError,
     check_all,
     config_hash,
     deep_merge,
+    fill_defaults,
     load_catalogue,
     load_config,
     load_policies,
@@ -107,3 +111,45 @@ def test_disclosure_section_is_checked_through_its_own_schema(config):
     broken["disclosure"]["min_persons"] = "ten"
     with pytest.raises(ConfigError, match=r"key disclosure\.min_persons"):
         check_all(broken)
+
+
+def test_reform_date_must_agree_with_the_calendar(config, repo_root):
+    broken = copy.deepcopy(config)
+    broken["prepare"]["reform_date"] = "2021-07-01"
+    with pytest.raises(ConfigError, match=r"key prepare.reform_date 2021-07-01 differs"):
+        check_all(broken, base=repo_root)
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [(("estimate",), "estimate.horizons"), (("matching", "refute"), "matching.refute.horizons")],
+)
+def test_horizons_must_be_measured_by_prepare(config, repo_root, path, named):
+    broken = copy.deepcopy(config)
+    section = broken
+    for key in path:
+        section = section[key]
+    section["horizons"] = [*section["horizons"], 48]
+    with pytest.raises(ConfigError, match=rf"key {named}: horizons \[48\] are not in"):
+        check_all(broken, base=repo_root)
+
+
+def test_schema_defaults_are_filled_at_load(config, repo_root):
+    path = repo_root / "config" / "config.yaml"
+    assert "monte_carlo" not in read_yaml(path)["run"]
+    assert config["run"]["monte_carlo"] is None
+    given = load_config(path)
+    given["run"].pop("monte_carlo")
+    fill_defaults(given)
+    assert given == config
+
+
+def test_schemas_ship_inside_the_package():
+    """Schemas are package data: found next to the installed module, not via the repository."""
+    assert SCHEMA_DIR.parent == Path(inburgering.__file__).parent
+    assert {path.name for path in SCHEMA_DIR.glob("*.schema.yaml")} == {
+        "catalogue.schema.yaml",
+        "config.schema.yaml",
+        "disclosure.schema.yaml",
+        "policies.schema.yaml",
+    }

@@ -7,7 +7,6 @@ from inburgering.config import ConfigError, check_all, fill_defaults
 from inburgering.designs.registry import (
     DESCRIPTIVE,
     REGISTRY,
-    design,
     exported_side_tables,
     side_table_designs,
 )
@@ -38,48 +37,29 @@ def benchmark_file(rule):
     return f"{RESULTS}/benchmarks/{rule}.tsv"
 
 
-REFORM_DID = design("reform_did")
-ROUTE_MATCHING = design("route_matching")
-DID_DESIGNS = ("reform_did", "instrument_did", "city_instrument_did")
-# The estimate keys each design reads (narrow params: a rule reruns only when what it reads
-# changes; a HonestDiD grid does not rerun the matching designs).
-DID_ESTIMATE_KEYS = (
-    "horizons",
-    "cities",
-    "alpha",
-    "covariates",
-    "seed",
-    "reform_did",
-    "honestdid",
-    "inference",
-)
-MATCHING_ESTIMATE_KEYS = ("outcomes", "horizons", "alpha")
+def config_value(path):
+    """A value of the configuration by dotted path ("estimate.outcomes"); a mapping gives its
+    keys (in config order)."""
+    value = config
+    for key in path.split("."):
+        value = value[key]
+    return list(value)
 
 
-def estimate_params(keys):
-    """The named keys of config estimate (those present)."""
-    return {key: config["estimate"][key] for key in keys if key in config["estimate"]}
+def design_job(entry):
+    """Name of a design's estimating rule and its log/benchmark name (with the scatter
+    wildcards of one part job)."""
+    if entry.part:
+        return f"{entry.name}_part", f"{entry.name}_{entry.part}"
+    return entry.name, entry.name
 
 
-def design_outputs(name, tables=None):
+def design_outputs(entry, tables=None):
     """{table: file} of a registered design (its estimates and side tables)."""
-    entry = design(name)
     return {
         table: f"{RESULTS}/estimates/{entry.file(table)}"
         for table in (tables or entry.tables)
     }
-
-
-def design_inputs(name):
-    """What a registered design reads: the analysis tables, and the policy calendar if it
-    uses it (config file and prepare's adoption table)."""
-    files = {
-        "persons": rules.prepare.output.persons,
-        "outcomes": rules.prepare.output.outcomes,
-    }
-    if design(name).policies:
-        files["policies"] = config["data"]["policies"]
-    return files
 
 
 def part_file(entry):
@@ -87,16 +67,47 @@ def part_file(entry):
     return f"{RESULTS}/estimates/{entry.name}/{entry.part}_{{table}}.csv"
 
 
+def design_job_outputs(entry):
+    """What one job of the design writes: its outputs, or one part of them."""
+    if not entry.part:
+        return design_outputs(entry)
+    return {table: part_file(entry).replace("{table}", table) for table in entry.tables}
+
+
+def design_inputs(entry):
+    """What a registered design reads: the analysis tables and the inputs it names."""
+    files = {
+        "persons": rules.prepare.output.persons,
+        "outcomes": rules.prepare.output.outcomes,
+    }
+    named = {
+        "policies": config["data"]["policies"],
+        "policies_table": rules.prepare.output.municipality_policies,
+    }
+    files.update((name, named[name]) for name in entry.inputs)
+    return files
+
+
+def design_params(entry):
+    """Narrow params: the estimate keys and config sections the design reads, and the
+    scatter wildcards of its part job."""
+    params = {
+        "estimate": {
+            key: config["estimate"][key]
+            for key in entry.estimate_keys
+            if key in config["estimate"]
+        },
+        **{section: config[section] for section in entry.sections},
+    }
+    for scatter in entry.scatter:
+        params[scatter.wildcard] = lambda wildcards, name=scatter.wildcard: wildcards[
+            name
+        ]
+    return params
+
+
 def scatter_values(entry):
-    """The wildcard values of a scattered design's parts, in config order."""
-    if entry.name == "reform_did":
-        return {
-            "outcome": config["estimate"]["outcomes"],
-            "horizon": config["estimate"]["horizons"],
-        }
-    if entry.name == "route_matching":
-        return {"contrast": list(config["matching"]["route"]["contrasts"])}
-    raise WorkflowError(f"design {entry.name}: no scatter wildcards in common.smk")
+    return {scatter.wildcard: config_value(scatter.config) for scatter in entry.scatter}
 
 
 def parts(entry, table):

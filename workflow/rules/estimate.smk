@@ -1,197 +1,60 @@
 # Designs -> tidy estimate rows; on synthetic data, every estimate is compared with the truth.
+#
+# One rule per registered design (src/inburgering/designs/registry.py); a scattered design gets
+# a part rule (`<design>_part`, one job per wildcard value) and a gather rule named after the
+# design that concatenates the parts.
 
+for entry in REGISTRY:
+    job_rule, job_name = design_job(entry)
 
-rule reform_did_part:
-    input:
-        **design_inputs("reform_did"),
-    output:
-        **{
-            table: part_file(REFORM_DID).replace("{table}", table)
-            for table in REFORM_DID.tables
-        },
-    log:
-        log_file("reform_did_{outcome}_h{horizon}"),
-    benchmark:
-        benchmark_file("reform_did_{outcome}_h{horizon}")
-    wildcard_constraints:
-        outcome="[a-z_]+",
-        horizon="[0-9]+",
-    conda:
-        "../../environment.yml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        entry=REFORM_DID.entry,
-        estimate=estimate_params(DID_ESTIMATE_KEYS),
-        outcome=lambda wildcards: wildcards.outcome,
-        horizon=lambda wildcards: int(wildcards.horizon),
-    script:
-        RULE_SCRIPT
+    rule:
+        name:
+            job_rule
+        input:
+            **design_inputs(entry),
+        output:
+            **design_job_outputs(entry),
+        log:
+            log_file(job_name),
+        benchmark:
+            benchmark_file(job_name)
+        wildcard_constraints:
+            **{scatter.wildcard: scatter.pattern for scatter in entry.scatter},
+        conda:
+            "../../environment.yml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=30,
+        params:
+            **design_params(entry),
+            entry=entry.entry,
+        script:
+            RULE_SCRIPT
 
+    if entry.part:
 
-rule reform_did:
-    input:
-        **{table: parts(REFORM_DID, table) for table in REFORM_DID.tables},
-    output:
-        **design_outputs("reform_did"),
-    log:
-        log_file("reform_did"),
-    benchmark:
-        benchmark_file("reform_did")
-    conda:
-        "../../environment.yml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=5,
-    params:
-        entry="inburgering.designs.gather:gather_parts",
-    script:
-        RULE_SCRIPT
-
-
-rule city_instrument_did:
-    input:
-        **design_inputs("city_instrument_did"),
-        policies_table=rules.prepare.output.municipality_policies,
-    output:
-        **design_outputs("city_instrument_did"),
-    log:
-        log_file("city_instrument_did"),
-    benchmark:
-        benchmark_file("city_instrument_did")
-    conda:
-        "../../environment.yml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        entry=design("city_instrument_did").entry,
-        estimate=estimate_params([*DID_ESTIMATE_KEYS, "outcomes", "instrument_did"]),
-    script:
-        RULE_SCRIPT
-
-
-rule instrument_did:
-    input:
-        **design_inputs("instrument_did"),
-        policies_table=rules.prepare.output.municipality_policies,
-    output:
-        **design_outputs("instrument_did"),
-    log:
-        log_file("instrument_did"),
-    benchmark:
-        benchmark_file("instrument_did")
-    conda:
-        "../../environment.yml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        entry=design("instrument_did").entry,
-        estimate=estimate_params([*DID_ESTIMATE_KEYS, "outcomes", "instrument_did"]),
-    script:
-        RULE_SCRIPT
-
-
-rule route_matching_part:
-    input:
-        **design_inputs("route_matching"),
-    output:
-        **{
-            table: part_file(ROUTE_MATCHING).replace("{table}", table)
-            for table in ROUTE_MATCHING.tables
-        },
-    log:
-        log_file("route_matching_{contrast}"),
-    benchmark:
-        benchmark_file("route_matching_{contrast}")
-    wildcard_constraints:
-        contrast="[a-z0-9_]+",
-    conda:
-        "../../environment.yml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        entry=ROUTE_MATCHING.entry,
-        matching=config["matching"],
-        estimate=estimate_params(MATCHING_ESTIMATE_KEYS),
-        contrast=lambda wildcards: wildcards.contrast,
-    script:
-        RULE_SCRIPT
-
-
-rule route_matching:
-    input:
-        **{table: parts(ROUTE_MATCHING, table) for table in ROUTE_MATCHING.tables},
-    output:
-        **design_outputs("route_matching"),
-    log:
-        log_file("route_matching"),
-    benchmark:
-        benchmark_file("route_matching")
-    conda:
-        "../../environment.yml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=5,
-    params:
-        entry="inburgering.designs.gather:gather_parts",
-    script:
-        RULE_SCRIPT
-
-
-rule city_matching:
-    input:
-        **design_inputs("city_matching"),
-    output:
-        **design_outputs("city_matching"),
-    log:
-        log_file("city_matching"),
-    benchmark:
-        benchmark_file("city_matching")
-    conda:
-        "../../environment.yml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        entry=design("city_matching").entry,
-        matching=config["matching"],
-        estimate=estimate_params(MATCHING_ESTIMATE_KEYS),
-    script:
-        RULE_SCRIPT
-
-
-rule heterogeneity:
-    input:
-        **design_inputs("heterogeneity"),
-    output:
-        **design_outputs("heterogeneity"),
-    log:
-        log_file("heterogeneity"),
-    benchmark:
-        benchmark_file("heterogeneity")
-    conda:
-        "../../environment.yml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        entry=design("heterogeneity").entry,
-        matching=config["matching"],
-        estimate=estimate_params(MATCHING_ESTIMATE_KEYS),
-    script:
-        RULE_SCRIPT
+        rule:
+            name:
+                entry.name
+            input:
+                **{table: parts(entry, table) for table in entry.tables},
+            output:
+                **design_outputs(entry),
+            log:
+                log_file(entry.name),
+            benchmark:
+                benchmark_file(entry.name)
+            conda:
+                "../../environment.yml"
+            threads: 1
+            resources:
+                mem_mb=2000,
+                runtime=5,
+            params:
+                entry="inburgering.designs.gather:gather_parts",
+            script:
+                RULE_SCRIPT
 
 
 rule process:

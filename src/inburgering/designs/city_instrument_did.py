@@ -1,7 +1,7 @@
 """The G4 cities' own instruments: one city's instrument bundle against unchanged municipalities.
 
 instrument_did estimates the instruments from their adoptions outside the G4; this module
-estimates what the G4 cities did themselves, where the calendar allows it (``policy_calendar``:
+estimates what the G4 cities did themselves, where the calendar allows it (``inburgering.calendar``:
 adoptions in the same or adjacent quarters form one bundle, bundles touching the reform are part
 of reform_did). With the default calendar that is Rotterdam's intake package, the Rotterdamse
 Taalstart (2018Q4) with the assessment in the intake (2019Q1).
@@ -127,7 +127,7 @@ def bundle_rows(
     horizon: int,
     s: ReformSettings,
 ) -> dict[str, list[dict]]:
-    """Every row and side-table record of one bundle × outcome × horizon (``reform.TABLES``;
+    """Every row and side-table record of one bundle × outcome × horizon (``event_study.TABLES``;
     empty, logged, if it cannot be fitted)."""
     b = window.bundle
     in_window = data["q"].between(window.first, window.last)
@@ -184,7 +184,7 @@ def city_instrument_tables(
     settle_quarters: int = 4,
     min_pre_quarters: int = 4,
 ) -> dict[str, pd.DataFrame]:
-    """Tidy estimate rows and side tables (``reform.TABLES``) for every estimable bundle of the
+    """Tidy estimate rows and side tables (``event_study.TABLES``) for every estimable bundle of the
     cities in ``s.cities``."""
     bundles = [
         b

@@ -251,7 +251,7 @@ def fit_contrast(
         Rows of the treated unit.
     event_q : int
         Quarter index of the treated unit's change (default the Wi2021 reform; a G4 city's
-        instrument bundle in ``did.city_instruments``).
+        instrument bundle in ``designs.city_instrument_did``).
     """
     frame = data.loc[:, ["q", outcome, "municipality", *covariates]].copy()
     frame["g"] = np.where(treated, event_q, 0)
@@ -636,7 +636,7 @@ def event_study_tables(
 ) -> dict[str, list[dict]]:
     """What every single-city event study carries: the overall and event rows, the TWFE
     benchmark, the pre-trend tests, the HonestDiD rows and the sup-t band (reform_did's
-    contrasts and the G4 bundles of ``did.city_instruments``)."""
+    contrasts and the G4 bundles of ``designs.city_instrument_did``)."""
     twfe = twfe_row(sub, treated, key["outcome"], s.covariates, key, s.alpha, event_q=event_q)
     return {
         "estimates": [fit_row(fit, key, s.alpha), *event_rows(fit, key, s.alpha), twfe],

@@ -23,7 +23,7 @@ other policy changes (a noise-free check on the synthetic population); as compar
 import the same bundles into the control trend. Other municipalities' adoption dates are assumed
 unrelated to their other policy changes. The G4 bundles that the calendar does separate from the
 reform (Rotterdam's 2018Q4/2019Q1 intake package) are estimated one city at a time by
-``did.city_instruments``.
+``designs.city_instrument_did``.
 
 Estimator: Callaway-Sant'Anna group-time ATTs, doubly robust with covariates (falling back to
 outcome regression, then unadjusted, see ``did.fallback``), not-yet-treated comparisons.

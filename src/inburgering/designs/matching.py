@@ -10,7 +10,7 @@ route_matching
     Headline: doubly robust AIPW (logit propensity, linear outcome model on B1 persons) with an
     M-estimation sandwich clustered by municipality, except that a G4 city, its own level of the
     ``city`` covariate, is split into its persons (its fixed effect absorbs the city's shock;
-    as one huge cluster it made the variance degenerate and noisy: ``_cells``,
+    as one huge cluster it made the variance degenerate and noisy: ``designs.cells``,
     ``with_variance_clusters``). Why AIPW rather than caliper matching: a
     caliper drops treated persons, which changes the estimand from the ATT over everyone assigned
     the route to the ATT over the matchable ones; AIPW keeps all of them, is consistent if either
@@ -46,13 +46,13 @@ unchanged); constant or nested covariates dropped; and at most one propensity pa
 Sensitivity: every estimate row gets E-values (risk-difference scale for 0/1 outcomes), every
 cell the Rosenbaum critical Gamma of its matched pairs, and ``fragile`` flags significant
 estimates that an unmeasured confounder weaker than ``sensitivity.evalue_min`` / ``gamma_min``
-could explain away (``_cells.is_fragile``).
+could explain away (``designs.cells.is_fragile``).
 
 Validation target: the estimators target ``truth`` (the expected effect given the persons), not
 ``truth_sample``: their standard errors include the outcome noise of the treated.
 
 Both designs write person-free side tables (balance, binned overlap, sensitivity, dowhy
-refutations, sample accounting); see ``_cells``.
+refutations, sample accounting); see ``designs.cells``.
 """
 
 from __future__ import annotations

@@ -14,6 +14,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The ``estimate`` keys ``designs.event_study.ReformSettings`` reads (every DiD design).
+EVENT_STUDY_KEYS = (
+    "horizons",
+    "cities",
+    "alpha",
+    "covariates",
+    "seed",
+    "reform_did",
+    "honestdid",
+    "inference",
+)
+# The ``estimate`` keys the matching and heterogeneity designs read (with config ``matching``).
+MATCHING_KEYS = ("outcomes", "horizons", "alpha")
+# The policy calendar (config data.policies) and prepare's adoption table of every municipality.
+POLICY_INPUTS = ("policies", "policies_table")
+
 # The side tables of a single-city event study (designs.event_study.TABLES without estimates).
 EVENT_STUDY_SIDES = ("pretrends", "honestdid", "inference", "uniform_bands")
 # The side tables of a matching design that the export carries ...
@@ -23,26 +39,42 @@ MATCHING_RECORDS = ("samples",)
 
 
 @dataclass(frozen=True)
+class Scatter:
+    """One wildcard of a scattered design: its values are the list at ``config`` (a dotted
+    path into the configuration; a mapping gives its keys), each matching ``pattern``."""
+
+    wildcard: str
+    config: str
+    pattern: str
+
+
+@dataclass(frozen=True)
 class Design:
     """One estimating rule.
 
     ``name`` is the rule and output-file name, ``rows`` the ``design`` value of its tidy
     rows (the G4 bundles of ``city_instrument_did`` are ``instrument_did`` rows), ``entry`` the
-    "module:function" the rule runs. A scattered design runs ``entry`` once per value of the
-    ``scatter`` wildcards (``part`` names one such job, e.g. ``{outcome}_h{horizon}``) and a
-    gather job concatenates the parts. ``exported`` side tables go to the export; ``records``
-    are written for the record only. ``side_prefix`` is the file-name prefix of the side tables
-    (reform_did's, the first design, carry none).
+    "module:function" the rule runs. A scattered design runs ``entry`` once per combination of
+    its ``scatter`` wildcards (``part`` names one such job, e.g. ``{outcome}_h{horizon}``; the
+    wildcard values reach the job as params) and a gather job concatenates the parts.
+    ``exported`` side tables go to the export; ``records`` are written for the record only.
+    ``side_prefix`` is the file-name prefix of the side tables (reform_did's, the first design,
+    carry none). Besides persons and outcomes the job reads the ``inputs`` named (see
+    ``POLICY_INPUTS``), and as params only the ``estimate`` keys in ``estimate_keys`` and the
+    whole config ``sections`` named: a rule reruns only when what it reads changes.
     """
 
     name: str
     entry: str
     rows: str
+    estimate_keys: tuple[str, ...]
+    sections: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
     exported: tuple[str, ...] = ()
     records: tuple[str, ...] = ()
     part: str | None = None
+    scatter: tuple[Scatter, ...] = ()
     side_prefix: str | None = None
-    policies: bool = False  # reads config data.policies (and prepare's municipality_policies)
 
     @property
     def side_tables(self) -> tuple[str, ...]:
@@ -65,36 +97,48 @@ REGISTRY: tuple[Design, ...] = (
         name="reform_did",
         entry="inburgering.designs.reform_did:run_part",
         rows="reform_did",
+        estimate_keys=EVENT_STUDY_KEYS,
+        inputs=("policies",),
         exported=EVENT_STUDY_SIDES,
         part="{outcome}_h{horizon}",
+        scatter=(
+            Scatter("outcome", "estimate.outcomes", "[a-z_]+"),
+            Scatter("horizon", "estimate.horizons", "[0-9]+"),
+        ),
         side_prefix="",
-        policies=True,
     ),
     Design(
         name="instrument_did",
         entry="inburgering.designs.instrument_did:run",
         rows="instrument_did",
-        policies=True,
+        estimate_keys=(*EVENT_STUDY_KEYS, "outcomes", "instrument_did"),
+        inputs=POLICY_INPUTS,
     ),
     Design(
         name="city_instrument_did",
         entry="inburgering.designs.city_instrument_did:run",
         rows="instrument_did",
+        estimate_keys=(*EVENT_STUDY_KEYS, "outcomes", "instrument_did"),
+        inputs=POLICY_INPUTS,
         exported=EVENT_STUDY_SIDES,
-        policies=True,
     ),
     Design(
         name="route_matching",
         entry="inburgering.designs.matching:run_route",
         rows="route_matching",
+        estimate_keys=MATCHING_KEYS,
+        sections=("matching",),
         exported=MATCHING_SIDES,
         records=MATCHING_RECORDS,
         part="{contrast}",
+        scatter=(Scatter("contrast", "matching.route.contrasts", "[a-z0-9_]+"),),
     ),
     Design(
         name="city_matching",
         entry="inburgering.designs.matching:run_city",
         rows="city_matching",
+        estimate_keys=MATCHING_KEYS,
+        sections=("matching",),
         exported=MATCHING_SIDES,
         records=MATCHING_RECORDS,
     ),
@@ -102,6 +146,8 @@ REGISTRY: tuple[Design, ...] = (
         name="heterogeneity",
         entry="inburgering.designs.heterogeneity:run",
         rows="heterogeneity",
+        estimate_keys=MATCHING_KEYS,
+        sections=("matching",),
         exported=("sensitivity",),
         records=("samples", "cate_summary"),
     ),
