@@ -2,8 +2,9 @@
 
 The designs write their side tables in the shape that suits them (one file per design, wide
 sensitivity columns, refuter names); the reports read the export contract
-(``inburgering.report.inputs``, docs/report-inputs.md). This module is the one place that maps
-the first onto the second, and declares for every exported table what it counts, so the CBS
+(``inburgering.report.inputs``, docs/report-inputs.md). The columns, renames and counts of every
+exported side table are declared in :mod:`inburgering.contracts.side_tables`; this module
+reshapes the design files accordingly and attaches each table's disclosure spec, so the CBS
 rules in :mod:`inburgering.disclosure` can check it. Counts that a side table lacks are joined
 from the estimate rows it belongs to: a statistic is only as safe as the persons behind it.
 """
@@ -16,13 +17,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inburgering.contracts.side_tables import (
+    COUNTS,
+    OVERLAP_ARMS,
+    PRETREND_TESTS,
+    RANDOMIZATION,
+    SENSITIVITY_MEASURES,
+    SIDE_TABLES,
+    SideTable,
+)
 from inburgering.contracts.tidy import CELL_COLUMNS, KEY_COLUMNS, TIDY_COLUMNS, VALUE_COLUMNS
 from inburgering.disclosure.files import read_table
 from inburgering.disclosure.spec import TableSpec
 from inburgering.disclosure.summaries import tidy_estimates_spec
 
 Item = tuple[pd.DataFrame, TableSpec]
-COUNTS = ["n_treated", "n_control"]
 LABELS = ("estimator", "headline", "inference")  # describe the row: never suppressed
 
 
@@ -124,20 +133,34 @@ def pool_bins(frame: pd.DataFrame, by: Sequence[str], counts: Sequence[str], min
     return pd.DataFrame(pooled, columns=frame.columns)
 
 
+def _present(columns: Sequence[str], table: pd.DataFrame) -> tuple[str, ...]:
+    return tuple(c for c in columns if c in table.columns)
+
+
+def _spec(contract: SideTable, table: pd.DataFrame, kind: str = "estimate") -> TableSpec:
+    """The disclosure spec of a side table: its contract's columns that the table has."""
+    return TableSpec(
+        contract.name,
+        kind,
+        count_columns=contract.counts,
+        group_columns=_present(contract.keys, table),
+        value_columns=_present(contract.values, table),
+        description=contract.description,
+    )
+
+
 def overlap_item(overlap: pd.DataFrame, minimum: int) -> Item:
-    by = [c for c in (*CELL_COLUMNS, "estimator") if c in overlap.columns]
-    pooled = pool_bins(overlap, by, COUNTS, minimum)
+    contract = SIDE_TABLES["overlap"]
+    by = list(_present((*CELL_COLUMNS, "estimator"), overlap))
+    pooled = pool_bins(overlap, by, list(OVERLAP_ARMS), minimum)
     long = pooled.melt(
-        id_vars=[*by, "bin_low", "bin_high"], value_vars=COUNTS, var_name="arm", value_name="n"
+        id_vars=[*by, "bin_low", "bin_high"],
+        value_vars=list(OVERLAP_ARMS),
+        var_name="arm",
+        value_name="n",
     )
-    long["arm"] = long["arm"].map({"n_treated": "treated", "n_control": "control"})
-    spec = TableSpec(
-        "overlap",
-        "frequency",
-        count_columns=("n",),
-        group_columns=(*by, "arm", "bin_low", "bin_high"),
-        description="propensity-score histogram per arm (bins pooled to at least the threshold)",
-    )
+    long["arm"] = long["arm"].map(OVERLAP_ARMS)
+    spec = _spec(contract, long, "frequency")
     return long.sort_values([*by, "arm", "bin_low"]).reset_index(drop=True), spec
 
 
@@ -156,7 +179,7 @@ def _with_counts(table: pd.DataFrame, estimates: pd.DataFrame, keys: Sequence[st
     """
     keys = [k for k in keys if k in table.columns]
     counts = estimates[[*keys, *COUNTS]].assign(**{k: _key_text(estimates[k]) for k in keys})
-    counts = counts.groupby(keys, sort=False)[COUNTS].min().reset_index()
+    counts = counts.groupby(keys, sort=False)[list(COUNTS)].min().reset_index()
     joined = table.drop(columns=[c for c in COUNTS if c in table.columns])
     joined = joined.assign(**{f"_{k}": _key_text(joined[k]) for k in keys})
     counts = counts.rename(columns={k: f"_{k}" for k in keys})
@@ -165,55 +188,30 @@ def _with_counts(table: pd.DataFrame, estimates: pd.DataFrame, keys: Sequence[st
 
 
 def balance_item(balance: pd.DataFrame, estimates: pd.DataFrame) -> Item:
-    # The largest eCDF difference is the Kolmogorov-Smirnov statistic of the two groups, not an
-    # individual's value: named as such so the no-extremes rule does not mistake it for a max.
-    balance = balance.rename(columns={"ecdf_max_before": "ks_before", "ecdf_max_after": "ks_after"})
+    contract = SIDE_TABLES["balance"]
+    balance = balance.rename(columns=contract.renames)
     table = _with_counts(balance, estimates, [*CELL_COLUMNS, "estimator"])
-    values = tuple(c for c in table.columns if c.endswith(("_before", "_after")) or c == "binary")
-    spec = TableSpec(
-        "balance",
-        "estimate",
-        count_columns=tuple(COUNTS),
-        group_columns=(
-            *[k for k in (*CELL_COLUMNS, "estimator") if k in table.columns],
-            "covariate",
-        ),
-        value_columns=values,
-        description="covariate balance before and after matching or weighting (cobalt-style)",
-    )
-    return table, spec
+    return table, _spec(contract, table)
 
 
 def sensitivity_item(sensitivity: pd.DataFrame, estimates: pd.DataFrame) -> Item:
-    keys = [k for k in (*CELL_COLUMNS, "subgroup", "estimator") if k in sensitivity.columns]
-    measures = {
-        "evalue_point": "e_value",
-        "evalue_ci": "e_value_ci",
-        "rosenbaum_gamma": "rosenbaum_gamma",
-    }
+    contract = SIDE_TABLES["sensitivity"]
+    keys = list(_present((*CELL_COLUMNS, "subgroup", "estimator"), sensitivity))
     long = sensitivity.melt(
         id_vars=[*keys, "fragile"],
-        value_vars=list(measures),
+        value_vars=list(SENSITIVITY_MEASURES),
         var_name="measure",
         value_name="value",
     )
-    long["measure"] = long["measure"].map(measures)
+    long["measure"] = long["measure"].map(SENSITIVITY_MEASURES)
     long = long.dropna(subset=["value"])
     table = _with_counts(long, estimates, keys)
-    spec = TableSpec(
-        "sensitivity",
-        "estimate",
-        count_columns=tuple(COUNTS),
-        group_columns=(*keys, "measure"),
-        value_columns=("value", "fragile"),
-        description="sensitivity to unobserved confounding (E-values, Rosenbaum critical Gamma)",
-    )
-    return table, spec
+    return table, _spec(contract, table)
 
 
 def refutations_item(refutations: pd.DataFrame, estimates: pd.DataFrame, alpha: float) -> Item:
-    table = refutations.rename(columns={"refuter": "check", "estimate": "original_estimate"})
-    table = table.rename(columns={"new_effect": "estimate"})
+    contract = SIDE_TABLES["refutations"]
+    table = refutations.rename(columns=contract.renames)
     # dowhy's p-value tests the refuted effect against the original one: a refutation is
     # passed when the data give no reason to reject that they agree.
     table["passed"] = table["p_value"] >= alpha
@@ -221,16 +219,7 @@ def refutations_item(refutations: pd.DataFrame, estimates: pd.DataFrame, alpha: 
     table["ci_high"] = np.nan
     headline = estimates[estimates["headline"]]
     table = _with_counts(table, headline, CELL_COLUMNS)
-    keys = [k for k in CELL_COLUMNS if k in table.columns]
-    spec = TableSpec(
-        "refutations",
-        "estimate",
-        count_columns=tuple(COUNTS),
-        group_columns=(*keys, "check"),
-        value_columns=("original_estimate", "estimate", "ci_low", "ci_high", "p_value", "passed"),
-        description="dowhy refutation checks (placebo treatment, random common cause, subset)",
-    )
-    return table, spec
+    return table, _spec(contract, table)
 
 
 def validation_item(validation: pd.DataFrame) -> Item:
@@ -238,7 +227,7 @@ def validation_item(validation: pd.DataFrame) -> Item:
     spec = TableSpec(
         "validation",
         "estimate",
-        count_columns=tuple(COUNTS),
+        count_columns=COUNTS,
         group_columns=(*KEY_COLUMNS, *LABELS),
         value_columns=(*[c for c in VALUE_COLUMNS if c not in (*COUNTS, *LABELS)], *extra),
         description="synthetic runs: every estimate against the planted truth",
@@ -262,17 +251,6 @@ def monte_carlo_item(table: pd.DataFrame) -> Item:
     return table, spec
 
 
-def _reform_keys(table: pd.DataFrame) -> pd.DataFrame:
-    """The side-table key (tidy.CELL_COLUMNS); rows written without design, treatment or
-    comparison are reform_did's rest-of-NL contrast."""
-    table = table.copy()
-    defaults = {"design": "reform_did", "treatment": "wi2021", "comparison": "rest_nl"}
-    for column, value in defaults.items():
-        if column not in table.columns:
-            table[column] = value
-    return table[[*CELL_COLUMNS, *(c for c in table.columns if c not in CELL_COLUMNS)]]
-
-
 def _headline_counts(table: pd.DataFrame, estimates: pd.DataFrame) -> pd.DataFrame:
     overall = estimates[estimates["headline"] & (estimates["estimand"] == "att_overall")]
     overall = overall[overall["subgroup"].isin(["all", ""])]
@@ -280,80 +258,38 @@ def _headline_counts(table: pd.DataFrame, estimates: pd.DataFrame) -> pd.DataFra
 
 
 def pretrends_item(pretrends: pd.DataFrame, estimates: pd.DataFrame) -> Item:
-    table = _reform_keys(pretrends)
-    wald = table.rename(columns={"wald_stat": "statistic", "wald_df": "df", "wald_p": "p_value"})
-    wald = wald.assign(test="wald")[[*CELL_COLUMNS, "test", "statistic", "df", "p_value"]]
-    slope = table.rename(columns={"slope": "statistic", "slope_p": "p_value"})
-    slope = slope.assign(test="linear_slope", df=1)[
-        [*CELL_COLUMNS, "test", "statistic", "df", "p_value"]
-    ]
-    long = _headline_counts(pd.concat([wald, slope], ignore_index=True), estimates)
-    spec = TableSpec(
-        "pretrends",
-        "estimate",
-        count_columns=tuple(COUNTS),
-        group_columns=(*CELL_COLUMNS, "test"),
-        value_columns=("statistic", "df", "p_value"),
-        description="joint Wald test of the event-study leads and a linear pre-trend slope",
-    )
-    return long, spec
+    """One row per pre-trend test (``PRETREND_TESTS``) of each event study."""
+    contract = SIDE_TABLES["pretrends"]
+    columns = [*contract.keys, *contract.values]
+    tests = []
+    for test, renames in PRETREND_TESTS.items():
+        rows = pretrends.rename(columns=renames).assign(test=test)
+        if "df" not in renames.values():  # a slope test has one degree of freedom
+            rows = rows.assign(df=1)
+        tests.append(rows[columns])
+    long = _headline_counts(pd.concat(tests, ignore_index=True), estimates)
+    return long, _spec(contract, long)
 
 
 def honestdid_item(honest: pd.DataFrame, estimates: pd.DataFrame) -> Item:
-    table = _reform_keys(honest).rename(columns={"restriction": "method", "M": "m"})
-    table = _headline_counts(table, estimates)
-    values = tuple(
-        c for c in ("lb", "ub", "ci_low", "ci_high", "breakdown", "fragile") if c in table
-    )
-    spec = TableSpec(
-        "honestdid",
-        "estimate",
-        count_columns=tuple(COUNTS),
-        group_columns=(*CELL_COLUMNS, "method", "m"),
-        value_columns=values,
-        description="Rambachan-Roth robust intervals and breakdown values per city",
-    )
-    return table, spec
+    contract = SIDE_TABLES["honestdid"]
+    table = _headline_counts(honest.rename(columns=contract.renames), estimates)
+    return table, _spec(contract, table)
 
 
 def inference_item(inference: pd.DataFrame, estimates: pd.DataFrame) -> Item:
-    table = _reform_keys(inference).rename(
-        columns={"ri_p": "p_value", "ri_floor": "p_floor", "ri_placebos": "n_placebos"}
-    )
-    table = table.assign(method="randomization", ci_low=np.nan, ci_high=np.nan)
+    contract = SIDE_TABLES["inference"]
+    table = inference.rename(columns=contract.renames)
+    table = table.assign(method=RANDOMIZATION, ci_low=np.nan, ci_high=np.nan)
     table = _headline_counts(table, estimates)
     table["n_clusters"] = table["n_placebos"] + 1
-    spec = TableSpec(
-        "inference",
-        "estimate",
-        count_columns=tuple(COUNTS),
-        group_columns=(*CELL_COLUMNS, "method"),
-        value_columns=(
-            "p_value",
-            "p_floor",
-            "ri_q",
-            "t",
-            "n_placebos",
-            "n_clusters",
-            "ci_low",
-            "ci_high",
-        ),
-        description="randomization inference for each city's headline reform effect",
-    )
-    return table, spec
+    return table, _spec(contract, table)
 
 
 def uniform_bands_item(bands: pd.DataFrame, estimates: pd.DataFrame) -> Item:
-    table = _headline_counts(_reform_keys(bands), estimates)
-    spec = TableSpec(
-        "uniform_bands",
-        "estimate",
-        count_columns=tuple(COUNTS),
-        group_columns=(*CELL_COLUMNS, "estimator", "event_time"),
-        value_columns=("band_low", "band_high", "critical_value"),
-        description="sup-t simultaneous confidence bands of each city's event study",
-    )
-    return table, spec
+    contract = SIDE_TABLES["uniform_bands"]
+    table = _headline_counts(bands, estimates)
+    return table, _spec(contract, table)
 
 
 def did_items(job, estimates: pd.DataFrame) -> list[Item]:

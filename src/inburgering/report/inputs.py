@@ -1,7 +1,9 @@
 """The export contract: which files in results/export/ the reports read, and their columns.
 
-This module is the single place that defines it (docs/report-inputs.md explains it for the
-engineers who produce the files). Every report section names the inputs it needs; a missing
+This module is the single place that defines what the reports read (docs/report-inputs.md
+explains it for the engineers who produce the files); the side tables' columns are declared in
+``inburgering.contracts.side_tables``, and the tests check that every column read here is one
+the export writes. Every report section names the inputs it needs; a missing
 file renders a "not run in this configuration" callout, while a file that exists but breaks the
 contract (missing columns) stops the render, because a half-shown result is worse than none.
 """
@@ -100,8 +102,9 @@ CONTRACT: tuple[ExportFile, ...] = (
             "n_clusters",
             "p_floor",
         ),
-        "Few-cluster inference for headline effects: method in crv1, wild_cluster_webb, "
-        "randomization, synthetic_control; p_floor = smallest attainable p-value.",
+        "Randomization inference for each event study's headline effect (method: "
+        "randomization; the wild bootstrap, CRV3 and synthetic DiD are estimate rows); "
+        "p_floor = smallest attainable p-value.",
     ),
     ExportFile(
         "pretrends.csv",
@@ -151,8 +154,9 @@ CONTRACT: tuple[ExportFile, ...] = (
             "p_value",
             "passed",
         ),
-        "Placebo and refutation checks (placebo_reform_date, placebo_outcome, "
-        "random_common_cause, data_subset, ...); passed is true/false.",
+        "dowhy refutation checks of the matching estimates (check: "
+        "placebo_treatment_refuter, random_common_cause, data_subset_refuter); passed is "
+        "true/false.",
     ),
     ExportFile(
         "balance.csv",
@@ -180,7 +184,7 @@ CONTRACT: tuple[ExportFile, ...] = (
         "sensitivity.csv",
         ("design", "treatment", "outcome", "horizon", "measure", "value"),
         "Sensitivity to unobserved confounding (measure: rosenbaum_gamma, e_value, "
-        "e_value_ci, robustness_value).",
+        "e_value_ci).",
     ),
     ExportFile(
         "validation.csv",
