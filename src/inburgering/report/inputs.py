@@ -183,8 +183,7 @@ CONTRACT: tuple[ExportFile, ...] = (
     ExportFile(
         "sensitivity.csv",
         ("design", "treatment", "outcome", "horizon", "measure", "value"),
-        "Sensitivity to unobserved confounding (measure: rosenbaum_gamma, e_value, "
-        "e_value_ci).",
+        "Sensitivity to unobserved confounding (measure: rosenbaum_gamma, e_value, e_value_ci).",
     ),
     ExportFile(
         "validation.csv",
