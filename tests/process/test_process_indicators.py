@@ -10,6 +10,7 @@ from statsmodels.stats.proportion import proportion_confint
 from inburgering.process import composition, indicator_rows, route_mix, route_start_survival
 
 DATA_END = pd.Timestamp("2025-12-31")
+G4 = ("rotterdam", "amsterdam", "den_haag", "utrecht")  # the default policy calendar's cities
 
 
 def persons_frame(n: int = 200, seed: int = 1) -> pd.DataFrame:
@@ -39,7 +40,7 @@ def persons_frame(n: int = 200, seed: int = 1) -> pd.DataFrame:
 
 def test_pip_share_counts_from_brp_date_for_statushouders():
     persons = persons_frame()
-    rows = indicator_rows(persons, DATA_END, 0.05)
+    rows = indicator_rows(persons, G4, DATA_END, 0.05)
     pooled = rows[(rows["estimand"] == "pip_within_10w") & (rows["city"] == "all")]
     pooled = pooled[pooled["subgroup"] == "all"].iloc[0]
     expected = int((persons["_pip_days"] <= 70).sum())
@@ -53,7 +54,7 @@ def test_censored_windows_leave_the_denominator():
     persons = persons_frame()
     late = pd.Timestamp("2025-12-01")
     persons.loc[:9, ["obligation_start", "housing_date"]] = late
-    rows = indicator_rows(persons, DATA_END, 0.05)
+    rows = indicator_rows(persons, G4, DATA_END, 0.05)
     pooled = rows[(rows["estimand"] == "pip_within_10w") & (rows["city"] == "all")]
     pooled = pooled[pooled["subgroup"] == "all"].iloc[0]
     assert pooled["n_treated"] + pooled["n_control"] == len(persons) - 10
@@ -62,14 +63,14 @@ def test_censored_windows_leave_the_denominator():
 def test_old_law_persons_are_not_counted():
     persons = persons_frame()
     persons.loc[:49, "wi2021"] = False
-    rows = indicator_rows(persons, DATA_END, 0.05)
+    rows = indicator_rows(persons, G4, DATA_END, 0.05)
     pooled = rows[(rows["estimand"] == "route_started_26w") & (rows["city"] == "all")]
     assert (pooled["n_treated"] + pooled["n_control"]).max() == len(persons) - 50
 
 
 def test_survival_without_censoring_is_the_empirical_share():
     persons = persons_frame()
-    curve = route_start_survival(persons, DATA_END, 0.05)
+    curve = route_start_survival(persons, G4, DATA_END, 0.05)
     rotterdam = persons[persons["city"] == "rotterdam"]
     anchor = rotterdam["housing_date"].where(
         rotterdam["group"] == "statushouder", rotterdam["obligation_start"]
@@ -84,9 +85,9 @@ def test_survival_without_censoring_is_the_empirical_share():
 
 def test_route_mix_shares_sum_to_one_and_composition_counts_everyone():
     persons = persons_frame()
-    mix = route_mix(persons)
+    mix = route_mix(persons, G4)
     sums = mix.groupby(["city", "cohort"])["share"].sum()
     assert np.allclose(sums, 1.0)
-    counts = composition(persons)
+    counts = composition(persons, G4)
     assert counts.loc[counts["city"] == "all", "n"].sum() == len(persons)
     assert "rest_nl" not in set(counts["city"])

@@ -60,6 +60,7 @@ for entry in REGISTRY:
 rule process:
     input:
         persons=rules.prepare.output.persons,
+        policies=config["data"]["policies"],
     output:
         estimates=f"{RESULTS}/estimates/process.csv",
         composition=f"{RESULTS}/estimates/composition.csv",

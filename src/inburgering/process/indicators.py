@@ -21,6 +21,7 @@ so the disclosure rules check both the numerator and its complement.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,6 @@ from statsmodels.duration.survfunc import SurvfuncRight
 from inburgering.contracts.tidy import tidy_frame
 
 log = logging.getLogger(__name__)
-
-G4 = ("rotterdam", "amsterdam", "den_haag", "utrecht")
 
 
 @dataclass(frozen=True)
@@ -110,13 +109,16 @@ def _share_row(flags: pd.Series, name: str, city: str, subgroup: str, alpha: flo
     }
 
 
-def indicator_rows(persons: pd.DataFrame, data_end: pd.Timestamp, alpha: float) -> pd.DataFrame:
-    """Tidy rows: each indicator per G4 city and nationally, pooled and per cohort quarter."""
+def indicator_rows(
+    persons: pd.DataFrame, cities: Sequence[str], data_end: pd.Timestamp, alpha: float
+) -> pd.DataFrame:
+    """Tidy rows: each indicator per G4 city (``cities``, from the policy calendar) and
+    nationally, pooled and per cohort quarter."""
     frame = new_law_persons(persons)
     rows = []
     for indicator in INDICATORS:
         frame[indicator.name] = indicator_flags(frame, indicator, data_end)
-        for city in (*G4, "all"):
+        for city in (*cities, "all"):
             in_city = frame if city == "all" else frame[frame["city"] == city]
             flags = in_city[indicator.name]
             if flags.notna().any():
@@ -130,9 +132,9 @@ def indicator_rows(persons: pd.DataFrame, data_end: pd.Timestamp, alpha: float) 
     return tidy_frame(rows)
 
 
-def composition(persons: pd.DataFrame) -> pd.DataFrame:
+def composition(persons: pd.DataFrame, cities: Sequence[str]) -> pd.DataFrame:
     """Persons by G4 city (and nationally) x cohort quarter x group."""
-    frames = [persons[persons["city"] == city].assign(city=city) for city in G4]
+    frames = [persons[persons["city"] == city].assign(city=city) for city in cities]
     frames.append(persons.assign(city="all"))
     counts = (
         pd.concat(frames)
@@ -144,12 +146,12 @@ def composition(persons: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
-def route_mix(persons: pd.DataFrame) -> pd.DataFrame:
+def route_mix(persons: pd.DataFrame, cities: Sequence[str]) -> pd.DataFrame:
     """Initial learning route shares of new-law persons with a known route, by city and year."""
     known = persons[persons["wi2021"] & persons["route"].notna()].copy()
     known["year"] = known["cohort"].str[:4]
     tables = []
-    for city in (*G4, "all"):
+    for city in (*cities, "all"):
         in_city = known if city == "all" else known[known["city"] == city]
         for cohort, group in [("all", in_city), *in_city.groupby("year", sort=True)]:
             counts = group["route"].value_counts().sort_index()
@@ -171,7 +173,11 @@ def route_mix(persons: pd.DataFrame) -> pd.DataFrame:
 
 
 def route_start_survival(
-    persons: pd.DataFrame, data_end: pd.Timestamp, alpha: float, max_weeks: int = 104
+    persons: pd.DataFrame,
+    cities: Sequence[str],
+    data_end: pd.Timestamp,
+    alpha: float,
+    max_weeks: int = 104,
 ) -> pd.DataFrame:
     """Kaplan-Meier share not yet started on a route, by weeks since the anchor (censored at
     the data end), per G4 city, pooled over new-law cohorts."""
@@ -181,7 +187,7 @@ def route_start_survival(
     weeks = ((end - frame["anchor"]).dt.days.clip(lower=0) / 7).to_numpy()
     curves = []
     grid = np.arange(0, max_weeks + 1, 4)
-    for city in G4:
+    for city in cities:
         mask = (frame["city"] == city).to_numpy()
         if mask.sum() == 0:
             continue

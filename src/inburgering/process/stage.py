@@ -1,9 +1,10 @@
-"""Snakemake entry point of the process design."""
+"""Snakemake entry point of the process design (the G4 cities from the policy calendar)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from inburgering.calendar import load_calendar
 from inburgering.contracts.tidy import write_tidy
 from inburgering.io import write_csv_atomic
 from inburgering.process.indicators import (
@@ -19,7 +20,9 @@ def run(job: RuleJob) -> None:
     persons = pd.read_parquet(job.input["persons"])
     data_end = pd.Period(job.params["data_end"], "M").end_time.normalize()
     alpha = job.params["alpha"]
-    write_tidy(indicator_rows(persons, data_end, alpha), job.output["estimates"])
-    write_csv_atomic(composition(persons), job.output["composition"])
-    write_csv_atomic(route_mix(persons), job.output["route_mix"])
-    write_csv_atomic(route_start_survival(persons, data_end, alpha), job.output["survival"])
+    cities = load_calendar(job.input["policies"]).cities
+    write_tidy(indicator_rows(persons, cities, data_end, alpha), job.output["estimates"])
+    write_csv_atomic(composition(persons, cities), job.output["composition"])
+    write_csv_atomic(route_mix(persons, cities), job.output["route_mix"])
+    survival = route_start_survival(persons, cities, data_end, alpha)
+    write_csv_atomic(survival, job.output["survival"])
