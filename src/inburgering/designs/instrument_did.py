@@ -44,10 +44,11 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 import scipy.sparse as sp
-import yaml
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
+from inburgering.calendar import PolicyCalendar
+from inburgering.config import load_policies
 from inburgering.contracts.tidy import tidy_frame, write_tidy
 from inburgering.designs.event_study import (
     ReformSettings,
@@ -421,7 +422,7 @@ def run(job: RuleJob) -> None:
     """Rule instrument_did."""
     estimate = job.params["estimate"]
     settings = ReformSettings.from_config(estimate)
-    policies = yaml.safe_load(job.input["policies"].read_text(encoding="utf-8"))
+    policies = load_policies(job.input["policies"])
     table = pd.read_parquet(job.input["policies_table"]) if "policies_table" in job.input else None
     adoption = adoption_table(policies, table)
     spec = estimate.get("instrument_did", {})
@@ -435,6 +436,6 @@ def run(job: RuleJob) -> None:
             instruments,
             outcome_names,
             settings,
-            exclude=[str(v["code"]) for v in policies["municipalities"].values()],
+            exclude=list(PolicyCalendar.from_policies(policies).codes.values()),
         )
     write_tidy(rows, job.output["estimates"])
