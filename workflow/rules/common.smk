@@ -1,7 +1,6 @@
 # Shared definitions: config validation at start-up, result paths, per-rule log/benchmark paths.
 
 import os
-from pathlib import Path
 
 from inburgering.config import ConfigError, check_all, fill_defaults
 from inburgering.designs.registry import (
@@ -54,12 +53,9 @@ def design_job(entry):
     return entry.name, entry.name
 
 
-def design_outputs(entry, tables=None):
+def design_outputs(entry):
     """{table: file} of a registered design (its estimates and side tables)."""
-    return {
-        table: f"{RESULTS}/estimates/{entry.file(table)}"
-        for table in (tables or entry.tables)
-    }
+    return {table: f"{RESULTS}/estimates/{entry.file(table)}" for table in entry.tables}
 
 
 def part_file(entry):
