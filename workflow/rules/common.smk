@@ -16,6 +16,12 @@ from inburgering.designs.registry import (
 # of its alternating projections, and the last bits of TWFE standard errors, follow the hash seed.
 os.environ["PYTHONHASHSEED"] = "0"
 
+
+# Declared, so that Snakemake passes it on to remote (SLURM) jobs as well.
+envvars:
+    "PYTHONHASHSEED",
+
+
 try:
     check_all(config, base=workflow.basedir)
     fill_defaults(config)
