@@ -47,10 +47,12 @@ class CityShocks:
     """
 
     enabled: bool = True
-    # DOMAIN.md §6: SD beyond binomial noise ~2-4 pp (employment, participation), ~1-3 pp
-    # (social assistance), persistence 0.3-0.7; the defaults are the middles of the ranges.
+    # DOMAIN.md §6: SD of a cohort-quarter share beyond binomial noise ~2-4 pp (employment,
+    # participation), ~1-3 pp (social assistance), persistence 0.3-0.7. Shares away from 50 %
+    # move less (probit scale), so these defaults put the realised SD of the G4 cities' cohort-
+    # quarter shares in the middles of the ranges: ~3 pp and ~2 pp (docs/synthetic-data.md).
     sd: dict[str, float] = field(
-        default_factory=lambda: {"employment": 0.03, "social_assistance": 0.02}
+        default_factory=lambda: {"employment": 0.045, "social_assistance": 0.08}
     )
     rho: float = 0.5
     scale: float = 1.0

@@ -150,18 +150,28 @@ def probit_shift(p: np.ndarray, shift: np.ndarray, stretch: np.ndarray) -> np.nd
 def shocked(p: Probabilities, shocks: PersonShocks) -> Probabilities:
     """The state probabilities a person meets under their city shock.
 
-    Employment and assistance move on the probit scale; education keeps its probability unless
-    the moved employment leaves less room, and assistance keeps below the rest (the states
-    partition [0, 1], synth/outcomes.py). Without a shock the probabilities stay bit for bit.
+    The states partition [0, 1] (synth/outcomes.py). Employment moves on the probit scale;
+    education keeps its share of the rest, pD (1 - pE') / (1 - pE); assistance's share of what
+    neither works nor studies moves on the probit scale, r' = shift(pS / (1 - pE - pD)), times
+    the moved rest. Each is linear in one shock whose probit shift averages out, and the two
+    channels are independent, so E[p'] = p for every state, without any clipping; a better labour
+    market also takes some persons off benefits. Without a shock the probabilities stay bit
+    for bit.
     """
     employed = probit_shift(p.employed, shocks.shift_E, shocks.stretch_E)
-    education = np.minimum(p.education, 1.0 - employed)
-    assistance = probit_shift(p.assistance, shocks.shift_S, shocks.stretch_S)
-    assistance = np.minimum(assistance, 1.0 - employed - education)
+    # pE <= MAX_EMPLOYMENT < 1 (outcomes.py); the guard keeps the division defined regardless.
+    not_employed = 1.0 - p.employed
+    kept = np.divide(
+        1.0 - employed, not_employed, out=np.ones_like(employed), where=not_employed > 0
+    )
+    rest = 1.0 - p.employed - p.education
+    # Stored probabilities are float32: pS may exceed the recomputed rest by a rounding step.
+    share = np.clip(np.divide(p.assistance, rest, out=np.zeros_like(rest), where=rest > 0), 0, 1)
+    assistance = probit_shift(share, shocks.shift_S, shocks.stretch_S) * rest * kept
     still = (shocks.shift_E == 0) & (shocks.stretch_E == 1)
     still = still & (shocks.shift_S == 0) & (shocks.stretch_S == 1)
     return Probabilities(
         employed,
-        np.where(still, p.education, education),
+        np.where(still, p.education, p.education * kept),
         np.where(still, p.assistance, assistance),
     )
