@@ -60,10 +60,12 @@ dry-run: $(VENV)/.run-installed
 # bias, RMSE and coverage per estimand in results/montecarlo/ (monte_carlo.csv, summary.md).
 MC_SEEDS ?= 50
 MC_PERSONS ?= 4000
+MC_SHOCK_SCALES ?=   # e.g. 0,1,2: every seed with the city shocks x0, x1, x2 (default: as configured)
 .PHONY: montecarlo
 montecarlo: $(VENV)/.run-installed
 	$(BIN)/python -m inburgering.montecarlo --seeds $(MC_SEEDS) --persons $(MC_PERSONS) \
-	  --out results/montecarlo --jobs $(CORES)
+	  --out results/montecarlo --jobs $(CORES) \
+	  $(if $(strip $(MC_SHOCK_SCALES)),--shock-scale $(strip $(MC_SHOCK_SCALES)))
 
 lock:
 	PYTHON=$(PYTHON) bash tools/lock.sh

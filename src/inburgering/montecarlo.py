@@ -1,18 +1,22 @@
 """Monte Carlo validation: the whole pipeline over many synthetic samples with known truth.
 
     python -m inburgering.montecarlo --seeds 50 --persons 4000 --out results/montecarlo
+    python -m inburgering.montecarlo --seeds 50 --shock-scale 0,1,2   # city shocks x0, x1, x2
 
 For each seed the workflow runs (generation, preparation, every estimator) up to
 ``results/validation/estimates_vs_truth.csv`` in its own results and working folder, with
 ``synth.seed = run.seed = seed``. The per-seed tables are then aggregated per estimand key:
 mean bias, RMSE, interval coverage, mean CI width, the spread of the estimates against the mean
-standard error, and the number of seeds. Headline estimands whose coverage falls outside
+standard error, and the number of seeds, separately per city-shock scale (``shock_scale``:
+``--shock-scale 0,1,2`` runs every seed with ``synth.city_shocks`` scaled by 0, 1 and 2; without
+it, each seed runs the configured shocks). Headline estimands whose coverage falls outside
 90–98 % are flagged in ``summary.md``: with well-calibrated 95 % intervals that is rare enough
 (at 50 seeds) to be a bug to find, not noise.
 
-Outputs (below ``--out``): ``monte_carlo.csv`` (one row per estimand and estimator),
-``summary.md``, ``seeds/seed_<n>.csv`` (each seed's validation table) and ``runs/`` (per-seed
-results, removed after success unless ``--keep-runs``). No person data leave the run folders.
+Outputs (below ``--out``): ``monte_carlo.csv`` (one row per estimand, estimator and shock
+scale), ``summary.md``, ``seeds/shocks_x<scale>/seed_<n>.csv`` (each seed's validation table,
+with its ``seed`` and ``shock_scale``) and ``runs/`` (per-seed results, removed after success
+unless ``--keep-runs``). No person data leave the run folders.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ KEYS = [
     "design", "estimand", "treatment", "city", "comparison", "outcome", "horizon", "subgroup",
     "event_time", "estimator", "headline",
 ]  # fmt: skip
+SPLIT = "shock_scale"  # city-shock scale of the seed's synthetic world (synth.city_shocks)
 COVERAGE_BAND = (0.90, 0.98)
 VALIDATION = "validation/estimates_vs_truth.csv"
 
@@ -57,6 +62,7 @@ class SeedRun:
     seconds: float
     table: Path | None
     log: Path
+    shock_scale: float
 
 
 def overlay_for(results: Path, **sections: dict[str, Any]) -> dict[str, Any]:
@@ -131,12 +137,47 @@ def run_workflow(
         )  # fmt: skip
 
 
-def run_seed(seed: int, persons: int, out: Path, extra: dict, keep: bool) -> SeedRun:
-    """One seed end to end up to the validation table, copied to ``out/seeds``."""
-    base = out / "runs" / f"seed_{seed}"
+def configured_shock_scale(extra: dict) -> float:
+    """The city-shock scale a run gets without --shock-scale: config.yaml under the overlay
+    (0 when the shocks are switched off)."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    shocks = {
+        **config["synth"]["city_shocks"],
+        **(extra.get("synth", {}).get("city_shocks") or {}),
+    }
+    return float(shocks["scale"]) if shocks["enabled"] else 0.0
+
+
+def scale_label(scale: float) -> str:
+    return f"shocks_x{scale:g}"
+
+
+def parse_scales(text: str) -> list[float]:
+    """``0,1,2`` -> [0.0, 1.0, 2.0] (the --shock-scale option)."""
+    try:
+        scales = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"--shock-scale {text!r}: expected numbers like 0,1,2"
+        ) from error
+    if not scales or any(s < 0 for s in scales) or len(set(scales)) < len(scales):
+        raise argparse.ArgumentTypeError(
+            f"--shock-scale {text!r}: expected distinct scales >= 0, like 0,1,2"
+        )
+    return scales
+
+
+def run_seed(
+    seed: int, persons: int, out: Path, extra: dict, keep: bool, shock_scale: float
+) -> SeedRun:
+    """One seed end to end up to the validation table, copied to ``out/seeds`` with its seed
+    and city-shock scale."""
+    base = out / "runs" / scale_label(shock_scale) / f"seed_{seed}"
     shutil.rmtree(base, ignore_errors=True)  # a previous, interrupted attempt
     sections = {**extra}
-    sections["synth"] = {**extra.get("synth", {}), "seed": seed, "persons": persons}
+    synth = extra.get("synth", {})
+    shocks = {**(synth.get("city_shocks") or {}), "enabled": True, "scale": shock_scale}
+    sections["synth"] = {**synth, "seed": seed, "persons": persons, "city_shocks": shocks}
     sections["run"] = {**extra.get("run", {}), "seed": seed}
     started = time.perf_counter()
     completed = run_workflow(base, sections, [VALIDATION])
@@ -144,22 +185,22 @@ def run_seed(seed: int, persons: int, out: Path, extra: dict, keep: bool) -> See
     validation = base / "results" / VALIDATION
     if completed.returncode != 0 or not validation.is_file():
         log.error("seed %d failed after %.0f s; see %s", seed, seconds, base / "snakemake.log")
-        return SeedRun(seed, False, seconds, None, base / "snakemake.log")
-    table = out / "seeds" / f"seed_{seed}.csv"
+        return SeedRun(seed, False, seconds, None, base / "snakemake.log", shock_scale)
+    table = out / "seeds" / scale_label(shock_scale) / f"seed_{seed}.csv"
     table.parent.mkdir(parents=True, exist_ok=True)
+    rows = pd.read_csv(validation, keep_default_na=False, dtype=str)
     with atomic_path(table) as tmp:
-        shutil.copyfile(validation, tmp)
+        rows.assign(seed=seed, shock_scale=f"{shock_scale:g}").to_csv(tmp, index=False)
     if not keep:
         shutil.rmtree(base)
-    log.info("seed %d done in %.0f s", seed, seconds)
-    return SeedRun(seed, True, seconds, table, base / "snakemake.log")
+    log.info("seed %d (city shocks x%g) done in %.0f s", seed, shock_scale, seconds)
+    return SeedRun(seed, True, seconds, table, base / "snakemake.log", shock_scale)
 
 
-def read_seed(path: Path, seed: int) -> pd.DataFrame:
-    frame = pd.read_csv(path, keep_default_na=False, na_values={"estimate": [""], "se": [""],
-                        "ci_low": [""], "ci_high": [""], "truth": [""]})  # fmt: skip
-    frame["seed"] = seed
-    return frame
+def read_seed(path: Path) -> pd.DataFrame:
+    """A seed's validation table (with its seed and shock_scale columns)."""
+    numbers = ("estimate", "se", "ci_low", "ci_high", "truth")
+    return pd.read_csv(path, keep_default_na=False, na_values={column: [""] for column in numbers})
 
 
 def _covered(frame: pd.DataFrame) -> pd.Series:
@@ -174,13 +215,15 @@ def _rmse(errors: pd.Series) -> float:
 
 
 def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per estimand key and estimator: bias, RMSE, coverage, CI width, seeds."""
+    """One row per estimand key and estimator (and city-shock scale, when the frame has one):
+    bias, RMSE, coverage, CI width, seeds."""
+    keys = [*KEYS, SPLIT] if SPLIT in frame else KEYS
     frame = frame.assign(
         error=frame["estimate"] - frame["truth"],
         width=frame["ci_high"] - frame["ci_low"],
         hit=_covered(frame).astype(float),
     )
-    grouped = frame.groupby(KEYS, dropna=False, sort=True)
+    grouped = frame.groupby(keys, dropna=False, sort=True)
     table = grouped.agg(
         n_reps=("seed", "nunique"),
         n_estimated=("estimate", "count"),
@@ -210,8 +253,12 @@ def summary_markdown(table: pd.DataFrame, runs: Sequence[SeedRun], persons: int)
     lines = [
         "# Monte Carlo validation",
         "",
-        f"{len(ok)} of {len(runs)} seeds completed ({persons} synthetic persons each); "
-        f"{len(table)} estimand × estimator rows, {len(headline)} headline.",
+        f"{len(ok)} of {len(runs)} seed runs completed ({persons} synthetic persons each); "
+        f"{len(table)} estimand × estimator × shock-scale rows, {len(headline)} headline.",
+        "",
+        "City-shock scales (`shock_scale`, multiplying `synth.city_shocks.sd`): "
+        + ", ".join(f"x{s:g}" for s in sorted({r.shock_scale for r in runs}))
+        + ".",
         "",
         f"Headline coverage band: {COVERAGE_BAND[0]:.0%}–{COVERAGE_BAND[1]:.0%} for nominal "
         "95 % intervals. Coverage ± its Monte Carlo standard error is shown.",
@@ -219,10 +266,10 @@ def summary_markdown(table: pd.DataFrame, runs: Sequence[SeedRun], persons: int)
     ]
     if failed:
         lines += ["## Failed seeds (not in the table)", ""]
-        lines += [f"- seed {r.seed}: see {r.log}" for r in failed] + [""]
+        lines += [f"- seed {r.seed} (x{r.shock_scale:g}): see {r.log}" for r in failed] + [""]
     lines += [f"## Headline estimands outside the band: {len(flagged)}", ""]
     columns = [
-        "design", "city", "comparison", "outcome", "horizon", "subgroup", "event_time",
+        SPLIT, "design", "city", "comparison", "outcome", "horizon", "subgroup", "event_time",
         "estimator", "n_reps", "mean_bias", "rmse", "sd_estimate", "mean_se", "coverage",
         "coverage_mcse",
     ]  # fmt: skip
@@ -246,13 +293,17 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 
 def run_harness(
     seeds: Sequence[int], persons: int, out: Path, *, jobs: int = 2, extra: dict | None = None,
-    keep: bool = False,
+    keep: bool = False, shock_scales: Sequence[float] | None = None,
 ) -> tuple[pd.DataFrame, list[SeedRun]]:  # fmt: skip
-    """Run every seed (at most `jobs` workflows at once, each on one core) and aggregate."""
+    """Run every seed at every city-shock scale (default: the configured one; at most `jobs`
+    workflows at once, each on one core) and aggregate per scale."""
     out.mkdir(parents=True, exist_ok=True)
+    extra = extra or {}
+    scales = list(shock_scales) if shock_scales else [configured_shock_scale(extra)]
+    work = [(scale, seed) for scale in scales for seed in seeds]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        runs = list(pool.map(lambda s: run_seed(s, persons, out, extra or {}, keep), seeds))
-    tables = [read_seed(r.table, r.seed) for r in runs if r.ok and r.table is not None]
+        runs = list(pool.map(lambda w: run_seed(w[1], persons, out, extra, keep, w[0]), work))
+    tables = [read_seed(r.table) for r in runs if r.ok and r.table is not None]
     if not tables:
         raise RuntimeError(f"no seed completed; see the logs below {out / 'runs'}")
     table = aggregate(pd.concat(tables, ignore_index=True))
@@ -276,14 +327,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=cores, help="workflows at once, 1 core each")
     parser.add_argument("--overlay", type=Path, help="extra config sections (YAML), e.g. bootstrap")
     parser.add_argument("--keep-runs", action="store_true", help="keep per-seed results folders")
+    parser.add_argument(
+        "--shock-scale",
+        type=parse_scales,
+        help="city-shock scales to run every seed at, e.g. 0,1,2 (synth.city_shocks.scale; "
+        "default: the configured shocks)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     extra = yaml.safe_load(args.overlay.read_text(encoding="utf-8")) if args.overlay else {}
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     table, runs = run_harness(seeds, args.persons, args.out.resolve(), jobs=args.jobs,
-                              extra=extra, keep=args.keep_runs)  # fmt: skip
+                              extra=extra, keep=args.keep_runs,
+                              shock_scales=args.shock_scale)  # fmt: skip
     flagged = int((table["flag"] != "").sum())
-    failed = [r.seed for r in runs if not r.ok]
+    failed = [f"{r.seed} (x{r.shock_scale:g})" for r in runs if not r.ok]
     log.info("wrote %s (%d rows); %d headline estimands flagged; failed seeds: %s",
              args.out / "monte_carlo.csv", len(table), flagged, failed or "none")  # fmt: skip
     return 1 if failed else 0

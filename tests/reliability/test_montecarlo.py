@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import math
+import subprocess
 
 import pandas as pd
 import pytest
 
-from inburgering.montecarlo import KEYS, aggregate, main
+from inburgering import montecarlo
+from inburgering.montecarlo import KEYS, aggregate, main, parse_scales
 
 # Columns the report's validation appendix reads (inburgering.report.inputs, monte_carlo.csv).
 REPORT_COLUMNS = {"design", "estimand", "estimator", "city", "outcome", "horizon", "n_reps",
@@ -62,6 +65,65 @@ def test_harness_two_seeds_end_to_end(tmp_path):
     assert len(table) > 0 and table["n_reps"].isin([1, 2]).all()
     assert (table.loc[table["headline"], "n_reps"] == 2).any()
     assert table["coverage"].between(0, 1).all()
-    assert sorted(p.name for p in (out / "seeds").iterdir()) == ["seed_1.csv", "seed_2.csv"]
+    seeds = out / "seeds" / "shocks_x1"  # the configured city shocks
+    assert sorted(p.name for p in seeds.iterdir()) == ["seed_1.csv", "seed_2.csv"]
     assert "Headline estimands outside the band" in (out / "summary.md").read_text()
-    assert not (out / "runs" / "seed_1").exists()  # per-seed person-level data removed
+    assert not (out / "runs" / "shocks_x1" / "seed_1").exists()  # person-level data removed
+
+
+def test_shock_scales_parse():
+    assert parse_scales("0,1,2") == [0.0, 1.0, 2.0]
+    assert parse_scales("1.5") == [1.5]
+    for bad in ("", "1,1", "-1", "x2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--shock-scale"):
+            parse_scales(bad)
+
+
+def test_aggregate_splits_by_shock_scale():
+    frame = pd.concat(
+        [
+            _rows([0.2] * 4, 0.2, 0.1).assign(shock_scale=0),
+            _rows([0.0, 0.4, 0.0, 0.4], 0.2, 0.1).assign(shock_scale=2),
+        ]
+    )
+    table = aggregate(frame.reset_index(drop=True)).set_index("shock_scale")
+    assert table.loc[0, "coverage"] == 1.0 and table.loc[2, "coverage"] == 0.0
+    assert table.loc[2, "n_reps"] == 4
+
+
+def test_each_scale_runs_its_own_synthetic_world(tmp_path, monkeypatch):
+    """--shock-scale sets synth.city_shocks in each seed's overlay and labels its rows."""
+    seen = []
+
+    def fake_workflow(base, sections, targets, *args, **kwargs):
+        seen.append(sections["synth"])
+        shocks = sections["synth"]["city_shocks"]
+        table = _rows([0.2 + 0.1 * shocks["scale"]], 0.2, 0.15).drop(columns="seed")
+        validation = base / "results" / montecarlo.VALIDATION
+        validation.parent.mkdir(parents=True)
+        table.to_csv(validation, index=False)
+        return subprocess.CompletedProcess([], 0)
+
+    monkeypatch.setattr(montecarlo, "run_workflow", fake_workflow)
+    table, _ = montecarlo.run_harness(
+        [1, 2], 3000, tmp_path, jobs=1, extra={"synth": {"format": "parquet"}},
+        shock_scales=[0.0, 2.0],
+    )  # fmt: skip
+    assert sorted((s["seed"], s["city_shocks"]["scale"]) for s in seen) == [
+        (1, 0.0), (1, 2.0), (2, 0.0), (2, 2.0)
+    ]  # fmt: skip
+    assert all(s["city_shocks"]["enabled"] and s["format"] == "parquet" for s in seen)
+    by_scale = table.set_index("shock_scale")
+    assert by_scale.loc[0, "mean_estimate"] == pytest.approx(0.2)
+    assert by_scale.loc[2, "mean_estimate"] == pytest.approx(0.4)
+    assert by_scale.loc[2, "coverage"] == 0.0  # 0.4 ± 0.15 misses 0.2
+    seed_table = pd.read_csv(tmp_path / "seeds" / "shocks_x2" / "seed_1.csv")
+    assert (seed_table["shock_scale"] == 2).all() and (seed_table["seed"] == 1).all()
+    assert "x0, x2" in (tmp_path / "summary.md").read_text()
+
+
+def test_without_the_option_the_configured_scale_runs():
+    assert montecarlo.configured_shock_scale({}) == 1.0  # config/config.yaml
+    off = {"synth": {"city_shocks": {"enabled": False}}}
+    assert montecarlo.configured_shock_scale(off) == 0.0
+    assert montecarlo.configured_shock_scale({"synth": {"city_shocks": {"scale": 2}}}) == 2.0

@@ -16,11 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 INSTRUMENTS = load_policies(ROOT / "config" / "policies.yaml")["instruments"]
 
 
-def write_run(out: Path, persons: int, fmt: str, seed: int = 7) -> Catalogue:
+def write_run(out: Path, persons: int, fmt: str, seed: int = 7, **parameters) -> Catalogue:
+    """Generate files and truth below `out`; `parameters` override SynthParameters fields."""
     catalogue = Catalogue(
         load_catalogue(ROOT / "config" / "catalogue.yaml"), out / "microdata", [fmt]
     )
-    generate(SynthParameters(persons=persons, seed=seed), catalogue, out, fmt, INSTRUMENTS)
+    params = SynthParameters(persons=persons, seed=seed, **parameters)
+    generate(params, catalogue, out, fmt, INSTRUMENTS)
     return catalogue
 
 

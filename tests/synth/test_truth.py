@@ -9,6 +9,8 @@ from synth_helpers import read_logical
 
 from inburgering.contracts.tidy import KEY_COLUMNS
 from inburgering.synth.municipalities import NEVER
+from inburgering.synth.outcomes import Probabilities
+from inburgering.synth.shocks import PersonShocks, shocked
 from inburgering.synth.validation import read_truth
 
 
@@ -23,7 +25,10 @@ def truth(parquet_run):
 
 
 def _employed(pot: pd.DataFrame, world: str) -> np.ndarray:
-    return (pot["u"] < pot[f"{world}_E"]).to_numpy(float)
+    """Realised employment in a world: the latent uniform below the probability the person
+    meets under their city shock (the same shock in every world)."""
+    p = Probabilities(*(pot[f"{world}_{s}"].to_numpy(float) for s in "EDS"))
+    return (pot["u"].to_numpy() < shocked(p, PersonShocks.from_table(pot)).employed).astype(float)
 
 
 def _lookup(table: pd.DataFrame, **keys) -> pd.Series:

@@ -14,8 +14,10 @@ Definitions shared with prepare (the reader computes the same from the files):
   that date is after the data end (last day of ``data.end``).
 
 truth/persons.parquet holds these facts per obligated person (never exported);
-truth/potential_outcomes.parquet holds per person x horizon the latent uniform and the state
-probabilities in every world the truth compares, so every truth row can be recomputed.
+truth/potential_outcomes.parquet holds per person x horizon the latent uniform, the state
+probabilities in every world the truth compares (without city shocks: their expectation over the
+shocks) and the person's city-shock shift and stretch (``shock_*``, synth/shocks.py), so every
+truth row can be recomputed; truth/city_shocks.csv holds the realised shock series.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from inburgering.synth.municipalities import Municipalities, build_municipalitie
 from inburgering.synth.params import G4_CODES, SynthParameters
 from inburgering.synth.population import ORIGINS, simulate_population
 from inburgering.synth.process import ROUTES, assign_routes, exams, route_context, simulate_process
+from inburgering.synth.shocks import PersonShocks, ShockSeries, draw_shocks, shocked
 from inburgering.synth.spells import month_grid, spells_frame
 from inburgering.synth.writers import as_text_ids, write_table
 
@@ -52,10 +55,12 @@ class Population:
     spells: pd.DataFrame
     potential: pd.DataFrame
     bundles: list[InstrumentBundle]
+    shocks: ShockSeries
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
-    names = ("municipalities", "persons", "process", "files", "outcomes")
+    # Appending a stream leaves the earlier ones unchanged (SeedSequence children by position).
+    names = ("municipalities", "persons", "process", "files", "outcomes", "city_shocks")
     children = np.random.SeedSequence(seed).spawn(len(names))
     return {name: np.random.default_rng(child) for name, child in zip(names, children, strict=True)}
 
@@ -116,14 +121,19 @@ def _simulate_chunk(
     reform_q: int,
     data_end: np.datetime64,
     bundles: list[InstrumentBundle],
+    shock_series: ShockSeries,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     start = chunk["obligation_start"].to_numpy().astype(DAY)
     n_months, seen = month_grid(start, data_end)
     horizons = np.array(params.horizons)
     u = oc.latent_uniforms(rng, len(chunk), max(n_months, int(horizons.max()) + 1))
     months = np.arange(n_months)[None, :]
+    # The shock of the person's settlement municipality and cohort quarter, in every world.
+    person_shocks = PersonShocks.of(
+        shock_series, chunk["muni"].to_numpy(), chunk["cohort_q"].to_numpy()
+    )
     p = oc.probabilities(chunk, munis, oc.observed_world(chunk), months, params, reform_q)
-    grid = oc.states(p, u[:, :n_months])
+    grid = oc.states(shocked(p, person_shocks.per_row()), u[:, :n_months])
     grid[months >= seen[:, None]] = -1
     spells = spells_frame(chunk.index.to_numpy(), start, grid, data_end)
     horizon_frames = []
@@ -134,6 +144,7 @@ def _simulate_chunk(
             "horizon": h,
             "observed": add_months(start, h) <= data_end,
             "u": u[:, h],
+            **person_shocks.columns(),
         }
         for name, world in worlds.items():
             pw = oc.probabilities(chunk, munis, world, np.array([[h]]), params, reform_q)
@@ -153,12 +164,26 @@ def simulate(params: SynthParameters, instruments: dict[str, dict]) -> Populatio
     reform_q = quarter_from_label(pd.Period(params.reform_date, "Q").strftime("%YQ%q"))
     data_end = month_end(params.data_end)
     bundles = instrument_bundles(instruments, G4_CODES, params.reform_date)
+    shock_series = draw_shocks(
+        rngs["city_shocks"],
+        len(munis.table),
+        quarter_from_label(params.first_cohort),
+        quarter_from_label(params.last_cohort),
+        params.city_shocks,
+    )
     chunk_seeds = rngs["outcomes"].integers(0, 2**63, -(-len(persons) // params.chunk_persons))
     spells, potential = [], []
     for i, seed in enumerate(chunk_seeds):
         chunk = persons.iloc[i * params.chunk_persons : (i + 1) * params.chunk_persons]
         s, pot = _simulate_chunk(
-            np.random.default_rng(seed), chunk, munis, params, reform_q, data_end, bundles
+            np.random.default_rng(seed),
+            chunk,
+            munis,
+            params,
+            reform_q,
+            data_end,
+            bundles,
+            shock_series,
         )
         spells.append(s)
         potential.append(pot)
@@ -168,6 +193,7 @@ def simulate(params: SynthParameters, instruments: dict[str, dict]) -> Populatio
         pd.concat(spells, ignore_index=True),
         pd.concat(potential, ignore_index=True),
         bundles,
+        shock_series,
     )
 
 
@@ -234,8 +260,13 @@ def persons_facts(pop: Population, params: SynthParameters) -> pd.DataFrame:
     for h in params.horizons:
         at = pot[pot["horizon"] == h].set_index("person").loc[p.index]
         observed = at["observed"].to_numpy()
-        probs = oc.Probabilities(
-            at["obs_E"].to_numpy(float), at["obs_D"].to_numpy(float), at["obs_S"].to_numpy(float)
+        probs = shocked(
+            oc.Probabilities(
+                at["obs_E"].to_numpy(float),
+                at["obs_D"].to_numpy(float),
+                at["obs_S"].to_numpy(float),
+            ),
+            PersonShocks.from_table(at),
         )
         for outcome, values in oc.indicators(probs, at["u"].to_numpy()).items():
             out[f"{outcome}_{h}"] = pd.array(np.where(observed, values, np.nan), dtype="Int64")
@@ -289,7 +320,8 @@ def generate(
     fmt: str,
     instruments: dict[str, dict],
 ) -> list[Path]:
-    """Write the CBS-style files and truth/ (estimands, cells, persons, potential outcomes)."""
+    """Write the CBS-style files and truth/ (estimands, cells, persons, potential outcomes,
+    city shocks, parameters)."""
     params = params.with_profile()
     pop = simulate(params, instruments)
     written = write_files(pop, params, catalogue, fmt)
@@ -300,6 +332,9 @@ def generate(
         "instrument_cells.csv": lambda t: cells.to_csv(t, index=False, float_format="%.10g"),
         "persons.parquet": lambda t: persons_facts(pop, params).to_parquet(t, index=False),
         "potential_outcomes.parquet": lambda t: potential_table(pop).to_parquet(t, index=False),
+        "city_shocks.csv": lambda t: pop.shocks.table(pop.munis.table["code"].to_numpy()).to_csv(
+            t, index=False, float_format="%.10g"
+        ),
         "parameters.json": lambda t: t.write_text(params.to_json() + "\n", encoding="utf-8"),
     }
     for name, write in outputs.items():

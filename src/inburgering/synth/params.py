@@ -12,6 +12,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 PROFILES = ("default", "pretrend_violation", "hidden_confounder")
+# Outcome channels a city shock moves: employment (and with it participation = employed or in
+# education) and social assistance (synth/shocks.py).
+SHOCK_CHANNELS = ("employment", "social_assistance")
 G4_CODES = {"rotterdam": "0599", "amsterdam": "0363", "den_haag": "0518", "utrecht": "0344"}
 # Strength s of the hidden_confounder profile's unobserved trait H ~ N(0, 1): Z utility -s H,
 # onderwijs utility +s H (Gumbel noise of scale 0.8: route odds x exp(s/0.8) = 4.8 per SD of H),
@@ -32,6 +35,43 @@ def _g4(rotterdam: float, amsterdam: float, den_haag: float, utrecht: float) -> 
         "den_haag": den_haag,
         "utrecht": utrecht,
     }
+
+
+@dataclass(frozen=True)
+class CityShocks:
+    """Municipality x cohort-quarter shocks (DOMAIN.md §6; docs/synthetic-data.md).
+
+    Per channel, the shock of a municipality's cohort quarter is `sd` x `scale` x a stationary
+    AR(1) series in cohort quarters with lag-1 correlation `rho`; `sd` is in probability points
+    (the shift of a 50 % probability). Off (`enabled` false) and `scale` 0 are the same world.
+    """
+
+    enabled: bool = True
+    # DOMAIN.md §6: SD of a cohort-quarter share beyond binomial noise ~2-4 pp (employment,
+    # participation), ~1-3 pp (social assistance), persistence 0.3-0.7. Shares away from 50 %
+    # move less (probit scale), so these defaults put the realised SD of the G4 cities' cohort-
+    # quarter shares in the middles of the ranges: ~3 pp and ~2 pp (docs/synthetic-data.md).
+    sd: dict[str, float] = field(
+        default_factory=lambda: {"employment": 0.045, "social_assistance": 0.08}
+    )
+    rho: float = 0.5
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if set(self.sd) != set(SHOCK_CHANNELS):
+            raise ValueError(
+                f"synth.city_shocks.sd: channels {sorted(self.sd)}; expected {list(SHOCK_CHANNELS)}"
+            )
+        if not -1.0 < self.rho < 1.0:
+            raise ValueError(
+                f"synth.city_shocks.rho = {self.rho}; a stationary AR(1) needs |rho| < 1"
+            )
+        if self.scale < 0 or any(v < 0 for v in self.sd.values()):
+            raise ValueError(f"synth.city_shocks: sd {self.sd} and scale {self.scale} must be >= 0")
+
+    def effective_sd(self, channel: str) -> float:
+        """The SD the generator plants in `channel` (0 when off or scaled by 0)."""
+        return self.sd[channel] * self.scale if self.enabled else 0.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +177,8 @@ class SynthParameters:
     route_switch_share: float = 0.08
     exemption_share_wi2013: float = 0.19
     exemption_share_wi2021: float = 0.02
+    # City-by-period shocks to the outcome probabilities (not policy effects; synth/shocks.py).
+    city_shocks: CityShocks = field(default_factory=CityShocks)
 
     def with_profile(self) -> SynthParameters:
         """Apply the named profile's overrides (explicit non-zero values win)."""
@@ -156,4 +198,6 @@ class SynthParameters:
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         if "horizons" in known:
             known["horizons"] = tuple(known["horizons"])
+        if isinstance(known.get("city_shocks"), dict):
+            known["city_shocks"] = CityShocks(**known["city_shocks"])
         return cls(**known).with_profile()

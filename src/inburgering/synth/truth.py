@@ -3,7 +3,11 @@
 `truth` is the expected value over the outcome noise given the generated persons and their
 assignments (a mean of probability differences, i.e. the population value of the design's
 estimand for this population); `truth_sample` is the same mean of realised indicator differences
-Y(d1) - Y(d0) (common latent uniforms), i.e. what an oracle would see in this sample. Every row
+Y(d1) - Y(d0) (common latent uniforms), i.e. what an oracle would see in this sample. City
+shocks (synth/shocks.py) are common to all worlds of a person and average out of the expected
+probabilities, so `truth` is the same with or without them; the realised indicators, hence
+`truth_sample`, are drawn from the shocked probabilities (the effect in the sample under the
+realised shocks, whose mean over shock draws is `truth`). Every row
 names its persons: always those observed at the horizon (obligation start + h months on or
 before the data end); the uncertain-regime slice (early 2022) is never part of a Wi2021 set.
 Definitions per design are in docs/synthetic-data.md ("Ground truth").
@@ -20,6 +24,8 @@ from inburgering.calendar import BUNDLE_COMPARISON, InstrumentBundle
 from inburgering.contracts.tidy import KEY_COLUMNS
 from inburgering.synth.dates import quarter_from_label, quarter_label
 from inburgering.synth.municipalities import NEVER
+from inburgering.synth.outcomes import Probabilities, expected, indicators
+from inburgering.synth.shocks import PersonShocks, shocked
 
 OUTCOMES = ("participation", "employed", "social_assistance", "in_education")
 CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
@@ -40,16 +46,12 @@ SUBGROUPS: dict[str, dict[str, str]] = {
 
 
 def world_outcome(pot: pd.DataFrame, world: str, outcome: str) -> tuple[np.ndarray, np.ndarray]:
-    """(probability, indicator) of an outcome in a world, from the potential-outcome table."""
-    u = pot["u"].to_numpy()
-    p_e, p_d, p_s = (pot[f"{world}_{s}"].to_numpy(dtype=float) for s in "EDS")
-    if outcome == "employed":
-        return p_e, (u < p_e).astype(float)
-    if outcome == "in_education":
-        return p_d, ((u >= p_e) & (u < p_e + p_d)).astype(float)
-    if outcome == "participation":
-        return p_e + p_d, (u < p_e + p_d).astype(float)
-    return p_s, (u >= 1 - p_s).astype(float)
+    """(probability, indicator) of an outcome in a world, from the potential-outcome table: the
+    probability without city shocks (its expectation over them), the indicator as realised under
+    the person's shock."""
+    p = Probabilities(*(pot[f"{world}_{s}"].to_numpy(dtype=float) for s in "EDS"))
+    realised = indicators(shocked(p, PersonShocks.from_table(pot)), pot["u"].to_numpy())
+    return expected(p)[outcome], realised[outcome]
 
 
 def effects(
