@@ -32,6 +32,38 @@ def test_ri_interval_is_test_inversion():
         assert inside == (p > 0.05) or np.isclose(abs(2.0 - tau0) / 0.5, res.q)
 
 
+def _untied_placebos(n: int) -> np.ndarray:
+    """|t_j| = 0.1, 0.2, ..., 0.1 n with alternating signs: no two placebos tie in |t|."""
+    j = np.arange(n)
+    return 0.1 * (j + 1) * np.where(j % 2 == 0, 1.0, -1.0)
+
+
+@pytest.mark.parametrize(
+    ("n_placebos", "q_expected"),
+    [
+        # J = 39, alpha (J + 1) = 2: p = (1 + c) / 40 > 0.05 needs c >= 2 placebos with
+        # |t_j| >= |t(tau0)|, so |t(tau0)| <= 2nd largest |t_j| = 3.8 (the largest, 3.9, would
+        # keep tau0 with c = 1, p = 0.05: a 97.5% interval).
+        (39, 3.8),
+        # J = 38, alpha (J + 1) = 1.95: p = (1 + c) / 39 > 0.05 needs c >= 1, q = largest = 3.8.
+        (38, 3.8),
+        # J = 59, alpha (J + 1) = 3: c >= 3, q = 3rd largest of 0.1 .. 5.9 = 5.7.
+        (59, 5.7),
+    ],
+)
+def test_ri_interval_with_untied_placebos_matches_hand_derivation(n_placebos, q_expected):
+    res = ri_t_test(2.0, 0.5, _untied_placebos(n_placebos), alpha=0.05)
+    assert res.q == pytest.approx(q_expected)
+    assert (res.ci_low, res.ci_high) == pytest.approx(
+        (2.0 - q_expected * 0.5, 2.0 + q_expected * 0.5)
+    )
+    assert res.floor == pytest.approx(1 / (n_placebos + 1))
+    # Just inside the interval the test does not reject, just outside it does.
+    for tau0, rejects in ((res.ci_high - 1e-6, False), (res.ci_high + 1e-6, True)):
+        p = ri_t_test(2.0 - tau0, 0.5, _untied_placebos(n_placebos), alpha=0.05).p_value
+        assert (p <= 0.05) == rejects
+
+
 def test_crv3_equals_leave_one_cluster_out_jackknife():
     rng = np.random.default_rng(3)
     X, y, w, cl = _panel_regression(rng)

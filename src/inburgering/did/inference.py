@@ -47,8 +47,13 @@ class RiResult:
 
 
 def ri_order_index(n_placebos: int, alpha: float) -> int:
-    """Smallest number c of placebos with |t_j| >= |t| for which (1 + c)/(J + 1) > alpha."""
-    return max(0, math.floor(alpha * (n_placebos + 1) - 1e-12))
+    """Smallest number c of placebos with |t_j| >= |t| for which (1 + c)/(J + 1) > alpha.
+
+    ``1 + c > alpha (J + 1)`` holds from ``c = floor(alpha (J + 1))`` on, also when
+    ``alpha (J + 1)`` is an integer (39 placebos at alpha 0.05: c = 2, not 1, else the interval
+    is a 97.5% one). The small tolerance absorbs rounding in ``alpha * (J + 1)`` (0.05 * 40).
+    """
+    return max(0, math.floor(alpha * (n_placebos + 1) + 1e-9))
 
 
 def ri_t_test(estimate: float, se: float, placebo_t: np.ndarray, alpha: float) -> RiResult:
