@@ -28,8 +28,9 @@ package's defaults, ported statement by statement from its R sources:
   of 100 values of ``h``, refined between grid points. The folded-normal critical value is exact
   (R simulates it with 10^6 draws).
 
-Why not the package itself: R is not available in CBS Remote Access builds here (no Debian
-package), and the PyPI port ``honestdid`` 0.1.1 requires torch (gigabytes of CUDA wheels). The
+Why not the package itself: the pipeline is Python-only (HonestDiD has no Debian package, and R
+with CVXR/Rglpk/lpSolveAPI is not part of the environment), and the PyPI port ``honestdid`` 0.1.1
+requires torch (gigabytes of CUDA wheels; unusable inside CBS Remote Access). The
 least-favourable critical value is simulated (1,000 draws, as R) with numpy's generator, so it
 differs from R's by simulation noise; the LPs of the test are solved exactly by enumerating the
 vertices of their dual polytope (a handful for our 2-4 post-periods), which vectorises the test
