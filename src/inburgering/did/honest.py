@@ -561,6 +561,22 @@ def flci(
 # --- Public API ---------------------------------------------------------------------------------
 
 
+_FLCI_CACHE: dict[bytes, _Flci] = {}
+
+
+def _flci_of(es: EventStudy) -> _Flci:
+    """The FLCI problem of an event study, kept across calls: its grid of 100 cone programs
+    does not depend on M or alpha, and ``sensitivity`` and ``is_fragile`` both need it."""
+    key = b"|".join(
+        np.ascontiguousarray(a, float).tobytes() for a in (es.event_time, es.beta, es.vcov)
+    )
+    if key not in _FLCI_CACHE:
+        if len(_FLCI_CACHE) >= 64:
+            _FLCI_CACHE.pop(next(iter(_FLCI_CACHE)))
+        _FLCI_CACHE[key] = _Flci(_layout(es))
+    return _FLCI_CACHE[key]
+
+
 class _Sensitivity:
     """Interval computations of one event study, sharing the FLCI's bias grid across M."""
 
@@ -573,7 +589,7 @@ class _Sensitivity:
             return rm_ci(self.es, m, self.alpha, self.seed)
         if self._flci is None:
             sd_identified_set(self.es, 0.0)  # same precondition (event time -2) as the bounds
-            self._flci = _Flci(_layout(self.es))
+            self._flci = _flci_of(self.es)
         return self._flci.interval(m, self.alpha)
 
     def bounds(self, restriction: str, m: float) -> tuple[float, float, float, float]:
