@@ -46,6 +46,7 @@ it), or when the FLCI under linear extrapolation (SD, M = 0) contains zero.
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -506,7 +507,9 @@ class _Flci:
         """Worst-case bias per unit M at standard deviation h, and the optimal w."""
         self.h2.value = h * h / self.scale * (1 + 1e-9)  # h_min itself stays feasible
         try:
-            self.bias_problem.solve()
+            with warnings.catch_warnings():  # "optimal_inaccurate" is accepted, as in R
+                warnings.simplefilter("ignore", UserWarning)
+                self.bias_problem.solve()
         except cp.error.SolverError:
             return np.inf, None
         if self.bias_problem.status not in ("optimal", "optimal_inaccurate"):
