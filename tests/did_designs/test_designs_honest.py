@@ -183,3 +183,32 @@ def test_reform_sensitivity_without_event_time_minus_two_is_skipped_not_fatal(ca
         is_fragile(gap.window(5, 3), 0.05)  # what the design must absorb
     assert honest_records(fit, key, settings) == []
     assert "needs event time -2" in caplog.text
+
+
+def test_one_post_period_test_equals_the_nuisance_formula_without_nuisance(medicaid_event_study):
+    """With one post-period R switches to its no-nuisance test; both condition on the largest
+    normalised moment, so without the least-favourable cap they must accept the same thetas."""
+    from inburgering.did import honest
+
+    L = honest._layout(medicaid_event_study.window(5, 1))
+    grid = np.linspace(-0.2, 0.2, 801)
+    for s in range(-(L.n_pre - 1), 1):
+        for positive in (True, False):
+            A = honest._rm_constraints(L.n_pre, 1, 1.0, s, positive)
+            A = A[A[:, -1] != 0]
+            S = A @ L.sigma @ A.T
+            Y = (A @ L.beta)[:, None] - A[:, -1][:, None] * grid[None, :]
+            X = np.zeros((A.shape[0], 0))
+            verts = honest._dual_vertices(np.sqrt(np.diag(S)), X)
+            no_cap = np.inf
+            np.testing.assert_array_equal(
+                honest._no_nuisance_accept(Y, S, no_cap, 0.045),
+                honest._nuisance_accept(Y, X, S, no_cap, 0.045, verts),
+            )
+
+
+def test_relative_magnitudes_interval_widens_with_mbar(medicaid_event_study):
+    for es in (medicaid_event_study, medicaid_event_study.window(5, 1)):
+        cis = [rm_ci(es, m, 0.05) for m in (0.0, 0.5, 1.0, 1.5, 2.0)]
+        lows, highs = zip(*cis, strict=True)
+        assert all(np.diff(lows) <= 1e-12) and all(np.diff(highs) >= -1e-12), cis

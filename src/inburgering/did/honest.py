@@ -269,6 +269,7 @@ def _no_nuisance_accept(Y: np.ndarray, S: np.ndarray, lf_cv: float, size: float)
     max_moment = m[top, cols]
     # Polyhedral conditioning on which normalised moment is largest (Lee et al. 2016).
     Ac = corr[:, top] - 1.0  # (A_bar c) per row and column; <= 0
+    Ac[top, cols] = 0.0  # A_bar's own row is exactly zero in R; here 1 - corr_ii is +/- 1e-16
     Az = (m - max_moment) - Ac * max_moment
     with np.errstate(divide="ignore", invalid="ignore"):
         objective = -Az / Ac
