@@ -134,6 +134,36 @@ def test_rosenbaum_bounds_widen_with_gamma_and_critical_gamma_hits_alpha() -> No
     assert rosenbaum_bounds(d, [g]).loc[0, "p_upper"] == pytest.approx(0.05, abs=1e-8)
 
 
+def test_rosenbaum_drops_zero_differences_as_rbounds_psens() -> None:
+    # d = (3, -1, 0, 2, 2). Zeros dropped (rbounds >= 0.5): |d| = 3, 1, 2, 2 ranked 4, 1, 2.5,
+    # 2.5; T = 4 + 2.5 + 2.5 = 9; at Gamma 1 (p = 1/2): E = 10/2 = 5,
+    # V = (16 + 1 + 6.25 + 6.25)/4 = 7.375, z = 4 / sqrt(7.375).
+    # Zeros kept (rbounds 0.1-0.3): ranks 5, 2, 1, 3.5, 3.5; T = 12, E = 7.5, V = 54.5/4 = 13.625.
+    d = np.array([3.0, -1.0, 0.0, 2.0, 2.0])
+    dropped = stats.norm.sf(4 / np.sqrt(7.375))
+    kept = stats.norm.sf(4.5 / np.sqrt(13.625))
+    p_upper = rosenbaum_bounds(d, [1.0]).loc[0, "p_upper"]
+    assert p_upper == pytest.approx(dropped, rel=1e-12)
+    assert abs(p_upper - kept) > 0.01
+    # At Gamma 2 (p+ = 2/3): E = 20/3, V = 29.5 * 2/9.
+    z_plus = (9 - 20 / 3) / np.sqrt(29.5 * 2 / 9)
+    p_gamma2 = rosenbaum_bounds(d, [2.0]).loc[0, "p_upper"]
+    assert p_gamma2 == pytest.approx(stats.norm.sf(z_plus), rel=1e-12)
+
+
+def test_rosenbaum_bounds_reproduce_rbounds_psens_documented_example() -> None:
+    # rbounds' documented example, psens(trt, ctrl) on Rosenbaum's (2002, ch. 4) lead data
+    # (33 pairs, one zero difference), Gamma = 1..6. psens prints p-values rounded to 4 digits.
+    # These upper bounds come from a statement-by-statement transcription of psens 2.2's R code
+    # (T = 499 over the 32 non-zero pairs; R is not installed here). Keeping the zero pair would
+    # give T = 527 over 33 ranks and 0.0, 0.0019, 0.0142, 0.0403, 0.0768, 0.1193.
+    psens_upper = [0.0, 0.0018, 0.0131, 0.0367, 0.0694, 0.1073]
+    d = np.subtract(LEAD_TREATED, LEAD_CONTROL)
+    table = rosenbaum_bounds(d, [1, 2, 3, 4, 5, 6])
+    np.testing.assert_array_equal(table["p_upper"].round(4), psens_upper)
+    assert (table["p_lower"].round(4) == 0).all()
+
+
 @pytest.mark.r
 def test_rosenbaum_bounds_match_r_psens_formula_via_r(tmp_path) -> None:
     pytest.importorskip("scipy")

@@ -61,7 +61,7 @@ from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
 from inburgering.did.export import to_tidy
 from inburgering.did.fallback import att_gt_with_fallback
-from inburgering.did.inference import absorb_within, crv3, wild_cluster_bootstrap
+from inburgering.did.inference import CV3_LABEL, absorb_within, crv3, wild_cluster_bootstrap
 from inburgering.did.result import AggregateResult, AttGtResult
 from inburgering.workflow import RuleJob
 
@@ -143,19 +143,19 @@ def _twfe_rows(
         np.column_stack([cells["D"].to_numpy(float), T]), cells["y"].to_numpy(float), w, cl
     )
     n_tr = int(cells.loc[cells["D"] > 0, "municipality"].nunique())
-    est3, se3 = crv3(X, y, w, cl, 0)
+    jack = crv3(X, y, w, cl, 0, settings.alpha)
     rows.append(
         {
             **key,
             "estimator": "twfe_cells_crv3",
             "headline": False,
-            "estimate": est3,
-            "se": se3,
-            "ci_low": est3 - z * se3,
-            "ci_high": est3 + z * se3,
-            "p_value": 2 * norm.sf(abs(est3 / se3)) if se3 > 0 else np.nan,
-            "inference": "CRV3 leave-one-municipality-out jackknife (cell-level TWFE)",
-            "n_clusters": int(np.unique(cl).size),
+            "estimate": jack.estimate,
+            "se": jack.se,
+            "ci_low": jack.ci_low,
+            "ci_high": jack.ci_high,
+            "p_value": jack.p_value,
+            "inference": f"{CV3_LABEL} (cell-level TWFE)",
+            "n_clusters": jack.n_clusters,
         }
     )
     wild = wild_cluster_bootstrap(

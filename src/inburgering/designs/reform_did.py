@@ -41,7 +41,6 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from inburgering.calendar import PolicyCalendar, load_calendar
 from inburgering.contracts.tidy import tidy_frame, write_tidy
@@ -64,7 +63,7 @@ from inburgering.designs.event_study import (
     single_threaded_blas,
 )
 from inburgering.did.errors import DidError
-from inburgering.did.inference import absorb_within, crv3, wild_cluster_bootstrap
+from inburgering.did.inference import CV3_LABEL, absorb_within, crv3, wild_cluster_bootstrap
 from inburgering.io import write_csv_atomic
 from inburgering.workflow import RuleJob
 
@@ -115,7 +114,7 @@ def few_cluster_rows(data, treated, outcome, key, s: ReformSettings, seed: int, 
         if wild.reliable
         else f"; UNRELIABLE: {n_tr} treated cluster(s) < {s.min_treated_clusters}"
     )
-    est3, se3 = crv3(X, y, w, cl, 0)
+    jack = crv3(X, y, w, cl, 0, s.alpha)
     rows = [
         {
             **key,
@@ -132,13 +131,18 @@ def few_cluster_rows(data, treated, outcome, key, s: ReformSettings, seed: int, 
             **key,
             "estimator": "twfe_cells_crv3",
             "headline": False,
-            "estimate": est3,
-            "se": se3,
-            "ci_low": est3 - norm.ppf(1 - s.alpha / 2) * se3 if np.isfinite(se3) else np.nan,
-            "ci_high": est3 + norm.ppf(1 - s.alpha / 2) * se3 if np.isfinite(se3) else np.nan,
-            "inference": "CRV3 leave-one-municipality-out jackknife"
-            + ("" if np.isfinite(se3) else " (undefined: dropping the treated cluster removes D)"),
-            "n_clusters": len(set(cl)),
+            "estimate": jack.estimate,
+            "se": jack.se,
+            "ci_low": jack.ci_low,
+            "ci_high": jack.ci_high,
+            "p_value": jack.p_value,
+            "inference": CV3_LABEL
+            + (
+                ""
+                if np.isfinite(jack.se)
+                else " (undefined: dropping the treated cluster removes D)"
+            ),
+            "n_clusters": jack.n_clusters,
             **persons,
         },
     ]

@@ -15,9 +15,12 @@ Four tools, each returning plain numbers so the designs can put them in tidy row
   intervals, needs pyfixest fits per draw setting and is slower on cell-level data; the result
   carries ``reliable = False`` when treated clusters are fewer than ``min_treated_clusters``
   (MacKinnon & Webb 2017: WCR under-rejects, WCU over-rejects with one treated cluster).
-- :func:`crv3` — the leave-one-cluster-out jackknife variance ``(G-1)/G Σ (β_(g) - β̄)²``
-  computed by refitting (exact, not the HC3-style block formula); undefined (NaN) when dropping
-  a cluster removes all variation in the coefficient (one treated cluster).
+- :func:`crv3` — the cluster jackknife of MacKinnon, Nielsen & Webb (2023, "Cluster-robust
+  inference: a guide to empirical practice"): CV3 ``(G-1)/G Σ_g (β_(g) - β̂)²`` centred at the
+  full-sample estimate (pyfixest's and R's CRV3 up to their small-sample factor), its variant
+  CV3J centred at the mean of the ``β_(g)``, and t(G-1) critical values. Computed by refitting
+  (exact, not the HC3-style block formula); undefined (NaN) when dropping a cluster removes all
+  variation in the coefficient (one treated cluster).
 - :func:`synthetic_did` — synthetic difference-in-differences (Arkhangelsky et al. 2021) for one
   treated unit on a unit × period panel of cell means, with in-space placebo p-values and the
   placebo standard error (the only synthdid variance valid with one treated unit).
@@ -29,6 +32,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import t as student_t
 
 # Webb (2014) six-point distribution: ±sqrt(1/2), ±1, ±sqrt(3/2) with equal probability.
 WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
@@ -47,8 +51,13 @@ class RiResult:
 
 
 def ri_order_index(n_placebos: int, alpha: float) -> int:
-    """Smallest number c of placebos with |t_j| >= |t| for which (1 + c)/(J + 1) > alpha."""
-    return max(0, math.floor(alpha * (n_placebos + 1) - 1e-12))
+    """Smallest number c of placebos with |t_j| >= |t| for which (1 + c)/(J + 1) > alpha.
+
+    ``1 + c > alpha (J + 1)`` holds from ``c = floor(alpha (J + 1))`` on, also when
+    ``alpha (J + 1)`` is an integer (39 placebos at alpha 0.05: c = 2, not 1, else the interval
+    is a 97.5% one). The small tolerance absorbs rounding in ``alpha * (J + 1)`` (0.05 * 40).
+    """
+    return max(0, math.floor(alpha * (n_placebos + 1) + 1e-9))
 
 
 def ri_t_test(estimate: float, se: float, placebo_t: np.ndarray, alpha: float) -> RiResult:
@@ -178,28 +187,58 @@ def wild_cluster_bootstrap(
     )
 
 
-def crv3(
-    X: np.ndarray, y: np.ndarray, w: np.ndarray, cluster: np.ndarray, column: int
-) -> tuple[float, float]:
-    """Estimate and CRV3 (leave-one-cluster-out jackknife) SE of one WLS coefficient.
+CV3_LABEL = (
+    "CV3 cluster jackknife (MacKinnon-Nielsen-Webb 2023): leave-one-municipality-out refits "
+    "centred at the full-sample estimate, t(G-1) interval"
+)
 
-    The SE is NaN when some leave-one-out fit cannot identify the coefficient (its column is all
-    zero once the cluster is dropped, e.g. the only treated cluster).
+
+@dataclass(frozen=True)
+class JackknifeResult:
+    """CV3 / CV3J cluster-jackknife inference for one coefficient (MNW 2023, eqs. 18-19)."""
+
+    estimate: float
+    se: float  # CV3: centred at the full-sample estimate (the recommended variant)
+    se_cv3j: float  # CV3J: centred at the mean of the leave-one-cluster-out estimates
+    n_clusters: int
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+
+def crv3(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    cluster: np.ndarray,
+    column: int,
+    alpha: float = 0.05,
+) -> JackknifeResult:
+    """CV3 cluster-jackknife SE, t(G-1) interval and p-value of one WLS coefficient.
+
+    Standard errors, interval and p-value are NaN when some leave-one-out fit cannot identify the
+    coefficient (its column is all zero once the cluster is dropped, e.g. the only treated
+    cluster).
     """
     beta, _ = _wls(X, y, w)
+    estimate = float(beta[column])
     codes = np.unique(cluster)
+    G = codes.size
+    nan = float("nan")
+    undefined = JackknifeResult(estimate, nan, nan, G, nan, nan, nan)
     loo = []
     for g in codes:
         keep = cluster != g
         if not np.any(X[keep, column] != 0) or np.ptp(X[keep, column]) == 0:
-            return float(beta[column]), float("nan")
+            return undefined
         b, _ = _wls(X[keep], y[keep], w[keep])
         loo.append(b[column])
     loo_arr = np.asarray(loo)
-    G = codes.size
-    return float(beta[column]), float(
-        np.sqrt((G - 1) / G * np.sum((loo_arr - loo_arr.mean()) ** 2))
-    )
+    se = float(np.sqrt((G - 1) / G * np.sum((loo_arr - estimate) ** 2)))
+    se_j = float(np.sqrt((G - 1) / G * np.sum((loo_arr - loo_arr.mean()) ** 2)))
+    crit = float(student_t.ppf(1 - alpha / 2, G - 1))
+    p = float(2 * student_t.sf(abs(estimate / se), G - 1)) if se > 0 else float("nan")
+    return JackknifeResult(estimate, se, se_j, G, estimate - crit * se, estimate + crit * se, p)
 
 
 def _simplex_projection(v: np.ndarray) -> np.ndarray:

@@ -14,9 +14,13 @@ linear/GLM estimators only, not on an arbitrary estimate with an interval).
     ratio with the treated mean p1, RR = p1 / (p1 - ATT), and the interval limits likewise.
 * Rosenbaum bounds for matched pairs (Rosenbaum 2002, Observational Studies, ch. 4): bounds on the
   one-sided p-value of Wilcoxon's signed-rank test when the odds of treatment within a pair may
-  differ by a factor Gamma; normal approximation with average ranks for ties and zero differences
-  dropped, as ``rbounds::psens``. For 1:k matching the pair difference is the treated outcome
-  minus the mean of its controls (an approximation; ``sensitivitymv`` is exact for that case).
+  differ by a factor Gamma; normal approximation with average ranks for ties. Zero differences
+  are dropped before ranking (Wilcoxon's convention, scipy's ``zero_method="wilcox"``) exactly as
+  ``rbounds::psens`` does since rbounds 0.5 (``diff <- diff[diff != 0]``, still so in 2.2; only
+  rbounds 0.1-0.3 ranked the zeros with the other pairs). A deliberate choice: a pair without a
+  difference carries no information on the direction of the effect. Unlike psens we do not round
+  the p-values to four digits. For 1:k matching the pair difference is the treated outcome minus
+  the mean of its controls (an approximation; ``sensitivitymv`` is exact for that case).
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ def evalue_risk_difference(
 
 
 def _signed_rank_parts(differences: np.ndarray) -> tuple[float, np.ndarray]:
+    """Signed-rank statistic T and the ranks of |d| after dropping zeros (as rbounds::psens)."""
     d = np.asarray(differences, dtype=float)
     d = d[d != 0]
     ranks = stats.rankdata(np.abs(d), method="average")
