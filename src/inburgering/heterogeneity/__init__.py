@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -215,6 +216,28 @@ def estimate_cate(
     return CateResult(cate=cate, subgroups=pd.DataFrame(rows), learner=learner)
 
 
+# dowhy draws a DOT graph with pygraphviz when it can and logs an ERROR on every model when it
+# cannot ("Pygraphviz cannot be loaded ... Trying pydot"), then parses it with pydot, which works.
+# pygraphviz needs the graphviz C library (absent in RA and here): the message is expected and
+# harmless, so it is dropped at its source; any other dowhy message still gets through.
+DOWHY_GRAPH_LOGGERS = ("dowhy.causal_graph", "dowhy.graph")
+
+
+class PygraphvizFallbackFilter(logging.Filter):
+    """Drops dowhy's "Pygraphviz cannot be loaded" record (pydot takes over)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Pygraphviz cannot be loaded" not in record.getMessage()
+
+
+def quiet_pygraphviz_fallback() -> None:
+    """Install the filter on dowhy's graph loggers (once)."""
+    for name in DOWHY_GRAPH_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, PygraphvizFallbackFilter) for f in logger.filters):
+            logger.addFilter(PygraphvizFallbackFilter())
+
+
 def refute(
     data: pd.DataFrame,
     *,
@@ -237,6 +260,7 @@ def refute(
     """
     import dowhy
 
+    quiet_pygraphviz_fallback()
     check_columns(data, [treatment, outcome, *common_causes], "refutation")
     frame = data[[treatment, outcome, *common_causes]].copy()
     if max_rows is not None and len(frame) > max_rows:
