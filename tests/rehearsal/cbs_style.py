@@ -106,7 +106,7 @@ def _at(root: Path, table: str, year: int, version: int, ext: str = "sav") -> Pa
 def _population(rng: np.random.Generator, n: int) -> pd.DataFrame:
     ids = pd.Series(rng.choice(np.arange(1, 999_999_999), n, replace=False)).map("{:09d}".format)
     start = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365 + 150, n), "D")
-    places = list(G4) + [WEESP] + OTHERS
+    places = [*G4, WEESP, *OTHERS]
     weights = np.array([0.14, 0.14, 0.1, 0.07, 0.05] + [0.5 / len(OTHERS)] * len(OTHERS))
     return pd.DataFrame(
         {
@@ -203,7 +203,8 @@ def _secm(people: pd.DataFrame, root: Path) -> None:
         if person.works:
             rows.append((person, work, None, "11"))
             # a shorter work spell inside the first: overlapping records of one job
-            rows.append((person, work + pd.DateOffset(months=1), work + pd.DateOffset(months=2), "11"))  # fmt: skip
+            inside = work + pd.DateOffset(months=1)
+            rows.append((person, inside, inside + pd.DateOffset(months=1), "11"))
     frame = pd.DataFrame(
         {
             "RINPERSOONS": [r[0].type for r in rows],

@@ -138,3 +138,26 @@ def test_mixed_swi_editions_stop_naming_both_files(delivery):
     assert "'editions_differ'" in message
     assert f"SWI_gemeente_{EDITION}_V1.sav is the {EDITION} edition" in message
     assert f"SWI_basisbestand_{EDITION + 1}_V1.sav (swi_basis) is the {EDITION + 1}" in message
+
+
+@pytest.mark.slow
+def test_whole_workflow_runs_on_the_rehearsal_files(tmp_path):
+    """End to end with cbs_ra.yaml + the mapping overlay (+ where results go); PROVENANCE.json
+    hashes exactly the files prepare read and the configuration files."""
+    from workflow_helpers import run_snakemake
+
+    write_rehearsal(tmp_path / "G", persons=3000)
+    settings = {**overlay(tmp_path / "G"), "run": {"results": str(tmp_path / "results")}}
+    path = tmp_path / "overlay.yaml"
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    completed = run_snakemake(
+        "--cores", "2", "--configfile", "config/config.yaml", "config/cbs_ra.yaml", str(path),
+        timeout=3600,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-6000:]
+    results = tmp_path / "results"
+    read = pd.read_csv(results / "data" / "files_read.csv", dtype=str)["file"]
+    record = yaml.safe_load((results / "export" / "PROVENANCE.json").read_text(encoding="utf-8"))
+    hashed = {entry["file"] for entry in record["inputs"]}
+    configs = {"config/catalogue.yaml", "config/policies.yaml", "config/municipal_mergers.csv"}
+    assert hashed == set(read) | configs

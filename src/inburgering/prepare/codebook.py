@@ -137,8 +137,13 @@ PERSONS: dict[str, Entry] = {
         "mapped to the municipality it belongs to on 1 January of that year, following the "
         "merger table `prepare.municipalities.mergers` (Weesp 0457 → Amsterdam 0363 from "
         "2022-03-24; rule municipality_boundary counts the recoded persons).",
-        (*_SETTLE, "swi_coa.housing_date", "swi_coa.koppeling_municipality",
-         "config:prepare.settlement.rule", "config:prepare.municipalities.boundary_year"),
+        (
+            *_SETTLE,
+            "swi_coa.housing_date",
+            "swi_coa.koppeling_municipality",
+            "config:prepare.settlement.rule",
+            "config:prepare.municipalities.boundary_year",
+        ),
         "Persons without a spell on or after the start, or whose address object is not in "
         "VSLGWB, are dropped (sample-flow step 'settlement municipality known'). A spell start "
         "outside the VSLGWB years takes the nearest year (classification_year). Only when "
