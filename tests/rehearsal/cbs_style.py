@@ -103,7 +103,7 @@ def _at(root: Path, table: str, year: int, version: int, ext: str = "sav") -> Pa
     return root / PATTERNS[table].format(year=year, version=version, ext=ext)
 
 
-def _population(rng: np.random.Generator, n: int) -> pd.DataFrame:
+def _population(rng: np.random.Generator, n: int, unknown_sex: float) -> pd.DataFrame:
     ids = pd.Series(rng.choice(np.arange(1, 999_999_999), n, replace=False)).map("{:09d}".format)
     start = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365 + 150, n), "D")
     places = [*G4, WEESP, *OTHERS]
@@ -115,7 +115,7 @@ def _population(rng: np.random.Generator, n: int) -> pd.DataFrame:
             "start": start,
             "group": rng.choice(list(GROUPS), n, p=[0.6, 0.3, 0.1]),
             "place": rng.choice(places, n, p=weights / weights.sum()),
-            "sex": rng.choice(["1", "2", "-"], n, p=[0.55, 0.43, 0.02]),
+            "sex": rng.choice(["1", "2", "-"], n, p=[0.56 - unknown_sex, 0.44, unknown_sex]),
             "birth_year": rng.integers(1960, 2004, n),
             "in_gba": rng.random(n) > 0.01,
             "dated": rng.random(n) > 0.01,  # a few obligated persons without a start date
@@ -308,10 +308,15 @@ def truncate(path: Path, keep: float = 0.6) -> None:
     path.write_bytes(data[: int(len(data) * keep)])
 
 
-def write_rehearsal(root: Path, persons: int = 400, seed: int = 19) -> Expected:
-    """Write the rehearsal files below `root` (the stand-in for G:) and return the truth."""
+def write_rehearsal(
+    root: Path, persons: int = 400, seed: int = 19, unknown_sex: float = 0.02
+) -> Expected:
+    """Write the rehearsal files below `root` (the stand-in for G:) and return the truth.
+
+    ``unknown_sex`` is the share of persons whose GBAGESLACHT is "-" (missing sex).
+    """
     rng = np.random.default_rng(seed)
-    people = _population(rng, persons)
+    people = _population(rng, persons, unknown_sex)
     _gba(people, root)
     _addresses(people, root)
     _classification(people, root)
@@ -344,9 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--persons", type=int, default=400)
     parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument("--unknown-sex", type=float, default=0.02, help="share with sex '-'")
     args = parser.parse_args(argv)
     root = args.out / "G"
-    expected = write_rehearsal(root, args.persons, args.seed)
+    expected = write_rehearsal(root, args.persons, args.seed, args.unknown_sex)
     path = args.out / "rehearsal.yaml"
     path.write_text(yaml.safe_dump(overlay(root.resolve()), sort_keys=False), encoding="utf-8")
     print(f"wrote {root} ({len(expected.city)} persons to keep) and {path}")

@@ -102,9 +102,6 @@ def settlement_from_addresses(
     return merged[[*KEY, "municipality"]], known
 
 
-SETTLEMENT_RULES = ("first_address", "first_address_after_housing", "koppeling_municipality")
-
-
 def settlement(
     src: s.Sources, people: pd.DataFrame, reports: LoadedTable, coa: LoadedTable | None
 ) -> tuple[pd.DataFrame, set[str] | None]:
@@ -114,6 +111,8 @@ def settlement(
     if not (src.present("gba_addresses") and src.present("address_municipality")):
         log.warning("settlement municipality from SWI gemeente (address tables absent)")
         return reports.frame[[*KEY, "municipality"]], None
+    if coa is None and rule != "first_address":
+        log.warning("settlement rule %s needs swi_coa, which is absent: first_address used", rule)
     coa_frame = coa.frame if coa is not None else pd.DataFrame(columns=[*KEY])
     if rule == "first_address_after_housing" and "housing_date" in coa_frame:
         housed = people.merge(coa_frame[[*KEY, "housing_date"]], on=KEY, how="left")
