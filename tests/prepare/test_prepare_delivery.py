@@ -140,13 +140,16 @@ def test_unknown_sex_is_missing_not_male(tmp_path):
     assert bool(female["000000002"]) and not bool(female["000000003"])
 
 
-def test_date_examples_quote_the_file_text(tmp_path):
+def test_examples_quote_the_file_text_of_parsed_columns(tmp_path):
+    """The code-list check runs after the dates were parsed: the example still shows them as
+    the file holds them."""
     with pytest.raises(StageError) as stopped:
-        prepare(tmp_path, corrupt("socio_economic", 0, "start", "18000101"))
+        prepare(tmp_path, corrupt("swi_basis", 2, "target_group", "9"))
     message = str(stopped.value)
-    assert "'date_range'" in message and "'AANVSECM'" in message
-    assert "'AANVSECM': '18000101'" in message and "'EINDSECM': '20220131'" in message
-    assert "00:00:00" not in message and "1800-01-01 " not in message
+    assert "'code_list'" in message and "'DOELGROEP': '9'" in message
+    assert "'DATUMSTARTINBURGERINGSPLICHT': '20230630'" in message
+    assert "'DATUMEINDETERMIJN': '20260630'" in message
+    assert "00:00:00" not in message
 
 
 def test_truncated_sav_says_the_file_is_incomplete(tmp_path):
