@@ -279,3 +279,9 @@ def test_settlement_rule_first_address_after_housing(tmp_path):
     out = prepare(tmp_path / "b", azc_first, settlement={"rule": "first_address_after_housing"})
     assert persons(out).loc["000000002", "city"] == "utrecht"
     assert persons(out).loc["000000001", "city"] == "rotterdam"
+
+
+def test_settlement_rule_without_coa_says_it_falls_back(tmp_path, caplog):
+    out = prepare(tmp_path, lambda tables: None, settlement={"rule": "koppeling_municipality"})
+    assert "needs swi_coa, which is absent: first_address used" in caplog.text
+    assert persons(out)["city"].tolist() == ["rotterdam", "utrecht", "rest_nl"]
