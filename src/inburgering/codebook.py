@@ -127,10 +127,23 @@ PERSONS: dict[str, Entry] = {
         "cell of city_matching (arrival timing).",
     ),
     "municipality": Entry(
-        "Settlement municipality (4-digit code, no GM prefix): the VSLGWB `gem{year}` of the "
-        "start year of the first GBA address spell still running on or after the obligation "
-        "start (earliest such spell; joined on SOORTOBJECTNUMMER + RINOBJECTNUMMER).",
-        _SETTLE,
+        "Settlement municipality (4-digit code, no GM prefix), by `prepare.settlement.rule`: "
+        "`first_address` (default) — the VSLGWB `gem{year}` of the start year of the first GBA "
+        "address spell still running on or after the obligation start (earliest such spell; "
+        "joined on SOORTOBJECTNUMMER + RINOBJECTNUMMER); `first_address_after_housing` — the "
+        "same on or after the COA housing date when that is later (the first address after the "
+        "azc); `koppeling_municipality` — the COA koppeling municipality where known, else "
+        "`first_address`. With `prepare.municipalities.boundary_year` set, the code is then "
+        "mapped to the municipality it belongs to on 1 January of that year, following the "
+        "merger table `prepare.municipalities.mergers` (Weesp 0457 → Amsterdam 0363 from "
+        "2022-03-24; rule municipality_boundary counts the recoded persons).",
+        (
+            *_SETTLE,
+            "swi_coa.housing_date",
+            "swi_coa.koppeling_municipality",
+            "config:prepare.settlement.rule",
+            "config:prepare.municipalities.boundary_year",
+        ),
         "Persons without a spell on or after the start, or whose address object is not in "
         "VSLGWB, are dropped (sample-flow step 'settlement municipality known'). A spell start "
         "outside the VSLGWB years takes the nearest year (classification_year). Only when "
@@ -139,8 +152,10 @@ PERSONS: dict[str, Entry] = {
         "config/cbs_ra.yaml makes the address tables required.",
         "Where the person lives after the obligation starts, not the municipality that reports "
         "them: for statushouders this is the COA placement (dispersal), which city_matching "
-        "treats as as good as random given arrival quarter. 'GM0599' and '599' are recoded to "
-        "'0599' (municipality_code_format).",
+        "treats as as good as random given arrival quarter. The address at the start can be an "
+        "azc; `first_address_after_housing` counts the municipality that houses the person, "
+        "`koppeling_municipality` the one COA linked them to. CBS variants 'GM0599', '599' and "
+        "numbers are normalised to '0599' (municipality_code_format, never capped).",
         "notes 1 §2.3 (L2614-2627)",
     ),
     "city": Entry(
@@ -158,8 +173,9 @@ PERSONS: dict[str, Entry] = {
     "female": Entry(
         "True when GBA sex is the `codes.sex.vrouw` code.",
         ("gba_persons.sex",),
-        "Missing when the person has no GBAPERSOONTAB row (dropped by the sample flow). A code "
-        "outside the list stops prepare.",
+        "Missing when the person has no GBAPERSOONTAB row (dropped by the sample flow) or the "
+        "sex is unknown (`codes.sex.onbekend`, GBA '-'): never counted as male. A code outside "
+        "the list stops prepare.",
     ),
     "age": Entry(
         "Age in completed years at the obligation start: start year − birth year, minus 1 if "

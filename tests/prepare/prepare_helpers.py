@@ -170,7 +170,8 @@ def sources(catalogue: Catalogue, **validation: float) -> Sources:
     cfg["prepare"]["validation"].update(validation)
     cities = {"rotterdam": "0599", "amsterdam": "0363", "den_haag": "0518", "utrecht": "0344"}
     settings = Settings.from_config(cfg["prepare"], cfg["data"], cities)
-    return Sources(catalogue, settings, DataQuality(settings.max_repair_share, "prepare"))
+    quality = DataQuality(settings.max_repair_share, "prepare", settings.repair_caps)
+    return Sources(catalogue, settings, quality)
 
 
 def job(root: Path, out: Path, fmt: str = "parquet", **prepare: object) -> RuleJob:
@@ -182,6 +183,7 @@ def job(root: Path, out: Path, fmt: str = "parquet", **prepare: object) -> RuleJ
         input={
             "catalogue": ROOT / "config" / "catalogue.yaml",
             "policies": ROOT / "config" / "policies.yaml",
+            "mergers": ROOT / "config" / "municipal_mergers.csv",
         },
         output={name: out / file for name, file in OUTPUT_FILES.items()},
         params={"data": cfg["data"], "prepare": cfg["prepare"]},

@@ -22,6 +22,7 @@ LENIENT = {
     "min_date": "1900-01-01",
     "max_date": "2099-12-31",
     "max_repair_share": 1.0,
+    "repair_caps": {},
 }
 
 
@@ -126,12 +127,6 @@ def _overlapping_addresses(tables: Tables) -> None:
 REPAIRS = [
     ("duplicate_rows", "socio_economic", append("socio_economic"), 1),
     ("person_id_padding", "gba_persons", corrupt("gba_persons", 0, "person_id", "1"), 1),
-    (
-        "municipality_code_format",
-        "swi_municipality",
-        corrupt("swi_municipality", 0, "municipality", "GM0599"),
-        1,
-    ),
     ("spell_inverted", "socio_economic", append("socio_economic", end="20200101"), 1),
     (
         "spell_overlap",
@@ -150,7 +145,6 @@ REPAIRS = [
     ("law_disagrees_with_date", "swi_basis", corrupt("swi_basis", 0, "law", "2021"), 1),
     ("koppeling_before_permit", "swi_coa", _coa, 1),
     ("housing_before_permit", "swi_coa", _coa, 1),
-    ("municipality_code_format", "swi_coa", _coa, 1),
     (
         "pip_before_intake",
         "swi_municipality",

@@ -110,7 +110,7 @@ def test_policies_and_quality_tables(prepared):
     assert set(policies["source"]) == {"policies.yaml"}
     assert {"rotterdam", "amsterdam", "den_haag", "utrecht"} == set(policies["city"])
     quality = prepared["quality"]
-    assert set(quality["action"]) <= {"fatal", "repaired", "absent"}
+    assert set(quality["action"]) <= {"fatal", "repaired", "normalised", "absent"}
     assert (quality.loc[quality["action"] == "fatal", "count"] == 0).all()
     # the clean world's only repairs: person 3's birth month "--", open spells, and birth
     # countries the catalogue's origin map does not list (origin "other")

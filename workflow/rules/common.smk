@@ -149,6 +149,8 @@ def export_inputs(wildcards):
         "sample_flow": rules.prepare.output.sample_flow,
         "data_quality": rules.prepare.output.data_quality,
         "persons": rules.prepare.output.persons,
+        "files_read": rules.prepare.output.files_read,
+        "mergers": config["prepare"]["municipalities"]["mergers"],
         "composition": rules.process.output.composition,
         "route_mix": rules.process.output.route_mix,
         "survival": rules.process.output.survival,

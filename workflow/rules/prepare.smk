@@ -6,6 +6,7 @@ rule prepare:
         microdata(),
         catalogue=config["data"]["catalogue"],
         policies=config["data"]["policies"],
+        mergers=config["prepare"]["municipalities"]["mergers"],
     output:
         persons=f"{RESULTS}/data/persons.parquet",
         outcomes=f"{RESULTS}/data/outcomes.parquet",
@@ -13,6 +14,7 @@ rule prepare:
         municipality_policies=f"{RESULTS}/data/municipality_policies.parquet",
         sample_flow=f"{RESULTS}/data/sample_flow.csv",
         data_quality=f"{RESULTS}/data/data_quality.csv",
+        files_read=f"{RESULTS}/data/files_read.csv",
     log:
         log_file("prepare"),
     benchmark:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,11 @@ class LoadedTable:
         Logical → real column name, for messages that name the column as the file has it.
     distinct
         Distinct values over all rows of the columns requested with ``distinct=``.
+    raw
+        Logical column -> its text as the file holds it, indexed by (``_file``, ``_row``), for
+        columns that were parsed (dates, numbers): messages quote ``20210523``, not a Timestamp.
+    resolved
+        The files read with their delivery year and version (coverage checks, provenance).
     """
 
     name: str
@@ -58,17 +63,36 @@ class LoadedTable:
     files: list[Path]
     columns: dict[str, str]
     distinct: dict[str, set[str]] = field(default_factory=dict)
+    raw: dict[str, pd.Series] = field(default_factory=dict)
+    resolved: list[ResolvedFile] = field(default_factory=list)
 
     def real(self, logical: str) -> str:
         return self.columns.get(logical, logical)
+
+    def with_raw(self, columns: Collection[str]) -> LoadedTable:
+        """Remember the file's text of `columns` before they are parsed (see ``raw``)."""
+        source = pd.MultiIndex.from_frame(self.frame[SOURCE_COLUMNS])
+        raw = dict(self.raw)
+        for column in columns:
+            if column not in raw:
+                raw[column] = pd.Series(self.frame[column].to_numpy(), index=source)
+        return replace(self, raw=raw)
+
+    def text(self, index: object, column: str) -> str | None:
+        """The value of one cell as the file holds it (the raw text when it was parsed)."""
+        row = self.frame.loc[index]
+        value = row[column]
+        if column in self.raw:
+            source = (int(row["_file"]), int(row["_row"]))
+            found = self.raw[column].get(source)
+            value = found.iloc[0] if isinstance(found, pd.Series) else found
+        return None if value is None or pd.isna(value) else str(value)
 
     def describe(self, index: object) -> str:
         """One row as 'file row N: {REAL: value}', for messages naming an example row."""
         row = self.frame.loc[index]
         values = {
-            self.real(c): (None if pd.isna(row[c]) else str(row[c]))
-            for c in self.frame.columns
-            if c not in SOURCE_COLUMNS
+            self.real(c): self.text(index, c) for c in self.frame.columns if c not in SOURCE_COLUMNS
         }
         return f"{self.files[int(row['_file'])].name} row {int(row['_row'])}: {values}"
 
@@ -134,6 +158,22 @@ def _chunks(path: Path, fmt: str, columns: list[str], rows: int) -> Iterator[pd.
         raise StageError(f"{path}: unsupported format {fmt!r}")
 
 
+# pyreadstat's words when a .sav/.dta holds fewer rows than its header announces.
+TRUNCATED = "did not contain the expected number of rows"
+
+
+def _read_failure(path: Path, error: Exception, rows_read: int) -> str:
+    """The reader's error, saying in words what a truncated file means."""
+    detail = f"{type(error).__name__}: {error}"
+    if TRUNCATED in str(error):
+        return (
+            f"{path}: the file is incomplete: it ends after about {rows_read} rows, fewer than "
+            f"its header announces (a truncated copy or an interrupted transfer); copy the file "
+            f"again or pick another version ({detail})"
+        )
+    return f"{path}: cannot read ({detail})"
+
+
 def _scan(
     path: Path,
     fmt: str,
@@ -167,7 +207,7 @@ def _scan(
     except StageError:
         raise
     except Exception as error:
-        raise StageError(f"{path}: cannot read ({type(error).__name__}: {error})") from error
+        raise StageError(_read_failure(path, error, offset)) from error
     if not kept:
         empty = pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
         return empty.assign(_row=np.array([], dtype=np.int64)), seen
@@ -265,7 +305,8 @@ def read_table(
     frames, files = [], []
     columns: dict[str, str] = {}
     seen: dict[str, set[str]] = {logical: set() for logical in distinct}
-    for index, found in enumerate(catalogue.resolve(table)):
+    resolved = catalogue.resolve(table)
+    for index, found in enumerate(resolved):
         mapping = dict(spec.columns)
         if year is not None:
             mapping.update({lg: tpl.format(year=year) for lg, tpl in spec.wide_columns.items()})
@@ -294,4 +335,6 @@ def read_table(
     for logical in optional:
         if logical not in frame:
             frame[logical] = pd.Series(pd.NA, index=frame.index, dtype="string")
-    return LoadedTable(name=table, frame=frame, files=files, columns=columns, distinct=seen)
+    return LoadedTable(
+        name=table, frame=frame, files=files, columns=columns, distinct=seen, resolved=resolved
+    )

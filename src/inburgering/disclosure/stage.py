@@ -114,11 +114,16 @@ def run(job: RuleJob) -> None:
     policies = load_policies(job.input["policies"])
     data_root = job.params["data_root"]
 
+    # The files prepare read (not every file below data.root: on the G: drive that would hash
+    # every SPOLIS year, old version and copy), then the configuration files.
+    read = pd.read_csv(job.input["files_read"], dtype=str)["file"]
+    config_files = [job.input[name] for name in ("catalogue", "policies", "mergers")]
+
     def provenance_files(staging: Path) -> None:
         write_provenance(
             staging,
             config,
-            inputs=[data_root, job.input["catalogue"], job.input["policies"]],
+            inputs=[*(Path(data_root) / file for file in read), *config_files],
             input_root=data_root,
             benchmarks=job.params["benchmarks"],
         )

@@ -4,6 +4,7 @@ data subset, one row per refuter. Used by the matching designs' ``refutations`` 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,6 +13,28 @@ import pandas as pd
 from inburgering.matching._design import check_columns
 
 __all__ = ["refute"]
+
+
+# dowhy draws a DOT graph with pygraphviz when it can and logs an ERROR on every model when it
+# cannot ("Pygraphviz cannot be loaded ... Trying pydot"), then parses it with pydot, which works.
+# pygraphviz needs the graphviz C library (absent in RA and here): the message is expected and
+# harmless, so it is dropped at its source; any other dowhy message still gets through.
+DOWHY_GRAPH_LOGGERS = ("dowhy.causal_graph", "dowhy.graph")
+
+
+class PygraphvizFallbackFilter(logging.Filter):
+    """Drops dowhy's "Pygraphviz cannot be loaded" record (pydot takes over)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Pygraphviz cannot be loaded" not in record.getMessage()
+
+
+def quiet_pygraphviz_fallback() -> None:
+    """Install the filter on dowhy's graph loggers (once)."""
+    for name in DOWHY_GRAPH_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, PygraphvizFallbackFilter) for f in logger.filters):
+            logger.addFilter(PygraphvizFallbackFilter())
 
 
 def refute(
@@ -35,6 +58,8 @@ def refute(
     sample, so each refutation compares like with like.
     """
     import dowhy
+
+    quiet_pygraphviz_fallback()
 
     check_columns(data, [treatment, outcome, *common_causes], "refutation")
     frame = data[[treatment, outcome, *common_causes]].copy()

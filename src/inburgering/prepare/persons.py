@@ -2,9 +2,14 @@
 
 Definitions (shared with the synthetic generator, which computes its truth the same way):
 
-- settlement municipality: VSLGWB ``gem{YYYY}`` of the start year of the first address spell
-  active on or after the obligation start (joined on SOORTOBJECTNUMMER + RINOBJECTNUMMER);
-  when the address tables are optional and absent, the SWI gemeente municipality is used;
+- settlement municipality (``prepare.settlement.rule``): ``first_address`` — VSLGWB
+  ``gem{YYYY}`` of the start year of the first address spell active on or after the obligation
+  start (joined on SOORTOBJECTNUMMER + RINOBJECTNUMMER); ``first_address_after_housing`` — the
+  same on or after the COA housing date when it is later (the first address after the azc);
+  ``koppeling_municipality`` — the COA koppeling municipality where known, else
+  ``first_address``. When the address tables are optional and absent, the SWI gemeente
+  municipality is used. With ``prepare.municipalities.boundary_year`` every code is then mapped
+  to the municipality it belongs to on 1 January of that year (merger table);
 - regime: obligation start ≥ reform date → wi2021 (``uncertain`` up to the end of DUO's
   false start), else wi2013; ``wi2021`` keeps the plain split;
 - cohort: quarter of the obligation start (``2022Q1``).
@@ -18,6 +23,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Collection
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -26,6 +32,7 @@ from inburgering.cbs.readers import LoadedTable
 from inburgering.prepare import sources as s
 from inburgering.prepare import validate as v
 from inburgering.prepare.flow import SampleFlow
+from inburgering.prepare.municipalities import harmonise
 from inburgering.prepare.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,19 +73,21 @@ def age_bands(age: pd.Series, edges: list[int]) -> pd.Series:
     return pd.cut(age, bounds, right=False, labels=labels).astype("string")
 
 
-def first_active_spell(spells: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
-    """Per person, the earliest-starting spell still running on or after the obligation start."""
-    spells = spells.merge(people[[*KEY, "obligation_start"]], on=KEY)
-    active = spells[spells["end"] >= spells["obligation_start"]]
+def first_active_spell(
+    spells: pd.DataFrame, people: pd.DataFrame, since: str = "obligation_start"
+) -> pd.DataFrame:
+    """Per person, the earliest-starting spell still running on or after the date `since`."""
+    spells = spells.merge(people[[*KEY, since]], on=KEY)
+    active = spells[spells["end"] >= spells[since]]
     return active.sort_values([*KEY, "start"], kind="mergesort").drop_duplicates(KEY)
 
 
 def settlement_from_addresses(
-    src: s.Sources, people: pd.DataFrame
+    src: s.Sources, people: pd.DataFrame, since: str = "obligation_start"
 ) -> tuple[pd.DataFrame, set[str]]:
     """Municipality of each person's settlement address (see module docstring)."""
     addresses = s.address_spells(src, people["person_id"])
-    first = first_active_spell(addresses.frame, people)
+    first = first_active_spell(addresses.frame, people, since)
     wide, known = s.classification(src, first["object_id"].dropna().unique())
     merged = first.merge(wide.drop(columns=["_file", "_row"]), on=["object_type", "object_id"])
     years = sorted(int(c.removeprefix("municipality_")) for c in merged if "municipality_" in c)
@@ -94,13 +103,40 @@ def settlement_from_addresses(
 
 
 def settlement(
-    src: s.Sources, people: pd.DataFrame, reports: LoadedTable
+    src: s.Sources, people: pd.DataFrame, reports: LoadedTable, coa: LoadedTable | None
 ) -> tuple[pd.DataFrame, set[str] | None]:
-    """Settlement municipality per person, and the known municipality codes (if any)."""
-    if src.present("gba_addresses") and src.present("address_municipality"):
-        return settlement_from_addresses(src, people)
-    log.warning("settlement municipality from SWI gemeente (address tables absent)")
-    return reports.frame[[*KEY, "municipality"]], None
+    """Settlement municipality per person (``prepare.settlement.rule``), and the known
+    municipality codes (if any)."""
+    rule = src.settings.settlement_rule
+    if not (src.present("gba_addresses") and src.present("address_municipality")):
+        log.warning("settlement municipality from SWI gemeente (address tables absent)")
+        return reports.frame[[*KEY, "municipality"]], None
+    if coa is None and rule != "first_address":
+        log.warning("settlement rule %s needs swi_coa, which is absent: first_address used", rule)
+    coa_frame = coa.frame if coa is not None else pd.DataFrame(columns=[*KEY])
+    if rule == "first_address_after_housing" and "housing_date" in coa_frame:
+        housed = people.merge(coa_frame[[*KEY, "housing_date"]], on=KEY, how="left")
+        since = housed[["obligation_start", "housing_date"]].max(axis=1)
+        return settlement_from_addresses(src, housed.assign(_since=since), "_since")
+    places, known = settlement_from_addresses(src, people)
+    if rule == "koppeling_municipality" and "koppeling_municipality" in coa_frame:
+        linked = coa_frame[[*KEY, "koppeling_municipality"]].dropna()
+        places = places.merge(linked, on=KEY, how="outer")
+        places["municipality"] = places["koppeling_municipality"].fillna(places["municipality"])
+        places = places[places[KEY[1]].isin(people[KEY[1]])][[*KEY, "municipality"]]
+    return places, known
+
+
+def harmonised(src: s.Sources, basis: LoadedTable, places: pd.DataFrame) -> pd.DataFrame:
+    """Settlement codes mapped to ``prepare.municipalities.boundary_year`` (merger table)."""
+    if not src.settings.boundary_map:
+        return places
+    codes = places["municipality"].astype("string")
+    mapped = harmonise(codes, src.settings.boundary_map)
+    recoded = (mapped != codes).fillna(False)
+    named = replace(basis, name="settlement", frame=places)
+    src.dq.repaired("municipality_boundary", named, "municipality", recoded)
+    return places.assign(municipality=mapped)
 
 
 def household_at_start(households: LoadedTable, people: pd.DataFrame) -> pd.DataFrame:
@@ -122,6 +158,12 @@ def _origin(codes: dict, country: pd.Series) -> pd.Series:
     return country.map(lookup).fillna("other").where(country.notna()).astype("string")
 
 
+def female(sex: pd.Series, codes: dict[str, str]) -> pd.Series:
+    """True for the woman code, False for the man code, missing otherwise (unknown "-")."""
+    known = sex.isin([codes["vrouw"], codes["man"]])
+    return (sex == codes["vrouw"]).astype("boolean").where(known)
+
+
 def covariates(src: s.Sources, people: pd.DataFrame, ids: Collection[str]) -> pd.DataFrame:
     """Sex, age, origin (GBA) and household at start (SWI), keyed by person."""
     codes = src.catalogue.codes
@@ -133,7 +175,7 @@ def covariates(src: s.Sources, people: pd.DataFrame, ids: Collection[str]) -> pd
         {
             "person_type": gba["person_type"],
             "person_id": gba["person_id"],
-            "female": (gba["sex"] == codes["sex"]["vrouw"]).astype("boolean"),
+            "female": female(gba["sex"], codes["sex"]),
             "age": (start.dt.year - gba["birth_year"] - before_birthday).astype("Int64"),
             "origin_region": _origin(codes, gba["birth_country"]),
             "_in_gba": True,
@@ -148,7 +190,11 @@ def covariates(src: s.Sources, people: pd.DataFrame, ids: Collection[str]) -> pd
 
 
 def process_dates(
-    src: s.Sources, reports: LoadedTable, ids: Collection[str], known: set[str] | None
+    src: s.Sources,
+    reports: LoadedTable,
+    ids: Collection[str],
+    known: set[str] | None,
+    coa: LoadedTable | None,
 ) -> pd.DataFrame:
     """Koppeling, housing (COA), intake, PIP, route steps (SWI gemeente), first exam (DUO)."""
     frame = reports.frame.rename(
@@ -164,7 +210,6 @@ def process_dates(
         [*KEY, "intake_date", "pip_date", "route_assigned_date", "route_start_date",
          "route_switch_date", "route", "route_after_switch"]
     ]  # fmt: skip
-    coa = s.coa(src, ids)
     if coa is not None:
         v.known_municipalities(src.dq, coa, "koppeling_municipality", known)
         dates = ["permit_date", "koppeling_date", "housing_date"]
@@ -202,9 +247,10 @@ def build_persons(src: s.Sources) -> tuple[pd.DataFrame, pd.DataFrame]:
     ids = people["person_id"]
     reports = s.municipal_reports(src, ids)
     dated = people[people["obligation_start"].notna()]
-    places, known = settlement(src, dated, reports)
+    coa = s.coa(src, ids)
+    places, known = settlement(src, dated, reports, coa)
     v.known_municipalities(src.dq, reports, "municipality", known)
-    people = people.merge(places, on=KEY, how="left")
+    people = people.merge(harmonised(src, basis, places), on=KEY, how="left")
     code_to_city = {code: city for city, code in settings.cities.items()}
     people["city"] = (
         people["municipality"]
@@ -214,7 +260,7 @@ def build_persons(src: s.Sources) -> tuple[pd.DataFrame, pd.DataFrame]:
         .astype("string")
     )
     people = people.merge(covariates(src, people, ids), on=KEY, how="left")
-    people = people.merge(process_dates(src, reports, ids, known), on=KEY, how="left")
+    people = people.merge(process_dates(src, reports, ids, known, coa), on=KEY, how="left")
 
     flow = SampleFlow()
     flow.record("obligated persons in SWI basisbestand", people)

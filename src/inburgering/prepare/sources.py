@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from inburgering.cbs import Catalogue
+from inburgering.cbs.catalogue import ResolvedFile
 from inburgering.cbs.readers import LoadedTable, read_table
 from inburgering.prepare import validate as v
 from inburgering.prepare.quality import DataQuality
@@ -27,11 +28,18 @@ KEY = ["person_type", "person_id"]
 
 @dataclass
 class Sources:
-    """Reads logical tables with the stage's settings and ledger."""
+    """Reads logical tables with the stage's settings and ledger.
+
+    Every file read is kept in ``files_read`` (prepare writes it; the export's provenance hashes
+    exactly these files). Each table read is checked to cover ``data.end`` and, for the
+    ``same_edition`` tables, to come from the same delivery year as the first one read.
+    """
 
     catalogue: Catalogue
     settings: Settings
     dq: DataQuality
+    files_read: list[ResolvedFile] = field(default_factory=list)
+    editions: dict[str, ResolvedFile] = field(default_factory=dict)
 
     def present(self, table: str) -> bool:
         """Whether to use a table: required ones must exist (resolve raises), optional may not."""
@@ -47,6 +55,8 @@ class Sources:
         wide: bool = False,
         distinct: Collection[str] = (),
     ) -> LoadedTable:
+        # Checked before reading: a stale SPOLISBUS year is found without reading 60M rows.
+        self.check_coverage(table, self.catalogue.resolve(table))
         loaded = read_table(
             self.catalogue,
             table,
@@ -56,7 +66,38 @@ class Sources:
             optional=self.settings.optional_columns.get(table, ()),
             chunk_rows=self.settings.chunk_rows,
         )
+        self.files_read += loaded.resolved
         return v.drop_duplicates(self.dq, loaded)
+
+    def check_coverage(self, table: str, resolved: list[ResolvedFile]) -> None:
+        """Stop (or warn) when the newest file predates data.end or the edition differs."""
+        stop = self.settings.on_stale == "stop"
+        dated = [f for f in resolved if f.year is not None]
+        if not dated or table in self.settings.not_dated:
+            return
+        newest = max(dated, key=lambda f: f.year or 0)
+        end_year = self.settings.data_end.year
+        stale = None
+        if newest.year < end_year:
+            older = sorted({f.path.name for f in self.catalogue.candidates(table)})
+            stale = (
+                f"newest file {newest.path} is from {newest.year}, data.end is "
+                f"{self.settings.data_end:%Y-%m} (files found: {older}); add the {end_year} "
+                f"delivery, or set data.end to the last month every table covers"
+            )
+        self.dq.delivery("table_before_data_end", table, stale, stop)
+        if table not in self.settings.same_edition:
+            return
+        first = next(iter(self.editions.values()), newest)
+        self.editions[table] = newest
+        differ = None
+        if first.year != newest.year:
+            differ = (
+                f"{newest.path} is the {newest.year} edition but {first.path} ({first.table}) "
+                f"is the {first.year} edition; use one edition of every "
+                f"prepare.coverage.same_edition table"
+            )
+        self.dq.delivery("editions_differ", table, differ, stop)
 
     def persons_table(self, table: str, ids: Collection[str]) -> LoadedTable:
         """A person-keyed table filtered to `ids`, with a validated key.

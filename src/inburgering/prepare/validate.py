@@ -69,7 +69,22 @@ def person_key(dq: DataQuality, loaded: LoadedTable, limits: Limits) -> LoadedTa
 
 def unique_key(dq: DataQuality, loaded: LoadedTable, key: list[str]) -> None:
     """After exact duplicates are dropped, a repeated key means conflicting records."""
-    dq.check("key_unique", loaded, key[-1], loaded.frame.duplicated(key, keep=False))
+    repeated = loaded.frame.duplicated(key, keep=False)
+    dq.check("key_unique", loaded, key[-1], repeated, explain=lambda m: conflict(loaded, key, m))
+
+
+def conflict(loaded: LoadedTable, key: list[str], repeated: pd.Series) -> str:
+    """Every row of the first repeated key, and the fields in which they differ."""
+    frame = loaded.frame[repeated.fillna(False).astype(bool)]
+    first = frame.iloc[0][key]
+    rows = frame[(frame[key] == first).all(axis=1)]
+    differ = [c for c in content(rows) if rows[c].astype("string").nunique(dropna=False) > 1]
+    listed = "; ".join(loaded.describe(index) for index in rows.index)
+    fields = ", ".join(
+        f"{loaded.real(c)} ({' vs '.join(repr(loaded.text(i, c)) for i in rows.index)})"
+        for c in differ
+    )
+    return f"; the {len(rows)} rows of that key: {listed}; fields that differ: {fields}"
 
 
 def dates(
@@ -77,6 +92,7 @@ def dates(
 ) -> LoadedTable:
     """Parse text dates in place; malformed or out-of-range non-missing values are fatal."""
     parsed = {}
+    loaded = loaded.with_raw(columns)
     for column in columns:
         text = loaded.frame[column]
         values = pd.to_datetime(text, format=fmt, errors="coerce")
@@ -101,23 +117,29 @@ def codes(dq: DataQuality, loaded: LoadedTable, column: str, allowed: list[str])
     )
 
 
+# The variants CBS files use for one municipality code: 'GM0599', '0599', '599' (a number, or
+# text that lost its leading zero) and 'gm599'; all mean the 4-digit '0599' of VSLGWB.
+MUNICIPALITY_VARIANT = r"(?i)(?:GM)?\s*(\d{1,4})"
+
+
 def municipality_format(dq: DataQuality, loaded: LoadedTable, columns: list[str]) -> LoadedTable:
-    """'GM0599' and '599' (numeric storage) become '0599'; anything else non-4-digit is fatal."""
-    frame = loaded.frame
+    """Normalise the CBS variants of a municipality code to 4 digits; anything else is fatal."""
+    loaded = loaded.with_raw(columns)
     for column in columns:
-        text = frame[column]
-        fixed = text.str.replace(r"^GM", "", case=False, regex=True)
-        fixed = fixed.where(~fixed.str.fullmatch(r"\d{1,3}").fillna(False), fixed.str.zfill(4))
+        text = loaded.frame[column]
+        digits = text.str.fullmatch(MUNICIPALITY_VARIANT).fillna(False)
+        fixed = text.str.extract(MUNICIPALITY_VARIANT, expand=False).str.zfill(4)
+        fixed = fixed.where(digits, text)
         dq.repaired("municipality_code_format", loaded, column, text.notna() & (fixed != text))
-        frame = frame.assign(**{column: fixed})
+        loaded = with_frame(loaded, loaded.frame.assign(**{column: fixed}))
         dq.check(
             "unknown_municipality",
-            with_frame(loaded, frame),
+            loaded,
             column,
             fixed.notna() & ~fixed.str.fullmatch(r"\d{4}"),
-            ": not a 4-digit code",
+            ": not a municipality code (GM0599, 0599, 599)",
         )
-    return with_frame(loaded, frame)
+    return loaded
 
 
 def known_municipalities(
