@@ -4,8 +4,8 @@ CBS files code a person's municipality with the boundaries of the file's year (V
 ``gem2021`` still holds Weesp, 0457; ``gem2022`` has Amsterdam, 0363, from 24 March 2022). To
 compare cities over time every code is mapped to the municipality it belongs to on 1 January of
 ``prepare.municipalities.boundary_year``, following the merger table
-(``prepare.municipalities.mergers``, checked against the package schema schemas/municipal_mergers.schema.yaml
-and for chains and cycles when loaded).
+(``prepare.municipalities.mergers``, checked against the package schema
+``schemas/municipal_mergers.schema.yaml`` and for chains and cycles when loaded).
 """
 
 from __future__ import annotations
