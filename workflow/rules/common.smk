@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from inburgering.config import ConfigError, check_all
+from inburgering.config import ConfigError, check_all, layer_configs, read_yaml
 
 # Every job is a Python process started from here (script directive; under SLURM the job's own
 # snakemake reads this file again first), so this fixes the hash seed of every job. pyfixest 0.60
@@ -11,7 +11,28 @@ from inburgering.config import ConfigError, check_all
 # of its alternating projections, and the last bits of TWFE standard errors, follow the hash seed.
 os.environ["PYTHONHASHSEED"] = "0"
 
+
+
+def layered_config():
+    """config/config.yaml, each --configfile and --config in order, with overlays' replace/drop.
+
+    Snakemake has already merged the same layers into `config`, but only recursively: an
+    overlay's `replace:` and `drop:` lists (inburgering.config.apply_layer) need each layer on its
+    own, so the layers are applied again here, before validation, and `config` is set to the
+    result in place: every rule, the provenance and the config hash see the final configuration.
+    """
+    overlays = [Path(path).absolute() for path in workflow.overwrite_configfiles]
+    bases = [Path(path) for path in workflow.configfiles if Path(path).absolute() not in overlays]
+    layers = [(str(path), read_yaml(path)) for path in bases + overlays]
+    if workflow.config_settings.config:
+        layers.append(("--config", dict(workflow.config_settings.config)))
+    return layer_configs(layers)
+
+
 try:
+    final_config = layered_config()
+    config.clear()
+    config.update(final_config)
     check_all(config, base=workflow.basedir)
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration:\n{error}") from None

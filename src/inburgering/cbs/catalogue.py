@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inburgering.config import ConfigError, deep_merge, load_catalogue, validate
+from inburgering.config import ConfigError, apply_layer, load_catalogue, validate
 from inburgering.workflow import StageError
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,8 @@ class Catalogue:
         overrides = config.get("prepare", {}).get("catalogue_overrides") or {}
         catalogue = load_catalogue(path)
         if overrides:
-            catalogue = deep_merge(catalogue, overrides)
             try:
+                catalogue = apply_layer(catalogue, overrides, source="prepare.catalogue_overrides")
                 validate(catalogue, "catalogue", source=f"{path} + prepare.catalogue_overrides")
             except ConfigError as error:
                 raise StageError(str(error)) from None
