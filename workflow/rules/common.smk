@@ -65,6 +65,14 @@ def reform_parts(table):
     )
 
 
+def reform_part_logs():
+    return expand(
+        "reform_did_{outcome}_h{horizon}",
+        outcome=config["estimate"]["outcomes"],
+        horizon=config["estimate"]["horizons"],
+    )
+
+
 MATCHING_TABLES = [
     "estimates",
     "balance",
@@ -107,6 +115,7 @@ def export_inputs(wildcards):
     """Every table the export assembles (disclosure.assemble maps them to the export contract)."""
     files = {
         "estimates": rules.gather_estimates.output.estimates,
+        "not_estimated": rules.not_estimated.output.not_estimated,
         "sample_flow": rules.prepare.output.sample_flow,
         "data_quality": rules.prepare.output.data_quality,
         "persons": rules.prepare.output.persons,
@@ -147,7 +156,7 @@ def upstream_benchmarks():
         "route_matching",
         "city_matching",
     ]
-    names += ["heterogeneity", "process", "gather_estimates"]
+    names += ["heterogeneity", "process", "gather_estimates", "not_estimated"]
     names += expand(
         "route_matching_{contrast}",
         contrast=list(config["matching"]["route"]["contrasts"]),

@@ -88,6 +88,8 @@ def _items(job: RuleJob, estimates: pd.DataFrame, minimum: int) -> list[assemble
             assemble.refutations_item(sides["refutations"], estimates, job.params["alpha"])
         )
     items += assemble.did_items(job, estimates)
+    if "not_estimated" in job.input:
+        items.append(assemble.not_estimated_item(read(job.input["not_estimated"])))
     if "validation" in job.input:
         items.append(assemble.validation_item(read(job.input["validation"])))
     if "monte_carlo" in job.input:
