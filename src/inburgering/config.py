@@ -10,7 +10,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
 
 import jsonschema
@@ -189,6 +189,24 @@ def load_catalogue(path: str | Path) -> dict[str, Any]:
     return catalogue
 
 
+def resolve_data_root(root: str, base: str | PurePath, flavour: type[PurePath] = Path) -> PurePath:
+    """``data.root`` as a folder: absolute as written, or relative to the workflow folder.
+
+    ``flavour`` is the path type of the machine (``Path``; tests pass ``PureWindowsPath`` to
+    check RA's Windows paths on any machine). ``G:/Bevolking`` and ``G:\\Bevolking`` are the
+    same absolute folder on Windows; ``G:`` or ``G:Bevolking`` (no slash after the drive) mean
+    "the current folder of drive G", which differs between sessions, so they are refused.
+    """
+    path = flavour(root)
+    if path.drive and not path.root and isinstance(path, PureWindowsPath):
+        raise ConfigError(
+            f"configuration: key data.root: {root!r} has no slash after the drive, so it is "
+            f"relative to the current folder of drive {path.drive}; write {path.drive + '/'!r} "
+            "for the drive's top folder"
+        )
+    return path if path.is_absolute() else flavour(base) / path
+
+
 def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
     """Validate the main config and every config file it points to (used at workflow start)."""
     validate(config, "config", source="configuration")
@@ -200,6 +218,7 @@ def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
             )
     load_policies(base / config["data"]["policies"])
     load_catalogue(base / config["data"]["catalogue"])
+    resolve_data_root(config["data"]["root"], base, PureWindowsPath)  # RA is Windows
     synth = config.get("synth")
     if config["data"]["source"] == "synthetic" and synth is None:
         raise ConfigError("configuration: key synth is required when data.source is synthetic")

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inburgering.config import ConfigError, apply_layer, load_catalogue, validate
+from inburgering.config import (
+    ConfigError,
+    apply_layer,
+    load_catalogue,
+    resolve_data_root,
+    validate,
+)
 from inburgering.workflow import StageError
 
 log = logging.getLogger(__name__)
@@ -118,9 +124,8 @@ class Catalogue:
                 validate(catalogue, "catalogue", source=f"{path} + prepare.catalogue_overrides")
             except ConfigError as error:
                 raise StageError(str(error)) from None
-        root = Path(config["data"]["root"])
         return cls(
-            catalogue, root if root.is_absolute() else base / root, config["data"]["formats"]
+            catalogue, resolve_data_root(config["data"]["root"], base), config["data"]["formats"]
         )
 
     def spec(self, table: str) -> TableSpec:
