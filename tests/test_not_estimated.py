@@ -10,7 +10,6 @@ from inburgering import not_estimated
 from inburgering.did.designsim import SimSpec, simulate
 from inburgering.did.instrument import instrument_rows
 from inburgering.did.reform import ReformSettings
-from inburgering.disclosure.assemble import not_estimated_item
 from inburgering.matching._cells import SAMPLE_COLUMNS
 
 
@@ -90,7 +89,7 @@ def test_matching_sample_rules_become_count_free_reasons():
     assert table["detail"].str.contains("7 treated").sum() == 2  # counts stay in RA
 
 
-def test_export_item_drops_the_detail_and_summary_counts_by_reason(tmp_path):
+def test_export_copy_drops_the_detail_and_summary_counts_by_reason(tmp_path):
     logger = logging.getLogger("test.not_estimated")
     log_path = tmp_path / "design.log"
     handler = _log_to(log_path, logger.name)
@@ -107,9 +106,10 @@ def test_export_item_drops_the_detail_and_summary_counts_by_reason(tmp_path):
     table = not_estimated.combine([not_estimated.from_logs([log_path, tmp_path / "absent.log"])])
     path = tmp_path / "not_estimated.csv"
     not_estimated.write(table, path)
-    exported, spec = not_estimated_item(pd.read_csv(path, dtype=str, keep_default_na=False))
-    assert list(exported.columns) == list(not_estimated.EXPORT_COLUMNS)
-    assert spec.name == "not_estimated" and spec.count_columns == ()
+    export = not_estimated.write_export(path, tmp_path)
+    exported = pd.read_csv(export, dtype=str, keep_default_na=False)
+    assert list(exported.columns) == list(not_estimated.EXPORT_COLUMNS)  # no detail
+    assert len(exported) == 2 and not exported["reason"].str.contains("3 units").any()
     lines = not_estimated.summary_lines(path)
     assert lines[0].startswith("Not estimated (2 cells")
     assert lines[1] == "  reform_did: 2 x DiD estimator not estimable"

@@ -99,6 +99,16 @@ def write(table: pd.DataFrame, path: str | Path) -> None:
     write_csv_atomic(table.loc[:, list(COLUMNS)], Path(path))
 
 
+def write_export(path: str | Path, folder: str | Path) -> Path:
+    """The export copy (``not_estimated.csv`` in ``folder``): key columns and the count-free
+    reason. It carries no statistic, so, like the provenance, it needs no disclosure rule; the
+    export's leak scan still reads it."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    target = Path(folder) / "not_estimated.csv"
+    write_csv_atomic(table.reindex(columns=list(EXPORT_COLUMNS)).fillna(""), target)
+    return target
+
+
 def summary_lines(path: str | Path) -> list[str]:
     """Lines for the end-of-run summary: per design and reason, how many cells were skipped."""
     path = Path(path)

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from inburgering import not_estimated
 from inburgering.disclosure.files import read_table
 from inburgering.disclosure.spec import TableSpec
 from inburgering.disclosure.summaries import tidy_estimates_spec
@@ -67,20 +66,6 @@ def data_quality_item(quality: pd.DataFrame) -> Item:
         description="rows found by every validation rule (fatal rules are always 0 in a run)",
     )
     return quality, spec
-
-
-def not_estimated_item(table: pd.DataFrame) -> Item:
-    """What each design did not estimate and why; the count-free reason only (the detail with
-    its person counts stays inside RA, see inburgering.not_estimated)."""
-    table = table.reindex(columns=list(not_estimated.EXPORT_COLUMNS)).fillna("").astype(str)
-    spec = TableSpec(
-        "not_estimated",
-        "frequency",
-        group_columns=not_estimated.KEY_COLUMNS,
-        value_columns=("reason",),
-        description="cells a design did not estimate, with the reason (no counts)",
-    )
-    return table, spec
 
 
 def composition_item(composition: pd.DataFrame) -> Item:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from inburgering import not_estimated
 from inburgering.config import load_policies
 from inburgering.disclosure import assemble
 from inburgering.disclosure.export import write_export
@@ -88,8 +89,6 @@ def _items(job: RuleJob, estimates: pd.DataFrame, minimum: int) -> list[assemble
             assemble.refutations_item(sides["refutations"], estimates, job.params["alpha"])
         )
     items += assemble.did_items(job, estimates)
-    if "not_estimated" in job.input:
-        items.append(assemble.not_estimated_item(read(job.input["not_estimated"])))
     if "validation" in job.input:
         items.append(assemble.validation_item(read(job.input["validation"])))
     if "monte_carlo" in job.input:
@@ -124,6 +123,8 @@ def run(job: RuleJob) -> None:
             input_root=data_root,
             benchmarks=job.params["benchmarks"],
         )
+        if "not_estimated" in job.input:  # labels only, no statistic: like the provenance
+            not_estimated.write_export(job.input["not_estimated"], staging)
 
     write_export(
         [*checked, survival],
