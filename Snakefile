@@ -26,7 +26,40 @@ rule all:
         validation_outputs(),
 
 
+# Output folders that must never look current when a run that changes them fails
+# (inburgering.stale): the rules that make a folder outdated, and the rules that rewrite it.
+OUTDATED_BY = {
+    f"{RESULTS}/export": ["export"],
+    f"{RESULTS}/reports": ["export", "render_report", "render_city_report"],
+}
+REWRITTEN_BY = {
+    f"{RESULTS}/export": ["export"],
+    f"{RESULTS}/reports": ["render_report", "render_city_report"],
+}
+SCHEDULED_RULES = set()
+
+
+onstart:
+    from inburgering.stale import mark_stale, stale_folders
+
+    SCHEDULED_RULES.update(job.rule.name for job in workflow.dag.needrun_jobs())
+    mark_stale(
+        stale_folders(SCHEDULED_RULES, OUTDATED_BY), remove=["MANIFEST.csv", "manifest.json"]
+    )
+
+
+onerror:
+    from inburgering.stale import stale_report
+
+    print("\n".join(stale_report(OUTDATED_BY)))
+
+
 onsuccess:
+    from inburgering.not_estimated import summary_lines
+    from inburgering.stale import clear_stale, stale_folders
+
+    clear_stale(stale_folders(SCHEDULED_RULES, REWRITTEN_BY))
+    print("\n".join(summary_lines(rules.not_estimated.output.not_estimated)))
     print(
         f"Reports: {RESULTS}/reports/  Export for CBS output checking: {RESULTS}/export/"
     )

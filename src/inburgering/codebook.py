@@ -206,8 +206,8 @@ PERSONS: dict[str, Entry] = {
     "schooling_years": Entry(
         "Years of schooling as recorded in the SWI basisbestand.",
         ("swi_basis.schooling_years",),
-        "Missing when not recorded; a non-numeric value stops prepare (number_format). Matching "
-        "designs impute nothing for it unless listed in `matching.missing_indicator`.",
+        "Missing when not recorded; a non-numeric value stops prepare (number_format). The "
+        "designs impute it with a missing indicator (`matching.missing_indicator`).",
         "Used for route selection (schooling > 8 years → B1, < 6 → not).",
         "notes 2 §4.1",
     ),

@@ -7,11 +7,12 @@ was expected (DESIGN.md, "Contracts").
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Mapping
 from importlib.resources import files
-from pathlib import Path
+from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
 
 import jsonschema
@@ -57,6 +58,81 @@ def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str,
     return merged
 
 
+# Top-level keys of an overlay file that edit the layers below instead of being merged into them:
+# Snakemake (and deep_merge) merge mappings key by key, so without these an overlay could add or
+# change an entry of config/config.yaml but never remove one (a placeholder code, a subgroup).
+OVERLAY_DIRECTIVES = ("replace", "drop")
+
+
+def _dotted_parent(document: dict[str, Any], key: str, *, source: str) -> tuple[dict, str]:
+    """The mapping that holds the last part of a dotted key (``a.b.c`` -> document[a][b], c)."""
+    *parents, last = key.split(".")
+    node: Any = document
+    for depth, part in enumerate(parents):
+        node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            path = ".".join(parents[: depth + 1])
+            raise ConfigError(f"{source}: key {key!r}: {path} is not a mapping in the config")
+    return node, last
+
+
+_ABSENT = object()
+
+
+def _lookup(document: Mapping[str, Any], key: str) -> Any:
+    node: Any = document
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+def _directive_keys(layer: Mapping[str, Any], name: str, *, source: str) -> list[str]:
+    keys = layer.get(name, [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+        raise ConfigError(f"{source}: key {name}: expected a list of dotted keys such as a.b.c")
+    return keys
+
+
+def apply_layer(
+    base: Mapping[str, Any], layer: Mapping[str, Any], *, source: str
+) -> dict[str, Any]:
+    """Layer one overlay on base: merge it, then apply its ``replace`` and ``drop`` lists.
+
+    ``replace: [a.b]`` makes the layer's value of ``a.b`` replace the base value wholesale (no
+    key of the base value survives); ``drop: [a.b]`` removes ``a.b`` from the result. Keys are
+    dotted paths from the top of the document. A layer without these lists merges exactly like
+    Snakemake's ``--configfile``.
+    """
+    replace = _directive_keys(layer, "replace", source=source)
+    drop = _directive_keys(layer, "drop", source=source)
+    if both := sorted(set(replace) & set(drop)):
+        raise ConfigError(f"{source}: keys {both} are listed under both replace and drop")
+    content = {k: v for k, v in layer.items() if k not in OVERLAY_DIRECTIVES}
+    merged = deep_merge(copy.deepcopy(dict(base)), content)
+    for key in replace:
+        value = _lookup(content, key)
+        if value is _ABSENT:
+            raise ConfigError(f"{source}: key replace lists {key!r}, which this file does not set")
+        parent, last = _dotted_parent(merged, key, source=f"{source} (replace)")
+        parent[last] = copy.deepcopy(value)
+    for key in drop:
+        parent, last = _dotted_parent(merged, key, source=f"{source} (drop)")
+        if last not in parent:
+            raise ConfigError(f"{source}: key drop lists {key!r}, which is not in the config")
+        del parent[last]
+    return merged
+
+
+def layer_configs(layers: list[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """Apply (source, content) layers in order, later ones over earlier ones (see apply_layer)."""
+    merged: dict[str, Any] = {}
+    for source, layer in layers:
+        merged = apply_layer(merged, layer, source=source)
+    return merged
+
+
 def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "(top level)"
 
@@ -85,13 +161,11 @@ def validate(document: Mapping[str, Any], schema: str, *, source: str) -> None:
 
 
 def load_config(*paths: str | Path) -> dict[str, Any]:
-    """Read and merge config files (later ones override earlier ones), validate, then fill the
-    schema's defaults."""
+    """Read and layer config files (later ones over earlier ones, see apply_layer), validate,
+    then fill the schema's defaults."""
     if not paths:
         raise ConfigError("no config file given")
-    merged: dict[str, Any] = {}
-    for path in paths:
-        merged = deep_merge(merged, read_yaml(path))
+    merged = layer_configs([(str(path), read_yaml(path)) for path in paths])
     validate(merged, "config", source=" + ".join(str(p) for p in paths))
     fill_defaults(merged)
     return merged
@@ -133,6 +207,24 @@ def load_catalogue(path: str | Path) -> dict[str, Any]:
     return catalogue
 
 
+def resolve_data_root(root: str, base: str | PurePath, flavour: type[PurePath] = Path) -> PurePath:
+    """``data.root`` as a folder: absolute as written, or relative to the workflow folder.
+
+    ``flavour`` is the path type of the machine (``Path``; tests pass ``PureWindowsPath`` to
+    check RA's Windows paths on any machine). ``G:/Bevolking`` and ``G:\\Bevolking`` are the
+    same absolute folder on Windows; ``G:`` or ``G:Bevolking`` (no slash after the drive) mean
+    "the current folder of drive G", which differs between sessions, so they are refused.
+    """
+    path = flavour(root)
+    if path.drive and not path.root and isinstance(path, PureWindowsPath):
+        raise ConfigError(
+            f"configuration: key data.root: {root!r} has no slash after the drive, so it is "
+            f"relative to the current folder of drive {path.drive}; write {path.drive + '/'!r} "
+            "for the drive's top folder"
+        )
+    return path if path.is_absolute() else flavour(base) / path
+
+
 def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
     """Validate the main config and every config file it points to (used at workflow start)."""
     validate(config, "config", source="configuration")
@@ -144,6 +236,7 @@ def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
             )
     check_agreement(config, load_policies(base / config["data"]["policies"]))
     load_catalogue(base / config["data"]["catalogue"])
+    resolve_data_root(config["data"]["root"], base, PureWindowsPath)  # RA is Windows
     synth = config.get("synth")
     if config["data"]["source"] == "synthetic" and synth is None:
         raise ConfigError("configuration: key synth is required when data.source is synthetic")

@@ -93,3 +93,25 @@ def test_docs_links_resolve(page):
     text = path.read_text(encoding="utf-8")
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
         assert (path.parent / target).exists(), f"{page}: broken link {target}"
+
+
+def test_overlay_snippet_replaces_and_drops(tmp_path):
+    """The replace/drop example of section 2.7 does what the text says."""
+    import yaml as yaml_module
+
+    from inburgering.cbs.catalogue import Catalogue
+    from inburgering.config import check_all, load_config
+
+    text = GUIDE.read_text(encoding="utf-8")
+    match = re.search(r"<!-- snippet: overlay -->\n```yaml\n(.*?)\n```", text, re.S)
+    assert match, "docs/user-guide.md has no overlay snippet"
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(match.group(1), encoding="utf-8")
+    assert "replace" in yaml_module.safe_load(match.group(1))
+    merged = load_config(ROOT / "config" / "config.yaml", overlay)
+    check_all(merged, base=ROOT)
+    assert merged["matching"]["route"]["contrasts"] == {"z_vs_b1": "z"}
+    assert "schooling" not in merged["matching"]["heterogeneity"]["subgroups"]
+    catalogue = Catalogue.from_config(merged, base=ROOT)
+    assert catalogue.codes["route"] == {"b1": "B1", "onderwijs": "OND", "z": "Z"}
+    assert "secm_labels" not in catalogue.codes

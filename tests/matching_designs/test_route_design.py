@@ -107,10 +107,3 @@ def test_missing_route_column_is_named(sim, config):
     persons = sim.persons.drop(columns="route")
     with pytest.raises(StageError, match=r"\['route'\].*route_matching|route"):
         route_matching_rows(persons, sim.outcomes, config)
-
-
-def test_missing_covariate_values_need_an_indicator(sim, config):
-    persons = sim.persons.assign(schooling_years=sim.persons["schooling_years"].astype(float))
-    persons.loc[persons.index[:5], "schooling_years"] = np.nan
-    with pytest.raises(StageError, match=r"covariate 'schooling_years' has .* missing"):
-        route_matching_rows(persons, sim.outcomes, config)

@@ -2,7 +2,15 @@
 
 import os
 
-from inburgering.config import ConfigError, check_all, fill_defaults
+from pathlib import Path
+
+from inburgering.config import (
+    ConfigError,
+    check_all,
+    fill_defaults,
+    layer_configs,
+    read_yaml,
+)
 from inburgering.designs.registry import (
     DESCRIPTIVE,
     REGISTRY,
@@ -22,7 +30,26 @@ envvars:
     "PYTHONHASHSEED",
 
 
+def layered_config():
+    """config/config.yaml, each --configfile and --config in order, with overlays' replace/drop.
+
+    Snakemake has already merged the same layers into `config`, but only recursively: an
+    overlay's `replace:` and `drop:` lists (inburgering.config.apply_layer) need each layer on its
+    own, so the layers are applied again here, before validation, and `config` is set to the
+    result in place: every rule, the provenance and the config hash see the final configuration.
+    """
+    overlays = [Path(path).absolute() for path in workflow.overwrite_configfiles]
+    bases = [Path(path) for path in workflow.configfiles if Path(path).absolute() not in overlays]
+    layers = [(str(path), read_yaml(path)) for path in bases + overlays]
+    if workflow.config_settings.config:
+        layers.append(("--config", dict(workflow.config_settings.config)))
+    return layer_configs(layers)
+
+
 try:
+    final_config = layered_config()
+    config.clear()
+    config.update(final_config)
     check_all(config, base=workflow.basedir)
     fill_defaults(config)
 except ConfigError as error:
@@ -121,6 +148,15 @@ def part_benchmarks(entry):
     return expand(f"{entry.name}_{entry.part}", **scatter_values(entry))
 
 
+def design_logs():
+    """Log files of every design's jobs: the DiD designs record skipped cells there
+    (inburgering.not_estimated.note)."""
+    names = []
+    for entry in REGISTRY:
+        names += part_benchmarks(entry) if entry.part else [entry.name]
+    return [log_file(name) for name in names]
+
+
 def microdata():
     """The generated files when the data are synthetic; real RA files are resolved at run time."""
     return rules.synth.output.microdata if SYNTHETIC else []
@@ -146,6 +182,7 @@ def export_inputs(wildcards):
     the side tables of every design that exports them (designs.registry)."""
     files = {
         "estimates": rules.gather_estimates.output.estimates,
+        "not_estimated": rules.not_estimated.output.not_estimated,
         "sample_flow": rules.prepare.output.sample_flow,
         "data_quality": rules.prepare.output.data_quality,
         "persons": rules.prepare.output.persons,
@@ -174,7 +211,7 @@ def export_inputs(wildcards):
 def upstream_benchmarks():
     """Benchmark files of every rule before the export (their times go to RUNTIMES.csv)."""
     names = [entry.name for entry in REGISTRY]
-    names += ["prepare", *DESCRIPTIVE, "gather_estimates"]
+    names += ["prepare", *DESCRIPTIVE, "gather_estimates", "not_estimated"]
     for entry in REGISTRY:
         if entry.part:
             names += part_benchmarks(entry)

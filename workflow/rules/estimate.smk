@@ -109,6 +109,32 @@ rule gather_estimates:
         RULE_SCRIPT
 
 
+rule not_estimated:
+    input:
+        estimates=rules.gather_estimates.output.estimates,  # after every design
+        samples_route=rules.route_matching.output.samples,
+        samples_city=rules.city_matching.output.samples,
+        samples_heterogeneity=rules.heterogeneity.output.samples,
+    output:
+        not_estimated=f"{RESULTS}/estimates/not_estimated.csv",
+    log:
+        log_file("not_estimated"),
+    benchmark:
+        benchmark_file("not_estimated")
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        entry="inburgering.not_estimated:run",
+        # The DiD designs record skipped cells in their logs (inburgering.not_estimated.note).
+        design_logs=design_logs(),
+    script:
+        RULE_SCRIPT
+
+
 rule validate_against_truth:
     input:
         estimates=rules.gather_estimates.output.estimates,

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inburgering.config import ConfigError, deep_merge, load_catalogue, validate
+from inburgering.config import (
+    ConfigError,
+    apply_layer,
+    load_catalogue,
+    resolve_data_root,
+    validate,
+)
 from inburgering.workflow import StageError
 
 log = logging.getLogger(__name__)
@@ -113,14 +119,13 @@ class Catalogue:
         overrides = config.get("prepare", {}).get("catalogue_overrides") or {}
         catalogue = load_catalogue(path)
         if overrides:
-            catalogue = deep_merge(catalogue, overrides)
             try:
+                catalogue = apply_layer(catalogue, overrides, source="prepare.catalogue_overrides")
                 validate(catalogue, "catalogue", source=f"{path} + prepare.catalogue_overrides")
             except ConfigError as error:
                 raise StageError(str(error)) from None
-        root = Path(config["data"]["root"])
         return cls(
-            catalogue, root if root.is_absolute() else base / root, config["data"]["formats"]
+            catalogue, resolve_data_root(config["data"]["root"], base), config["data"]["formats"]
         )
 
     def spec(self, table: str) -> TableSpec:

@@ -20,6 +20,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from inburgering.contracts.tidy import CELL_COLUMNS, tidy_frame
+from inburgering.covariates import impute_with_indicators, prune_collinear
 from inburgering.matching._design import MatchingInputError
 from inburgering.matching.balance import BALANCE_COLUMNS as COVARIATE_BALANCE_COLUMNS
 from inburgering.matching.estimate import estimate_att
@@ -206,45 +207,25 @@ def add_bands(
 
 
 def prepare_covariates(
-    sample: pd.DataFrame, covariates: Sequence[str], missing_indicator: Sequence[str]
+    sample: pd.DataFrame, covariates: Sequence[str], missing_indicator: str | Sequence[str]
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Model-ready covariates: missing-indicator imputation where configured, constants dropped.
+    """Model-ready covariates (:func:`inburgering.covariates.impute_with_indicators`).
 
-    Numeric covariates listed in ``missing_indicator`` (e.g. a test score that only exists for
-    tested persons) get their median plus a 0/1 ``<name>_missing`` column, so the missingness
-    pattern itself is adjusted for; categorical ones get a ``missing`` level. Any other missing
-    covariate is an error. Booleans become 0/1 floats.
+    ``missing_indicator`` is ``"all"`` (every covariate's missing values are imputed with an
+    indicator) or the list of covariates that may be missing; any other missing covariate then
+    stops the stage.
     """
-    frame = sample.copy()
-    used: list[str] = []
-    for name in covariates:
-        column = frame[name]
-        if pd.api.types.is_bool_dtype(column) and not column.isna().any():
-            frame[name] = column.astype(float)
-            column = frame[name]
-        if not column.isna().any():
-            used.append(name)
-            continue
-        if name not in missing_indicator:
-            example = column[column.isna()].index[0]
-            raise StageError(
-                f"persons: covariate '{name}' has {int(column.isna().sum())} missing values "
-                f"(rule: covariates complete unless listed in matching.missing_indicator); "
-                f"example person_id: {example}"
-            )
-        log.info("covariate %s: %d missing values imputed", name, int(column.isna().sum()))
-        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            values = pd.to_numeric(column).astype(float)
-            frame[name] = values.fillna(values.median() if values.notna().any() else 0.0)
-            used.append(name)
-            # A band of this covariate already has a "missing" level: no second indicator.
-            if f"{name}_band" not in covariates:
-                frame[f"{name}_missing"] = values.isna().astype(float)
-                used.append(f"{name}_missing")
-        else:
-            frame[name] = column.astype(object).where(column.notna(), "missing").astype(str)
-            used.append(name)
-    return frame, used
+    if missing_indicator != "all":
+        for name in covariates:
+            column = sample[name]
+            if name not in missing_indicator and column.isna().any():
+                example = column[column.isna()].index[0]
+                raise StageError(
+                    f"persons: covariate '{name}' has {int(column.isna().sum())} missing values "
+                    f"(rule: covariates complete unless listed in matching.missing_indicator); "
+                    f"example person_id: {example}"
+                )
+    return impute_with_indicators(sample, covariates)
 
 
 def usable_covariates(frame: pd.DataFrame, covariates: Sequence[str]) -> list[str]:
@@ -366,38 +347,19 @@ def support_row(cell: Cell, data: pd.DataFrame, treated: str, removed: int) -> p
     return pd.DataFrame([row], columns=list(SAMPLE_COLUMNS))
 
 
-def _rank(X: np.ndarray) -> int:
-    """Column rank via the Gram matrix of unit-norm columns (p x p: cheap for tall designs)."""
-    norms = np.linalg.norm(X, axis=0)
-    Xs = X[:, norms > 0] / norms[norms > 0]
-    eigenvalues = np.linalg.eigvalsh(Xs.T @ Xs)
-    return int(np.sum(eigenvalues > 1e-9 * eigenvalues.max()))
-
-
 def drop_nested(frame: pd.DataFrame, covariates: list[str]) -> list[str]:
-    """Drop covariates that are functions of the others (e.g. a test version fixed by cohort).
-
-    Such a covariate adds nothing to the adjustment but makes the design rank-deficient.
-    Variables are tried richest first (most model columns), so the finer of two nested
-    categoricals is kept; a variable adding no rank to those kept is dropped (logged). Partial
-    collinearity is left to the engine, which names the offending columns.
+    """Drop covariates that are (partly) linear functions of the others (a test version fixed
+    by cohort, a "missing" level shared with another covariate): they add nothing to the
+    adjustment but make the design rank-deficient. Variables are tried richest first (most
+    model columns), so the finer of two nested categoricals is kept; each drop is logged
+    (:func:`inburgering.covariates.prune_collinear`).
     """
     from inburgering.matching._design import covariate_matrices
 
     blocks = {name: covariate_matrices(frame, [name])[0] for name in covariates}
     order = sorted(covariates, key=lambda name: -blocks[name].shape[1])
-    kept_matrix, kept_rank = np.ones((len(frame), 1)), 1
-    nested = []
-    for name in order:
-        candidate = np.column_stack([kept_matrix, blocks[name]])
-        rank = _rank(candidate)
-        if rank == kept_rank:
-            nested.append(name)
-        else:
-            kept_matrix, kept_rank = candidate, rank
-    if nested:
-        log.info("covariates determined by the other covariates, not used: %s", nested)
-    return [name for name in covariates if name not in nested]
+    kept, _ = prune_collinear(blocks, order)
+    return [name for name in covariates if name in kept]
 
 
 # --------------------------------------------------------------------------- estimators

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from inburgering import not_estimated
 from inburgering.calendar import BUNDLE_COMPARISON, InstrumentBundle, instrument_bundles
 from inburgering.config import load_policies
 from inburgering.contracts.tidy import tidy_frame, write_tidy
@@ -86,13 +87,20 @@ def bundle_window(
         first = max(first, _q(bundle.previous_change) + settle_quarters)
     last = min(quarters[1], _q(bundle.next_change) - 1) if bundle.next_change else quarters[1]
     if start - first < min_pre_quarters or last < start:
-        log.info(
-            "%s %s: %d pre and %d post quarters in the window (need %d pre, 1 post): not estimated",
-            bundle.city,
-            bundle.treatment,
-            max(start - first, 0),
-            max(last - start + 1, 0),
-            min_pre_quarters,
+        reason = f"window too short (need {min_pre_quarters} pre quarters and 1 post quarter)"
+        detail = (
+            f"{max(start - first, 0)} pre and {max(last - start + 1, 0)} post quarters in the "
+            f"window (need {min_pre_quarters} pre, 1 post)"
+        )
+        not_estimated.note(
+            log,
+            reason,
+            detail,
+            design="instrument_did",
+            treatment=bundle.treatment,
+            city=bundle.city,
+            comparison=BUNDLE_COMPARISON,
+            subgroup="all",
         )
         return None
     return BundleWindow(bundle, start, first, last)
@@ -155,7 +163,8 @@ def bundle_rows(
             event_q=window.start,
         )
     except DidError as exc:
-        log.warning("%s %s %s h=%d: %s", b.city, b.treatment, outcome, horizon, exc)
+        reason = "DiD estimator not estimable"
+        not_estimated.note(log, reason, f"{reason}: {exc}", **key)
         return tables
     band_seed = [s.seed, horizon, window.start]
     tables.update(event_study_tables(fit, sub, tr, key, s, band_seed, event_q=window.start))

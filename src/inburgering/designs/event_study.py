@@ -18,6 +18,7 @@ import pyfixest as pf
 from scipy.stats import norm
 
 from inburgering.contracts.tidy import CELL_COLUMNS
+from inburgering.covariates import numeric_with_indicators, prune_collinear
 from inburgering.did.bootstrap import sup_t_critical_value
 from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
@@ -107,7 +108,9 @@ def numeric_covariates(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Text covariates (e.g. ``group``) as 0/1 columns ``<name>_<level>``, the most frequent
     level the reference (with the levels rarer than ``MIN_LEVEL_SHARE``); numeric and boolean
-    covariates pass unchanged.
+    covariates pass unchanged. Missing values are imputed with one indicator per missingness
+    pattern and collinear columns dropped, logged (:mod:`inburgering.covariates`): complete
+    covariates get no indicator.
 
     Why: the DiD engine's outcome and propensity regressions take numeric columns, and a
     composition shift between groups with very different outcome levels (statushouders and
@@ -128,7 +131,12 @@ def numeric_covariates(
                 (persons[c].astype(str) == level).astype(float).where(persons[c].notna())
             )
             names.append(name)
-    return persons, names
+    if not set(names) <= set(persons.columns):
+        return persons, names  # analysis_frame names the missing columns
+    persons, names = numeric_with_indicators(persons, names)
+    blocks = {name: persons[name].to_numpy(dtype=float) for name in names}
+    kept, _ = prune_collinear(blocks, names)
+    return persons, kept
 
 
 def _is_text(column: pd.Series) -> bool:

@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from inburgering.contracts.tidy import tidy_frame
+from inburgering.covariates import MISSING_LEVEL
 from inburgering.designs.cells import (
     SAMPLE_COLUMNS,
     SENSITIVITY_COLUMNS,
@@ -51,6 +52,7 @@ from inburgering.designs.cells import (
 )
 from inburgering.designs.matching import TREATED, run_design
 from inburgering.heterogeneity.cate import _folds, _learners, estimate_cate
+from inburgering.matching._design import MatchingInputError
 from inburgering.workflow import RuleJob, StageError
 
 log = logging.getLogger(__name__)
@@ -91,21 +93,26 @@ def subgroup_columns(persons: pd.DataFrame, subgroups: Mapping[str, Any]) -> pd.
 
     Numeric columns are cut at ``edges`` into left-closed bins labelled by ``labels`` (the last
     bin is open-ended; values below the first edge get ``"<edge"``, so they show up instead of
-    vanishing); other columns are used as they are (booleans as ``true``/``false``).
+    vanishing); other columns are used as they are (booleans as ``true``/``false``). Persons
+    without a value form the subgroup ``missing`` (reported like any other).
     """
     out = pd.DataFrame(index=persons.index)
     for name, spec in subgroups.items():
         column = persons[spec["column"]]
-        if column.isna().any():
-            raise StageError(
-                f"persons: subgroup column '{spec['column']}' (matching.heterogeneity.subgroups."
-                f"{name}) has {int(column.isna().sum())} missing values; example person_id: "
-                f"{persons.loc[column.isna(), 'person_id'].iloc[0]}"
-            )
         if "edges" in spec:
             out[PREFIX + name] = _cut(column, spec["edges"], spec["labels"], name)
         else:
             out[PREFIX + name] = column.astype(str).str.lower()
+        if column.isna().any():
+            log.info(
+                "subgroup %s: %d persons without %s form the subgroup %s:%s",
+                name,
+                int(column.isna().sum()),
+                spec["column"],
+                name,
+                MISSING_LEVEL,
+            )
+            out.loc[column.isna().to_numpy(), PREFIX + name] = MISSING_LEVEL
     return out
 
 
@@ -237,17 +244,22 @@ def _estimate_cell(
     spec: MethodSpec,
 ) -> _Cell:
     out = _Cell()
-    cate = estimate_cate(
-        data,
-        treatment=TREATED,
-        outcome=cell.outcome,
-        covariates=covariates,
-        subgroups=[PREFIX + name for name in names],
-        cluster=spec.cluster,
-        learner=settings["learner"],
-        seed=spec.seed,
-        alpha=spec.alpha,
-    )
+    try:
+        cate = estimate_cate(
+            data,
+            treatment=TREATED,
+            outcome=cell.outcome,
+            covariates=covariates,
+            subgroups=[PREFIX + name for name in names],
+            cluster=spec.cluster,
+            learner=settings["learner"],
+            seed=spec.seed,
+            alpha=spec.alpha,
+        )
+    except MatchingInputError as error:  # the data cannot support the learner: say so, go on
+        n_t = int(data[TREATED].sum())
+        out.samples.append(_skip(cell, "all", n_t, len(data) - n_t, f"not estimated: {error}"))
+        return out
     gates = cate.subgroups.assign(subgroup=cate.subgroups["subgroup"].str.removeprefix(PREFIX))
     gates = gates.set_index("subgroup")
     y = data[cell.outcome].to_numpy(dtype=float)

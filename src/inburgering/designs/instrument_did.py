@@ -47,6 +47,7 @@ import scipy.sparse as sp
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
+from inburgering import not_estimated
 from inburgering.calendar import PolicyCalendar
 from inburgering.config import load_policies
 from inburgering.contracts.tidy import tidy_frame, write_tidy
@@ -402,7 +403,17 @@ def instrument_rows(
             for outcome in outcome_names:
                 frame = _estimation_frame(base, g, outcome, settings.covariates, instrument)
                 if not frame["g"].between(1, frame["q"].max()).any():
-                    log.warning("%s h=%d: no eligible adoption cohort; skipped", instrument, h)
+                    not_estimated.note(
+                        log,
+                        "no eligible adoption cohort (no municipality adopts inside the data)",
+                        design="instrument_did",
+                        treatment=instrument,
+                        city="all",
+                        comparison="not_yet_treated",
+                        outcome=outcome,
+                        horizon=h,
+                        subgroup="all",
+                    )
                     continue
                 key = {
                     "design": "instrument_did",

@@ -42,6 +42,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from inburgering import not_estimated
 from inburgering.calendar import PolicyCalendar, load_calendar
 from inburgering.contracts.tidy import tidy_frame, write_tidy
 from inburgering.designs.event_study import (
@@ -265,7 +266,8 @@ def outcome_tables(
                     event_q=event_q,
                 )
             except DidError as exc:
-                log.warning("reform_did %s vs %s %s h=%d: %s", city, comp, outcome, horizon, exc)
+                reason = "DiD estimator not estimable"
+                not_estimated.note(log, reason, f"{reason}: {exc}", **key)
                 continue
             study = event_study_tables(
                 fit, sub, tr, key, s, [s.seed, horizon, ci, k], event_q=event_q

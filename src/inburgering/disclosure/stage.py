@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from inburgering import not_estimated
 from inburgering.config import load_policies, schema_path
 from inburgering.contracts.tidy import read_tidy
 from inburgering.disclosure import assemble
@@ -127,6 +128,8 @@ def run(job: RuleJob) -> None:
             input_root=data_root,
             benchmarks=job.params["benchmarks"],
         )
+        if "not_estimated" in job.input:  # labels only, no statistic: like the provenance
+            not_estimated.write_export(job.input["not_estimated"], staging)
 
     write_export(
         [*checked, survival],
