@@ -126,6 +126,7 @@ def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
             )
     load_policies(base / config["data"]["policies"])
     load_catalogue(base / config["data"]["catalogue"])
+    check_primary(config["primary"], config["estimate"])
     synth = config.get("synth")
     if config["data"]["source"] == "synthetic" and synth is None:
         raise ConfigError("configuration: key synth is required when data.source is synthetic")
@@ -133,6 +134,26 @@ def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
         raise ConfigError(
             f"configuration: key synth.first_cohort {synth['first_cohort']} is after "
             f"synth.last_cohort {synth['last_cohort']}"
+        )
+
+
+def check_primary(primary: Mapping[str, Any], estimate: Mapping[str, Any]) -> None:
+    """The primary family must be estimated: its city, outcomes and horizons among the reform
+    design's (``estimate``); its comparisons (rest_nl or G4 cities, by the schema) exclude it."""
+    wanted = {
+        "city": ([primary["city"]], estimate["cities"], "estimate.cities"),
+        "outcomes": (list(primary["outcomes"]), estimate["outcomes"], "estimate.outcomes"),
+        "horizons": (primary["horizons"], estimate["horizons"], "estimate.horizons"),
+    }
+    for key, (values, allowed, where) in wanted.items():
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            raise ConfigError(
+                f"configuration: key primary.{key}: {unknown} not in {where} ({list(allowed)})"
+            )
+    if primary["city"] in primary["comparisons"]:
+        raise ConfigError(
+            f"configuration: key primary.comparisons: contains the focal city {primary['city']}"
         )
 
 

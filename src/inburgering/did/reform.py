@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 import pyfixest as pf
-from scipy.stats import norm
+from scipy.stats import chi2, norm
 
 from inburgering.did.bootstrap import sup_t_critical_value
 from inburgering.did.comparison import DEMEANER
@@ -57,6 +57,7 @@ from inburgering.did.inference import (
     synthetic_did,
     wild_cluster_bootstrap,
 )
+from inburgering.did.shocks import ShockModel, estimate_shock_model, event_shock_vcov
 from inburgering.io import write_csv_atomic
 from inburgering.tidy import CELL_COLUMNS, tidy_frame, write_tidy
 from inburgering.workflow import RuleJob, StageError
@@ -64,7 +65,11 @@ from inburgering.workflow import RuleJob, StageError
 log = logging.getLogger(__name__)
 
 REFORM_COHORT = "2022Q1"
-HEADLINE_INFERENCE = "analytic influence function (persons)"
+PERSON_INFERENCE = "analytic influence function (persons)"
+HEADLINE_INFERENCE = (
+    "analytic influence function (persons) + city-by-quarter shock variance (AR(1) component "
+    "estimated from the pre-reform quarters of every municipality)"
+)
 G4_CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
 
 
@@ -94,12 +99,16 @@ class ReformSettings:
         }
     )
     min_treated_clusters: int = 5
+    shock_variance: bool = True
+    shock_max_lag: int = 8
+    shock_min_cell: int = 5
 
     @classmethod
     def from_config(cls, estimate: dict) -> ReformSettings:
         reform = estimate.get("reform_did", {})
         honest = estimate.get("honestdid", {})
         inference = estimate.get("inference", {})
+        shocks = inference.get("shock_variance", {})
         return cls(
             horizons=list(estimate["horizons"]),
             cities=list(estimate["cities"]),
@@ -121,6 +130,9 @@ class ReformSettings:
                 "smoothness": list(honest.get("m", [0.0, 0.01, 0.02, 0.04])),
             },
             min_treated_clusters=int(inference.get("min_treated_clusters", 5)),
+            shock_variance=bool(shocks.get("enabled", True)),
+            shock_max_lag=int(shocks.get("max_lag", 8)),
+            shock_min_cell=int(shocks.get("min_cell_persons", 5)),
         )
 
 
@@ -220,6 +232,13 @@ class ContrastFit:
     n_control: int
     n_clusters: int
     estimator: str = "cs_dr"
+    se_persons: float = np.nan
+    shocks: ShockModel | None = None
+
+    @property
+    def inference(self) -> str:
+        """How the fit's intervals were made (person-level only when no shock model)."""
+        return PERSON_INFERENCE if self.shocks is None else HEADLINE_INFERENCE
 
     @property
     def counts(self) -> dict[str, int]:
@@ -276,6 +295,7 @@ def fit_contrast(
     honest_bin: int = 4,
     base_quarters: int = 4,
     event_q: int = REFORM_Q,
+    shocks: ShockModel | None = None,
 ) -> ContrastFit:
     """CS-DR event study of ``treated`` rows (group = ``event_q``) vs the other rows.
 
@@ -288,6 +308,10 @@ def fit_contrast(
     event_q : int
         Quarter index of the treated unit's change (default the Wi2021 reform; a G4 city's
         instrument bundle in ``did.city_instruments``).
+    shocks : ShockModel, optional
+        City-by-quarter shocks whose covariance is added to the person-level covariance of the
+        event study (``did.shocks``); every interval and test of the fit then includes them.
+        None: person-level sampling only.
     """
     frame = data.loc[:, ["q", outcome, "municipality", *covariates]].copy()
     frame["g"] = np.where(treated, event_q, 0)
@@ -306,12 +330,15 @@ def fit_contrast(
         bootstrap=0,
     )
     dyn = res.aggte("dynamic")
-    e, b, V = dyn.levels, dyn.att, dyn.vcov
+    e, b, V_persons = dyn.levels, dyn.att, dyn.vcov
     pre, post = e < 0, e >= 0
     if not post.any() or pre.sum() < 2:
         raise DidError("reform_did: need post cohorts and at least two pre cohorts")
     is_t = frame["g"].to_numpy() > 0
     q = frame["q"].to_numpy()
+    V = V_persons
+    if shocks is not None:
+        V = V + event_shock_vcov(shocks, e, event_q, frame["municipality"].to_numpy(), q, is_t)
     n_post = np.array([np.sum(is_t & (q == event_q + ev)) for ev in e[post]], float)
     l_post = np.zeros(e.size)
     l_post[post] = n_post / n_post.sum()
@@ -327,27 +354,57 @@ def fit_contrast(
     ev_est = L_event @ b
     ev_vcov = L_event @ V @ L_event.T
     ev_se = np.sqrt(np.maximum(np.diag(ev_vcov), 0))
-    wald = res.pretrend_test()
+    wald = _pretrend_wald(e, b, V)
     pre_e = e[pre]
     a = np.zeros(e.size)
     a[pre] = (pre_e - pre_e.mean()) / np.sum((pre_e - pre_e.mean()) ** 2)
     return ContrastFit(
         estimate=float(lvec @ b),
         se=float(np.sqrt(max(lvec @ V @ lvec, 0))),
+        se_persons=float(np.sqrt(max(lvec @ V_persons @ lvec, 0))),
         event_time=e.astype(int),
         event_est=ev_est,
         event_se=ev_se,
         event_vcov=ev_vcov,
         honest=binned_event_study(e, b, V, honest_bin),
-        wald_stat=wald.statistic if wald else np.nan,
-        wald_df=wald.df if wald else 0,
-        wald_p=wald.p_value if wald else np.nan,
+        wald_stat=wald[0],
+        wald_df=wald[1],
+        wald_p=wald[2],
         slope=float(a @ b),
         slope_se=float(np.sqrt(max(a @ V @ a, 0))),
         n_treated=int(is_t.sum()),
         n_control=int((~is_t).sum()),
         n_clusters=int(frame["municipality"].nunique()),
         estimator=estimator,
+        shocks=shocks,
+    )
+
+
+def _pretrend_wald(e: np.ndarray, b: np.ndarray, V: np.ndarray) -> tuple[float, int, float]:
+    """Joint Wald test that every pre coefficient is zero (the reference quarter, fixed at zero
+    by the universal base period, left out), with the fit's full covariance."""
+    pre = np.flatnonzero((e < 0) & (np.diag(V) > 0))
+    if pre.size == 0:
+        return np.nan, 0, np.nan
+    try:
+        stat = float(b[pre] @ np.linalg.solve(V[np.ix_(pre, pre)], b[pre]))
+    except np.linalg.LinAlgError as exc:
+        raise DidError("reform_did: covariance of the pre-reform coefficients is singular") from exc
+    return stat, int(pre.size), float(chi2.sf(stat, pre.size))
+
+
+def shock_model(data: pd.DataFrame, outcome: str, s: ReformSettings, before_q: int):
+    """The city-by-quarter shock model of ``outcome`` from every municipality's quarters before
+    ``before_q`` (None when ``estimate.inference.shock_variance.enabled`` is false)."""
+    if not s.shock_variance:
+        return None
+    pre = data[(data["q"] < before_q) & data[outcome].notna()]
+    return estimate_shock_model(
+        pre[outcome].to_numpy(float),
+        pre["municipality"].to_numpy(),
+        pre["q"].to_numpy(),
+        max_lag=s.shock_max_lag,
+        min_cell=s.shock_min_cell,
     )
 
 
@@ -517,6 +574,7 @@ def placebo_t(
     covariates: list[str],
     base_quarters: int = 4,
     event_q: int = REFORM_Q,
+    shocks: ShockModel | None = None,
 ) -> np.ndarray:
     """t-statistics with each pool municipality labelled treated against the rest of rest_nl.
 
@@ -537,6 +595,7 @@ def placebo_t(
                 method="reg",
                 base_quarters=base_quarters,
                 event_q=event_q,
+                shocks=shocks,
             )
             out.append(fit.estimate / fit.se)
         except DidError as exc:  # tiny placebo municipality: skip it and say so
@@ -545,7 +604,7 @@ def placebo_t(
 
 
 def ri_rows(
-    sub, tr, outcome, key, s, t_placebo, counts, event_q: int = REFORM_Q
+    sub, tr, outcome, key, s, t_placebo, counts, event_q: int = REFORM_Q, shocks=None
 ) -> tuple[dict, dict] | None:
     """Randomization inference on t over the placebo pool: the estimate row and its record."""
     try:
@@ -557,6 +616,7 @@ def ri_rows(
             method="reg",
             base_quarters=s.base_quarters,
             event_q=event_q,
+            shocks=shocks,
         )
     except DidError as exc:  # outcome regression not estimable in a small city: say so
         log.warning("reform_did RI %s %s: %s", key["city"], outcome, exc)
@@ -644,7 +704,7 @@ def fit_row(
     alpha: float,
     estimator: str | None = None,
     headline: bool = True,
-    inference: str = HEADLINE_INFERENCE,
+    inference: str | None = None,
 ) -> dict:
     """The overall contrast of a fit as an estimate row, with the fit's counts."""
     return estimate_row(
@@ -654,7 +714,22 @@ def fit_row(
         fit.estimate,
         fit.se,
         alpha,
-        inference=inference,
+        inference=inference or fit.inference,
+        **fit.counts,
+    )
+
+
+def persons_only_row(fit: ContrastFit, key: dict, alpha: float) -> dict:
+    """The same contrast with person-level sampling error only (secondary: it ignores the
+    city-by-quarter shocks that one treated city cannot average out)."""
+    return estimate_row(
+        key,
+        f"{fit.estimator}_persons_only",
+        False,
+        fit.estimate,
+        fit.se_persons,
+        alpha,
+        inference=f"{PERSON_INFERENCE} only; ignores city-by-quarter shocks",
         **fit.counts,
     )
 
@@ -668,7 +743,7 @@ def event_rows(fit: ContrastFit, key: dict, alpha: float) -> list[dict]:
             est,
             se,
             alpha,
-            inference=f"{HEADLINE_INFERENCE}; event study normalised to the base-quarter mean",
+            inference=f"{fit.inference}; event study normalised to the base-quarter mean",
             **fit.counts,
         )
         for ev, est, se in zip(fit.event_time, fit.event_est, fit.event_se, strict=True)
@@ -701,6 +776,9 @@ def pretrend_record(fit: ContrastFit, key: dict) -> dict:
         "slope": fit.slope,
         "slope_se": fit.slope_se,
         "slope_p": 2 * norm.sf(abs(fit.slope / fit.slope_se)) if fit.slope_se > 0 else np.nan,
+        # The shock model inside the tests' covariance (empty: person-level sampling only).
+        "shock_sd": fit.shocks.sd if fit.shocks else np.nan,
+        "shock_rho": fit.shocks.rho if fit.shocks else np.nan,
     }
 
 
@@ -734,6 +812,7 @@ def rest_nl_rows(
     pool: list[str],
     counts: dict,
     seed: int,
+    shocks: ShockModel | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Rows only the rest-of-NL comparison carries: the naive strawman, few-cluster inference
     (RI, wild bootstrap, CRV3, SDID) and the sensitivity rows (uncertain slice, subgroups)."""
@@ -741,7 +820,7 @@ def rest_nl_rows(
     sub = data[data["city"].isin([city, comp])]
     tr = (sub["city"] == city).to_numpy()
     rows, inference = [naive_row(sub, tr, outcome, key, s.alpha)], []
-    randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, counts)
+    randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, counts, shocks=shocks)
     if randomization is not None:
         rows.append(randomization[0])
         inference.append(randomization[1])
@@ -758,6 +837,7 @@ def rest_nl_rows(
             outcome,
             s.covariates,
             base_quarters=s.base_quarters,
+            shocks=shocks,
         )
         rows.append(
             fit_row(
@@ -766,7 +846,7 @@ def rest_nl_rows(
                 s.alpha,
                 estimator="cs_dr_incl_uncertain",
                 headline=False,
-                inference=HEADLINE_INFERENCE + "; uncertain 2022Q1 slice included as Wi2021",
+                inference=wfit.inference + "; uncertain 2022Q1 slice included as Wi2021",
             )
         )
     except DidError as exc:
@@ -782,6 +862,7 @@ def rest_nl_rows(
                 outcome,
                 covs,
                 base_quarters=s.base_quarters,
+                shocks=shocks,
             )
         except DidError as exc:
             log.warning("subgroup %s %s: %s", subgroup, city, exc)
@@ -807,7 +888,12 @@ def event_study_tables(
     contrasts and the G4 bundles of ``did.city_instruments``)."""
     twfe = twfe_row(sub, treated, key["outcome"], s.covariates, key, s.alpha, event_q=event_q)
     return {
-        "estimates": [fit_row(fit, key, s.alpha), *event_rows(fit, key, s.alpha), twfe],
+        "estimates": [
+            fit_row(fit, key, s.alpha),
+            persons_only_row(fit, key, s.alpha),
+            *event_rows(fit, key, s.alpha),
+            twfe,
+        ],
         "pretrends": [pretrend_record(fit, key)],
         "honestdid": honest_records(fit, key, s),
         "uniform_bands": band_rows(fit, key, s, band_seed),
@@ -828,9 +914,11 @@ def outcome_tables(
     data = analysis_frame(persons, outcomes, horizon, s.covariates)
     wide = analysis_frame(persons, outcomes, horizon, s.covariates, include_uncertain=True)
     pool = ri_pool(data, s.ri_pool)
+    shocks = shock_model(data, outcome, s, REFORM_Q)
     t_placebo = placebo_t(
-        data[data["city"] == "rest_nl"], pool, outcome, s.covariates, s.base_quarters
-    )
+        data[data["city"] == "rest_nl"], pool, outcome, s.covariates, s.base_quarters,
+        shocks=shocks,
+    )  # fmt: skip
     for ci, city in enumerate(s.cities):
         comparisons = ["rest_nl", *[c for c in G4_CITIES if c != city]]
         for k, comp in enumerate(comparisons):
@@ -854,6 +942,7 @@ def outcome_tables(
                     s.covariates,
                     honest_bin=s.honest_bin,
                     base_quarters=s.base_quarters,
+                    shocks=shocks,
                 )
             except DidError as exc:
                 log.warning("reform_did %s vs %s %s h=%d: %s", city, comp, outcome, horizon, exc)
@@ -863,8 +952,9 @@ def outcome_tables(
                 tables[name].extend(rows)
             if comp == "rest_nl":
                 rows, inference = rest_nl_rows(
-                    data, wide, key, s, t_placebo, pool, fit.counts, s.seed + 97 * horizon + ci
-                )
+                    data, wide, key, s, t_placebo, pool, fit.counts, s.seed + 97 * horizon + ci,
+                    shocks,
+                )  # fmt: skip
                 tables["estimates"].extend(rows)
                 tables["inference"].extend(inference)
     return {
