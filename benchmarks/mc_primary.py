@@ -12,6 +12,11 @@ verdict row to its planted truth and keeps it as ``seeds/<world>_x<scale>_<seed>
 that exists is not run again, so the harness resumes where it stopped and can be run in chunks
 (``--seeds 0-9``, then ``--seeds 10-19``, ...). ``--summary`` only aggregates what exists.
 
+``--engine designsim`` runs the same verdict on the design simulator's worlds instead
+(``inburgering.did.designsim``: repeated cross-sections with AR(1) city shocks of SD
+``scale x 0.03``, independent of the synthetic CBS generator and much faster): the reform
+design's own ``outcome_tables`` and ``verdict_table``, no workflow.
+
 Worlds: ``planted`` is the default synthetic world (the G4 cities' planted reform effects
 differ); ``equal`` gives every G4 city and every other municipality the same reform effect, so
 that every primary contrast's truth is zero and any "more/less effective" verdict is false.
@@ -28,14 +33,17 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from inburgering.did.designsim import SimSpec, simulate
+from inburgering.did.reform import ReformSettings, outcome_tables, single_threaded_blas
 from inburgering.montecarlo import ROOT, run_workflow
-from inburgering.primary.verdict import KEY
+from inburgering.primary.verdict import KEY, verdict_table
 from inburgering.synth.validation import read_truth
 from inburgering.tidy import read_tidy
 
@@ -44,6 +52,7 @@ ESTIMATES = "estimates/reform_did.csv"
 TRUTH = "synthetic/truth/estimands.csv"
 OUT = Path(__file__).with_name("results") / "mc_primary"
 EQUAL_EFFECT = 0.03
+DESIGNSIM_SHOCK_SD = 0.03
 
 
 def primary_config() -> dict:
@@ -96,6 +105,44 @@ def piece_rows(world: str, scale: float, seed: int, persons: int, scratch: Path)
                       how="left")  # fmt: skip
     shutil.rmtree(base)
     print(f"{base.name}: {len(rows)} rows in {time.perf_counter() - started:.0f} s", flush=True)
+    return rows.assign(world=world, scale=scale, seed=seed)
+
+
+def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: Path):
+    """One piece on the design simulator: reform_did's tables and the verdict, in memory."""
+    started = time.perf_counter()
+    config = primary_config()
+    primary = config["primary"]
+    spec = SimSpec(persons=persons, seed=seed, instrument_effect=0.0,
+                   city_shock_sd=scale * DESIGNSIM_SHOCK_SD)  # fmt: skip
+    if world == "equal":
+        spec = replace(spec, reform_effect=dict.fromkeys(spec.reform_effect, EQUAL_EFFECT),
+                       reform_mean=EQUAL_EFFECT, reform_sd=0.0)  # fmt: skip
+    data = simulate(spec, tuple(primary["horizons"]))
+    estimate = {**config["estimate"], "cities": [primary["city"]], "horizons": primary["horizons"]}
+    # The simulator's covariates (it has no `group` column).
+    estimate["covariates"] = ["female", "age", "schooling_years"]
+    settings = ReformSettings.from_config(estimate)
+    tables: dict[str, list[pd.DataFrame]] = {"estimates": [], "pretrends": [], "honestdid": []}
+    with single_threaded_blas():
+        for outcome in primary["outcomes"]:
+            for h in primary["horizons"]:
+                out = outcome_tables(data["persons"], data["outcomes"], outcome, h, settings)
+                for name in tables:
+                    tables[name].append(out[name])
+    frames = {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
+    verdict = verdict_table(frames["estimates"], frames["pretrends"], frames["honestdid"], primary)
+    truth = data["truth"].query("subgroup == 'all'")[[*KEY, "truth"]]
+    rows = verdict.merge(truth, on=KEY, how="left", validate="one_to_one")
+    est = frames["estimates"]
+    persons_only = est[est["estimator"].str.endswith("_persons_only") & (est["subgroup"] == "all")]
+    persons_only = persons_only[[*KEY, "ci_low", "ci_high"]].rename(
+        columns={"ci_low": "persons_ci_low", "ci_high": "persons_ci_high"}
+    )
+    rows = rows.merge(persons_only.assign(horizon=lambda f: f["horizon"].astype(int)), on=KEY,
+                      how="left")  # fmt: skip
+    name = f"{world}_x{scale:g}_{seed}"
+    print(f"{name}: {len(rows)} rows in {time.perf_counter() - started:.0f} s", flush=True)
     return rows.assign(world=world, scale=scale, seed=seed)
 
 
@@ -152,6 +199,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--summary", action="store_true", help="only aggregate existing pieces")
+    parser.add_argument("--engine", choices=["workflow", "designsim"], default="workflow")
     args = parser.parse_args()
     pieces = args.out / "seeds"
     pieces.mkdir(parents=True, exist_ok=True)
@@ -165,7 +213,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="mc_primary_") as scratch:
 
             def work(piece: tuple[str, float, int]) -> None:
-                rows = piece_rows(*piece, args.persons, Path(scratch))
+                run = piece_rows if args.engine == "workflow" else designsim_rows
+                rows = run(*piece, args.persons, Path(scratch))
                 target = pieces / f"{piece[0]}_x{piece[1]:g}_{piece[2]}.csv"
                 rows.to_csv(target.with_suffix(".tmp"), index=False)
                 target.with_suffix(".tmp").replace(target)

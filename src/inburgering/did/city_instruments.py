@@ -48,6 +48,7 @@ from inburgering.did.reform import (
     ri_pool,
     ri_rows,
     sdid_row,
+    shock_model,
     single_threaded_blas,
 )
 from inburgering.io import write_csv_atomic
@@ -144,6 +145,8 @@ def bundle_rows(
         "subgroup": "all",
     }
     tables: dict[str, list[dict]] = {name: [] for name in TABLES}
+    # Shocks from every municipality's quarters before the bundle (the city's own included).
+    shocks = shock_model(data, outcome, s, window.start)
     try:
         fit = fit_contrast(
             sub,
@@ -153,6 +156,7 @@ def bundle_rows(
             honest_bin=s.honest_bin,
             base_quarters=s.base_quarters,
             event_q=window.start,
+            shocks=shocks,
         )
     except DidError as exc:
         log.warning("%s %s %s h=%d: %s", b.city, b.treatment, outcome, horizon, exc)
@@ -163,8 +167,12 @@ def bundle_rows(
     rows.append(naive_row(sub, tr, outcome, key, s.alpha, event_q=window.start))
     rest = sub[~tr]
     pool = ri_pool(rest, s.ri_pool)
-    t_placebo = placebo_t(rest, pool, outcome, s.covariates, s.base_quarters, window.start)
-    randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, fit.counts, event_q=window.start)
+    t_placebo = placebo_t(
+        rest, pool, outcome, s.covariates, s.base_quarters, window.start, shocks=shocks
+    )
+    randomization = ri_rows(
+        sub, tr, outcome, key, s, t_placebo, fit.counts, event_q=window.start, shocks=shocks
+    )
     if randomization is not None:
         rows.append(randomization[0])
         tables["inference"].append(randomization[1])

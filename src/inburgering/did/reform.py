@@ -393,14 +393,33 @@ def _pretrend_wald(e: np.ndarray, b: np.ndarray, V: np.ndarray) -> tuple[float, 
     return stat, int(pre.size), float(chi2.sf(stat, pre.size))
 
 
+def covariate_adjusted(data: pd.DataFrame, outcome: str, covariates: list[str]) -> np.ndarray:
+    """The outcome net of a linear fit on ``covariates``: the contrasts compare covariate-
+    adjusted means, so a municipality's changing mix of persons (statushouders' social
+    assistance is ten times the family migrants') is not a shock to them."""
+    y = data[outcome].to_numpy(float)
+    if not covariates:
+        return y
+    X = data[covariates].to_numpy(float)
+    X = X - X.mean(axis=0)
+    beta = np.linalg.lstsq(np.column_stack([np.ones(len(y)), X]), y, rcond=None)[0]
+    return y - X @ beta[1:]
+
+
 def shock_model(data: pd.DataFrame, outcome: str, s: ReformSettings, before_q: int):
-    """The city-by-quarter shock model of ``outcome`` from every municipality's quarters before
-    ``before_q`` (None when ``estimate.inference.shock_variance.enabled`` is false)."""
+    """The city-by-quarter shock model of ``outcome`` from the quarters before ``before_q`` of
+    every municipality outside the G4 (None when ``estimate.inference.shock_variance.enabled``
+    is false).
+
+    The G4 pre-periods are left out: they carry the cities' own policy changes (Taalstart,
+    assessment, the Amsterdamse Aanpak), which are not shocks and would be counted as such.
+    """
     if not s.shock_variance:
         return None
-    pre = data[(data["q"] < before_q) & data[outcome].notna()]
+    pre = data[(data["q"] < before_q) & data[outcome].notna() & (data["city"] == "rest_nl")]
+    pre = pre.dropna(subset=s.covariates)
     return estimate_shock_model(
-        pre[outcome].to_numpy(float),
+        covariate_adjusted(pre, outcome, _usable_covariates(pre, s.covariates)),
         pre["municipality"].to_numpy(),
         pre["q"].to_numpy(),
         max_lag=s.shock_max_lag,
