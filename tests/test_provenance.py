@@ -69,6 +69,15 @@ def test_provenance_names_config_packages_and_commit(config, tmp_path):
     assert record["inputs"] == [{"file": "f.sav", "sha256": digest}]
 
 
+def test_primary_hash_follows_the_primary_analysis_only(config):
+    record = provenance(config, inputs=[], input_root=None)
+    other_seed = {**config, "run": {**config["run"], "seed": config["run"]["seed"] + 1}}
+    changed = {**config, "primary": {**config["primary"], "horizons": [12]}}
+    again = provenance(other_seed, inputs=[], input_root=None)["primary_hash"]
+    assert len(record["primary_hash"]) == 16 and again == record["primary_hash"]
+    assert provenance(changed, inputs=[], input_root=None)["primary_hash"] != again
+
+
 def test_config_hash_ignores_locations_but_not_values(config, tmp_path):
     moved = {**config, "run": {**config["run"], "results": "/elsewhere"},
              "data": {**config["data"], "root": "/other/root"}}  # fmt: skip

@@ -237,6 +237,7 @@ def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
     check_agreement(config, load_policies(base / config["data"]["policies"]))
     load_catalogue(base / config["data"]["catalogue"])
     resolve_data_root(config["data"]["root"], base, PureWindowsPath)  # RA is Windows
+    check_primary(config["primary"], config["estimate"])
     synth = config.get("synth")
     if config["data"]["source"] == "synthetic" and synth is None:
         raise ConfigError("configuration: key synth is required when data.source is synthetic")
@@ -269,6 +270,26 @@ def check_agreement(config: Mapping[str, Any], policies: Mapping[str, Any]) -> N
                 f"configuration: key {key}: horizons {missing} are not in prepare.horizons "
                 f"{sorted(measured)} (outcomes are only measured there)"
             )
+
+
+def check_primary(primary: Mapping[str, Any], estimate: Mapping[str, Any]) -> None:
+    """The primary family must be estimated: its city, outcomes and horizons among the reform
+    design's (``estimate``); its comparisons (rest_nl or G4 cities, by the schema) exclude it."""
+    wanted = {
+        "city": ([primary["city"]], estimate["cities"], "estimate.cities"),
+        "outcomes": (list(primary["outcomes"]), estimate["outcomes"], "estimate.outcomes"),
+        "horizons": (primary["horizons"], estimate["horizons"], "estimate.horizons"),
+    }
+    for key, (values, allowed, where) in wanted.items():
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            raise ConfigError(
+                f"configuration: key primary.{key}: {unknown} not in {where} ({list(allowed)})"
+            )
+    if primary["city"] in primary["comparisons"]:
+        raise ConfigError(
+            f"configuration: key primary.comparisons: contains the focal city {primary['city']}"
+        )
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

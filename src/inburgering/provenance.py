@@ -205,6 +205,8 @@ def provenance(
         "data_source": config["data"]["source"],
         "seed": config["run"].get("seed"),
         "config_hash": config_hash(portable_config(config)),
+        # The pre-specified primary analysis on its own: a reader checks it was not changed.
+        "primary_hash": config_hash(config["primary"]) if "primary" in config else None,
         "config": portable_config(config),
         "git_commit": git_commit(),
         "code_hash": code_hash(),

@@ -135,6 +135,30 @@ rule not_estimated:
         RULE_SCRIPT
 
 
+rule verdict:
+    input:
+        estimates=rules.reform_did.output.estimates,
+        pretrends=rules.reform_did.output.pretrends,
+        honestdid=rules.reform_did.output.honestdid,
+    output:
+        verdict=f"{RESULTS}/estimates/verdict.csv",
+    log:
+        log_file("verdict"),
+    benchmark:
+        benchmark_file("verdict")
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        entry="inburgering.primary.stage:run",
+        primary=config["primary"],
+    script:
+        RULE_SCRIPT
+
+
 rule validate_against_truth:
     input:
         estimates=rules.gather_estimates.output.estimates,

@@ -49,6 +49,7 @@ from inburgering.designs.event_study import (
     ri_pool,
     ri_rows,
     sdid_row,
+    shock_model,
     single_threaded_blas,
 )
 from inburgering.designs.instrument_did import adoption_table
@@ -152,6 +153,8 @@ def bundle_rows(
         "subgroup": "all",
     }
     tables: dict[str, list[dict]] = {name: [] for name in TABLES}
+    # Shocks from every municipality's quarters before the bundle (the city's own included).
+    shocks = shock_model(data, outcome, s, window.start)
     try:
         fit = fit_contrast(
             sub,
@@ -161,6 +164,7 @@ def bundle_rows(
             honest_bin=s.honest_bin,
             base_quarters=s.base_quarters,
             event_q=window.start,
+            shocks=shocks,
         )
     except DidError as exc:
         reason = "DiD estimator not estimable"
@@ -172,8 +176,12 @@ def bundle_rows(
     rows.append(naive_row(sub, tr, outcome, key, s.alpha, event_q=window.start))
     rest = sub[~tr]
     pool = ri_pool(rest, s.ri_pool)
-    t_placebo = placebo_t(rest, pool, outcome, s.covariates, s.base_quarters, window.start)
-    randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, fit.counts, event_q=window.start)
+    t_placebo = placebo_t(
+        rest, pool, outcome, s.covariates, s.base_quarters, window.start, shocks=shocks
+    )
+    randomization = ri_rows(
+        sub, tr, outcome, key, s, t_placebo, fit.counts, event_q=window.start, shocks=shocks
+    )
     if randomization is not None:
         rows.append(randomization[0])
         tables["inference"].append(randomization[1])

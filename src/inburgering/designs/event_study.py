@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyfixest as pf
-from scipy.stats import norm
+from scipy.stats import chi2, norm
 
 from inburgering.contracts.tidy import CELL_COLUMNS
 from inburgering.covariates import numeric_with_indicators, prune_collinear
@@ -28,11 +28,16 @@ from inburgering.did.inference import (
     ri_t_test,
     synthetic_did,
 )
+from inburgering.did.shocks import ShockModel, estimate_shock_model, event_shock_vcov
 from inburgering.workflow import StageError
 
 log = logging.getLogger(__name__)
 
-HEADLINE_INFERENCE = "analytic influence function (persons)"
+PERSON_INFERENCE = "analytic influence function (persons)"
+HEADLINE_INFERENCE = (
+    "analytic influence function (persons) + city-by-quarter shock variance (AR(1) component "
+    "estimated from the pre-reform quarters of the municipalities outside the G4)"
+)
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,16 @@ class ReformSettings:
         }
     )
     min_treated_clusters: int = 5
+    shock_variance: bool = True
+    shock_max_lag: int = 8
+    shock_min_cell: int = 5
 
     @classmethod
     def from_config(cls, estimate: dict) -> ReformSettings:
         reform = estimate.get("reform_did", {})
         honest = estimate.get("honestdid", {})
         inference = estimate.get("inference", {})
+        shocks = inference.get("shock_variance", {})
         return cls(
             horizons=list(estimate["horizons"]),
             cities=list(estimate["cities"]),
@@ -88,6 +97,9 @@ class ReformSettings:
                 "smoothness": list(honest.get("m", [0.0, 0.01, 0.02, 0.04])),
             },
             min_treated_clusters=int(inference.get("min_treated_clusters", 5)),
+            shock_variance=bool(shocks.get("enabled", True)),
+            shock_max_lag=int(shocks.get("max_lag", 8)),
+            shock_min_cell=int(shocks.get("min_cell_persons", 5)),
         )
 
 
@@ -191,6 +203,13 @@ class ContrastFit:
     n_control: int
     n_clusters: int
     estimator: str = "cs_dr"
+    se_persons: float = np.nan
+    shocks: ShockModel | None = None
+
+    @property
+    def inference(self) -> str:
+        """How the fit's intervals were made (person-level only when no shock model)."""
+        return PERSON_INFERENCE if self.shocks is None else HEADLINE_INFERENCE
 
     @property
     def counts(self) -> dict[str, int]:
@@ -248,6 +267,7 @@ def fit_contrast(
     base_quarters: int = 4,
     *,
     event_q: int,
+    shocks: ShockModel | None = None,
 ) -> ContrastFit:
     """CS-DR event study of ``treated`` rows (group = ``event_q``) vs the other rows.
 
@@ -260,6 +280,10 @@ def fit_contrast(
     event_q : int
         Quarter index of the treated unit's change (default the Wi2021 reform; a G4 city's
         instrument bundle in ``designs.city_instrument_did``).
+    shocks : ShockModel, optional
+        City-by-quarter shocks whose covariance is added to the person-level covariance of the
+        event study (``did.shocks``); every interval and test of the fit then includes them.
+        None: person-level sampling only.
     """
     frame = data.loc[:, ["q", outcome, "municipality", *covariates]].copy()
     frame["g"] = np.where(treated, event_q, 0)
@@ -278,12 +302,15 @@ def fit_contrast(
         bootstrap=0,
     )
     dyn = res.aggte("dynamic")
-    e, b, V = dyn.levels, dyn.att, dyn.vcov
+    e, b, V_persons = dyn.levels, dyn.att, dyn.vcov
     pre, post = e < 0, e >= 0
     if not post.any() or pre.sum() < 2:
         raise DidError("reform_did: need post cohorts and at least two pre cohorts")
     is_t = frame["g"].to_numpy() > 0
     q = frame["q"].to_numpy()
+    V = V_persons
+    if shocks is not None:
+        V = V + event_shock_vcov(shocks, e, event_q, frame["municipality"].to_numpy(), q, is_t)
     n_post = np.array([np.sum(is_t & (q == event_q + ev)) for ev in e[post]], float)
     l_post = np.zeros(e.size)
     l_post[post] = n_post / n_post.sum()
@@ -299,27 +326,76 @@ def fit_contrast(
     ev_est = L_event @ b
     ev_vcov = L_event @ V @ L_event.T
     ev_se = np.sqrt(np.maximum(np.diag(ev_vcov), 0))
-    wald = res.pretrend_test()
+    wald = _pretrend_wald(e, b, V)
     pre_e = e[pre]
     a = np.zeros(e.size)
     a[pre] = (pre_e - pre_e.mean()) / np.sum((pre_e - pre_e.mean()) ** 2)
     return ContrastFit(
         estimate=float(lvec @ b),
         se=float(np.sqrt(max(lvec @ V @ lvec, 0))),
+        se_persons=float(np.sqrt(max(lvec @ V_persons @ lvec, 0))),
         event_time=e.astype(int),
         event_est=ev_est,
         event_se=ev_se,
         event_vcov=ev_vcov,
         honest=binned_event_study(e, b, V, honest_bin),
-        wald_stat=wald.statistic if wald else np.nan,
-        wald_df=wald.df if wald else 0,
-        wald_p=wald.p_value if wald else np.nan,
+        wald_stat=wald[0],
+        wald_df=wald[1],
+        wald_p=wald[2],
         slope=float(a @ b),
         slope_se=float(np.sqrt(max(a @ V @ a, 0))),
         n_treated=int(is_t.sum()),
         n_control=int((~is_t).sum()),
         n_clusters=int(frame["municipality"].nunique()),
         estimator=estimator,
+        shocks=shocks,
+    )
+
+
+def _pretrend_wald(e: np.ndarray, b: np.ndarray, V: np.ndarray) -> tuple[float, int, float]:
+    """Joint Wald test that every pre coefficient is zero (the reference quarter, fixed at zero
+    by the universal base period, left out), with the fit's full covariance."""
+    pre = np.flatnonzero((e < 0) & (np.diag(V) > 0))
+    if pre.size == 0:
+        return np.nan, 0, np.nan
+    try:
+        stat = float(b[pre] @ np.linalg.solve(V[np.ix_(pre, pre)], b[pre]))
+    except np.linalg.LinAlgError as exc:
+        raise DidError("reform_did: covariance of the pre-reform coefficients is singular") from exc
+    return stat, int(pre.size), float(chi2.sf(stat, pre.size))
+
+
+def covariate_adjusted(data: pd.DataFrame, outcome: str, covariates: list[str]) -> np.ndarray:
+    """The outcome net of a linear fit on ``covariates``: the contrasts compare covariate-
+    adjusted means, so a municipality's changing mix of persons (statushouders' social
+    assistance is ten times the family migrants') is not a shock to them."""
+    y = data[outcome].to_numpy(float)
+    if not covariates:
+        return y
+    X = data[covariates].to_numpy(float)
+    X = X - X.mean(axis=0)
+    beta = np.linalg.lstsq(np.column_stack([np.ones(len(y)), X]), y, rcond=None)[0]
+    return y - X @ beta[1:]
+
+
+def shock_model(data: pd.DataFrame, outcome: str, s: ReformSettings, before_q: int):
+    """The city-by-quarter shock model of ``outcome`` from the quarters before ``before_q`` of
+    every municipality outside the G4 (None when ``estimate.inference.shock_variance.enabled``
+    is false).
+
+    The G4 pre-periods are left out: they carry the cities' own policy changes (Taalstart,
+    assessment, the Amsterdamse Aanpak), which are not shocks and would be counted as such.
+    """
+    if not s.shock_variance:
+        return None
+    pre = data[(data["q"] < before_q) & data[outcome].notna() & (data["city"] == "rest_nl")]
+    pre = pre.dropna(subset=s.covariates)
+    return estimate_shock_model(
+        covariate_adjusted(pre, outcome, _usable_covariates(pre, s.covariates)),
+        pre["municipality"].to_numpy(),
+        pre["q"].to_numpy(),
+        max_lag=s.shock_max_lag,
+        min_cell=s.shock_min_cell,
     )
 
 
@@ -421,6 +497,7 @@ def placebo_t(
     covariates: list[str],
     base_quarters: int,
     event_q: int,
+    shocks: ShockModel | None = None,
 ) -> np.ndarray:
     """t-statistics with each pool municipality labelled treated against the rest of rest_nl.
 
@@ -441,6 +518,7 @@ def placebo_t(
                 method="reg",
                 base_quarters=base_quarters,
                 event_q=event_q,
+                shocks=shocks,
             )
             out.append(fit.estimate / fit.se)
         except DidError as exc:  # tiny placebo municipality: skip it and say so
@@ -449,7 +527,7 @@ def placebo_t(
 
 
 def ri_rows(
-    sub, tr, outcome, key, s, t_placebo, counts, *, event_q: int
+    sub, tr, outcome, key, s, t_placebo, counts, *, event_q: int, shocks=None
 ) -> tuple[dict, dict] | None:
     """Randomization inference on t over the placebo pool: the estimate row and its record."""
     try:
@@ -461,6 +539,7 @@ def ri_rows(
             method="reg",
             base_quarters=s.base_quarters,
             event_q=event_q,
+            shocks=shocks,
         )
     except DidError as exc:  # outcome regression not estimable in a small city: say so
         log.warning("reform_did RI %s %s: %s", key["city"], outcome, exc)
@@ -548,7 +627,7 @@ def fit_row(
     alpha: float,
     estimator: str | None = None,
     headline: bool = True,
-    inference: str = HEADLINE_INFERENCE,
+    inference: str | None = None,
 ) -> dict:
     """The overall contrast of a fit as an estimate row, with the fit's counts."""
     return estimate_row(
@@ -558,7 +637,22 @@ def fit_row(
         fit.estimate,
         fit.se,
         alpha,
-        inference=inference,
+        inference=inference or fit.inference,
+        **fit.counts,
+    )
+
+
+def persons_only_row(fit: ContrastFit, key: dict, alpha: float) -> dict:
+    """The same contrast with person-level sampling error only (secondary: it ignores the
+    city-by-quarter shocks that one treated city cannot average out)."""
+    return estimate_row(
+        key,
+        f"{fit.estimator}_persons_only",
+        False,
+        fit.estimate,
+        fit.se_persons,
+        alpha,
+        inference=f"{PERSON_INFERENCE} only; ignores city-by-quarter shocks",
         **fit.counts,
     )
 
@@ -572,7 +666,7 @@ def event_rows(fit: ContrastFit, key: dict, alpha: float) -> list[dict]:
             est,
             se,
             alpha,
-            inference=f"{HEADLINE_INFERENCE}; event study normalised to the base-quarter mean",
+            inference=f"{fit.inference}; event study normalised to the base-quarter mean",
             **fit.counts,
         )
         for ev, est, se in zip(fit.event_time, fit.event_est, fit.event_se, strict=True)
@@ -605,6 +699,9 @@ def pretrend_record(fit: ContrastFit, key: dict) -> dict:
         "slope": fit.slope,
         "slope_se": fit.slope_se,
         "slope_p": 2 * norm.sf(abs(fit.slope / fit.slope_se)) if fit.slope_se > 0 else np.nan,
+        # The shock model inside the tests' covariance (empty: person-level sampling only).
+        "shock_sd": fit.shocks.sd if fit.shocks else np.nan,
+        "shock_rho": fit.shocks.rho if fit.shocks else np.nan,
     }
 
 
@@ -647,7 +744,12 @@ def event_study_tables(
     contrasts and the G4 bundles of ``designs.city_instrument_did``)."""
     twfe = twfe_row(sub, treated, key["outcome"], s.covariates, key, s.alpha, event_q=event_q)
     return {
-        "estimates": [fit_row(fit, key, s.alpha), *event_rows(fit, key, s.alpha), twfe],
+        "estimates": [
+            fit_row(fit, key, s.alpha),
+            persons_only_row(fit, key, s.alpha),
+            *event_rows(fit, key, s.alpha),
+            twfe,
+        ],
         "pretrends": [pretrend_record(fit, key)],
         "honestdid": honest_records(fit, key, s),
         "uniform_bands": band_rows(fit, key, s, band_seed),

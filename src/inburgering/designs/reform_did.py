@@ -46,7 +46,6 @@ from inburgering import not_estimated
 from inburgering.calendar import PolicyCalendar, load_calendar
 from inburgering.contracts.tidy import tidy_frame, write_tidy
 from inburgering.designs.event_study import (
-    HEADLINE_INFERENCE,
     TABLES,
     ReformSettings,
     analysis_frame,
@@ -61,10 +60,12 @@ from inburgering.designs.event_study import (
     ri_pool,
     ri_rows,
     sdid_row,
+    shock_model,
     single_threaded_blas,
 )
 from inburgering.did.errors import DidError
 from inburgering.did.inference import CV3_LABEL, absorb_within, crv3, wild_cluster_bootstrap
+from inburgering.did.shocks import ShockModel
 from inburgering.io import write_csv_atomic
 from inburgering.workflow import RuleJob
 
@@ -160,6 +161,7 @@ def rest_nl_rows(
     counts: dict,
     seed: int,
     calendar: PolicyCalendar,
+    shocks: ShockModel | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Rows only the rest-of-NL comparison carries: the naive strawman, few-cluster inference
     (RI, wild bootstrap, CRV3, SDID) and the sensitivity rows (uncertain slice, subgroups)."""
@@ -168,7 +170,9 @@ def rest_nl_rows(
     sub = data[data["city"].isin([city, comp])]
     tr = (sub["city"] == city).to_numpy()
     rows, inference = [naive_row(sub, tr, outcome, key, s.alpha, event_q=event_q)], []
-    randomization = ri_rows(sub, tr, outcome, key, s, t_placebo, counts, event_q=event_q)
+    randomization = ri_rows(
+        sub, tr, outcome, key, s, t_placebo, counts, event_q=event_q, shocks=shocks
+    )
     if randomization is not None:
         rows.append(randomization[0])
         inference.append(randomization[1])
@@ -186,6 +190,7 @@ def rest_nl_rows(
             s.covariates,
             base_quarters=s.base_quarters,
             event_q=event_q,
+            shocks=shocks,
         )
         rows.append(
             fit_row(
@@ -194,7 +199,7 @@ def rest_nl_rows(
                 s.alpha,
                 estimator="cs_dr_incl_uncertain",
                 headline=False,
-                inference=f"{HEADLINE_INFERENCE}; uncertain {calendar.reform_quarter} slice "
+                inference=f"{wfit.inference}; uncertain {calendar.reform_quarter} slice "
                 "included as Wi2021",
             )
         )
@@ -212,6 +217,7 @@ def rest_nl_rows(
                 covs,
                 base_quarters=s.base_quarters,
                 event_q=event_q,
+                shocks=shocks,
             )
         except DidError as exc:
             log.warning("subgroup %s %s: %s", subgroup, city, exc)
@@ -237,9 +243,11 @@ def outcome_tables(
     data = analysis_frame(persons, outcomes, horizon, s.covariates)
     wide = analysis_frame(persons, outcomes, horizon, s.covariates, include_uncertain=True)
     pool = ri_pool(data, s.ri_pool)
+    shocks = shock_model(data, outcome, s, event_q)
     t_placebo = placebo_t(
-        data[data["city"] == "rest_nl"], pool, outcome, s.covariates, s.base_quarters, event_q
-    )
+        data[data["city"] == "rest_nl"], pool, outcome, s.covariates, s.base_quarters, event_q,
+        shocks=shocks,
+    )  # fmt: skip
     for ci, city in enumerate(s.cities):
         comparisons = ["rest_nl", *[c for c in calendar.cities if c != city]]
         for k, comp in enumerate(comparisons):
@@ -264,6 +272,7 @@ def outcome_tables(
                     honest_bin=s.honest_bin,
                     base_quarters=s.base_quarters,
                     event_q=event_q,
+                    shocks=shocks,
                 )
             except DidError as exc:
                 reason = "DiD estimator not estimable"
@@ -285,6 +294,7 @@ def outcome_tables(
                     fit.counts,
                     s.seed + 97 * horizon + ci,
                     calendar,
+                    shocks,
                 )
                 tables["estimates"].extend(rows)
                 tables["inference"].extend(inference)

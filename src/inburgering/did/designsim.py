@@ -9,6 +9,11 @@ Model (probability scale, additive): for person i in municipality m, cohort quar
 
     p_i = base + a_m + b_t + x_i'γ + (t - T0) * x_i'κ + reform_m 1[t >= T0] + instr_m(t)
           + slope_rotterdam * (t - T0) 1[m = Rotterdam, t < T0]   (pre-trend violation)
+          + eta_mt                                                  (city-by-quarter shock)
+
+``eta_mt`` is an AR(1) series per municipality (SD ``city_shock_sd``, persistence
+``city_shock_rho``), the same in every potential outcome: it is not a policy effect, so the
+truths do not contain it; with one treated city it does not average out.
 
 ``x_i'κ`` is a covariate-specific trend and covariate means differ by city, so parallel trends
 hold conditional on covariates but not unconditionally (as in the generator's default profile).
@@ -57,6 +62,19 @@ class SimSpec:
     instrument_adoption: float = 0.45
     pretrend_slope: float = 0.0
     covariate_trend: float = 0.004
+    city_shock_sd: float = 0.0
+    city_shock_rho: float = 0.5
+
+
+def city_shocks(spec: SimSpec, n_municipalities: int, rng: np.random.Generator) -> np.ndarray:
+    """Municipalities x quarters (1-based quarter t in column t - 1): stationary AR(1) shocks."""
+    sd, rho = spec.city_shock_sd, spec.city_shock_rho
+    eta = np.empty((n_municipalities, N_QUARTERS))
+    eta[:, 0] = rng.normal(0.0, sd, n_municipalities)
+    for t in range(1, N_QUARTERS):
+        innovation = rng.normal(0.0, sd * np.sqrt(1 - rho**2), n_municipalities)
+        eta[:, t] = rho * eta[:, t - 1] + innovation
+    return eta
 
 
 def quarter_label(t: np.ndarray) -> np.ndarray:
@@ -118,6 +136,9 @@ def simulate(spec: SimSpec, horizons: tuple[int, ...] = (12, 24)) -> dict[str, p
     reform = mun["reform"].to_numpy()[m_idx] * post
     adopt = mun["adopt"].to_numpy()[m_idx]
     instr = spec.instrument_effect * ((adopt > 0) & (t >= adopt))
+    shock = (
+        city_shocks(spec, len(mun), rng)[m_idx, t - 1] if spec.city_shock_sd > 0 else 0.0
+    )  # no draws without shocks: earlier seeds' worlds stay as they were
     pre_violation = np.where(
         (city == "rotterdam") & ~post, spec.pretrend_slope * (t - REFORM_QUARTER), 0.0
     )
@@ -128,6 +149,7 @@ def simulate(spec: SimSpec, horizons: tuple[int, ...] = (12, 24)) -> dict[str, p
         + x @ gamma
         + (t - REFORM_QUARTER) * (x @ kappa)
         + pre_violation
+        + shock
         + np.where(statushouder, -0.05, 0.05)
     )
     regime = np.where(t == REFORM_QUARTER, "uncertain", np.where(post, "wi2021", "wi2013"))

@@ -1,0 +1,204 @@
+"""City-by-period shocks as a variance component of single-city contrasts.
+
+A municipality's cohorts of one quarter meet one labour market, one caseworker capacity and one
+set of providers: their outcomes share a shock ``eta[m, q]`` beyond person-level sampling noise
+(DOMAIN.md §6). With one treated city such shocks do not average out, so an interval built from
+person-level sampling alone over-covers nothing and under-covers everything (coverage 51% at 3 pp
+shocks in a national-size run). The model here is the smallest one that carries the facts:
+
+    eta[m, q] = AR(1) in cohort quarter q, stationary SD ``sd`` and persistence ``rho``,
+                independent across municipalities.
+
+``estimate_shock_model`` estimates ``sd`` and ``rho`` from cohort-quarter cell means before a
+change (the pre-reform cohorts of every municipality), by the variogram of each municipality's
+deviation from the rest of the country: for a lag k, the mean of ``(d[m,q] - d[m,q-k])**2`` minus
+the cells' sampling variances estimates ``2 sd**2 (1 - rho**k)``. Differences remove municipality
+levels, deviations from the leave-one-out national mean remove common quarter effects, and the
+subtracted sampling variances make it unbiased whatever the cell sizes (Ferman & Pinto 2019's
+point: small municipalities are noisier, large ones are not, so the component must be separated
+from sampling noise, not read off placebo t-statistics).
+
+``contrast_shock_vcov`` turns the model into the covariance of an event study's coefficients for
+a given treated unit and comparison pool (their persons' weights per municipality and quarter), to
+be added to the person-level covariance. One-treated-city inference then rests on many
+municipality-quarters of the pre-period instead of on one treated cluster. The same covariance
+serves the overall contrast, the event-study intervals, the pre-trend test, HonestDiD and the
+power calculation (``contrast_variance``), so that they always mean the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+RHO_GRID = np.round(np.arange(0.0, 0.96, 0.01), 2)
+
+
+@dataclass(frozen=True)
+class ShockModel:
+    """AR(1) municipality-by-quarter shocks on the outcome's scale."""
+
+    sd: float
+    rho: float
+    n_pairs: int = 0
+    n_municipalities: int = 0
+
+    def covariance(self, quarters: np.ndarray) -> np.ndarray:
+        """Covariance of one municipality's shocks at ``quarters`` (quarter indices)."""
+        lag = np.abs(np.subtract.outer(quarters, quarters))
+        return self.sd**2 * self.rho ** lag.astype(float)
+
+
+NO_SHOCKS = ShockModel(sd=0.0, rho=0.0)
+
+
+def cell_statistics(y: np.ndarray, municipality: np.ndarray, q: np.ndarray) -> pd.DataFrame:
+    """Per municipality x quarter: persons, mean and the sampling variance of the mean."""
+    frame = pd.DataFrame({"m": municipality, "q": q, "y": y}).dropna(subset=["y"])
+    cells = frame.groupby(["m", "q"], sort=True)["y"].agg(n="size", mean="mean", var="var")
+    cells["sampling_var"] = cells["var"].fillna(0.0) / cells["n"]
+    return cells.reset_index()
+
+
+def _deviations(cells: pd.DataFrame, pooled_var: float) -> pd.DataFrame:
+    """Each cell's deviation from the leave-one-out national mean of its quarter, and the
+    sampling variance of that deviation."""
+    total = cells.assign(s=cells["mean"] * cells["n"]).groupby("q")[["s", "n"]].transform("sum")
+    rest_n = (total["n"] - cells["n"]).where(lambda n: n > 0)
+    rest_mean = (total["s"] - cells["mean"] * cells["n"]) / rest_n
+    return cells.assign(
+        d=cells["mean"] - rest_mean, noise=cells["sampling_var"] + pooled_var / rest_n
+    ).dropna(subset=["d"])
+
+
+def variogram(cells: pd.DataFrame, max_lag: int) -> pd.DataFrame:
+    """Per lag k: the precision-weighted mean of squared k-differences net of sampling variance."""
+    # Weights from the pooled within-cell variance: a cell's own estimate is itself noisy (0 for
+    # a small cell whose persons all agree), and weighting by it selects cells by their noise.
+    pooled_var = float(np.average(cells["var"].fillna(0.0), weights=cells["n"] - 1))
+    dev = _deviations(cells, pooled_var).set_index(["m", "q"])[["d", "n", "noise"]]
+    rows = []
+    for k in range(1, max_lag + 1):
+        lagged = dev.rename(index=lambda q, lag=k: q + lag, level="q")
+        pair = dev.join(lagged.add_suffix("_lag"), how="inner")
+        if pair.empty:
+            continue
+        excess = (pair["d"] - pair["d_lag"]) ** 2 - pair["noise"] - pair["noise_lag"]
+        # Var((d - d')^2) ~ 2 (E (d - d')^2)^2: weights favour the large, informative cells.
+        weight = 1.0 / (pooled_var * (1.0 / pair["n"] + 1.0 / pair["n_lag"])) ** 2
+        rows.append(
+            {
+                "lag": k,
+                "gamma": float(np.sum(weight * excess) / np.sum(weight)),
+                "pairs": len(pair),
+            }
+        )
+    return pd.DataFrame(rows, columns=["lag", "gamma", "pairs"])
+
+
+def fit_variogram(gram: pd.DataFrame) -> tuple[float, float]:
+    """(sd, rho) of 2 sd^2 (1 - rho^k) by least squares over the lags (pairs as weights)."""
+    if gram.empty:
+        return 0.0, 0.0
+    k, gamma, w = (gram[c].to_numpy(float) for c in ("lag", "gamma", "pairs"))
+    best = (np.inf, 0.0, 0.0)
+    for rho in RHO_GRID:
+        a = 2.0 * (1.0 - rho**k)
+        var = max(float(np.sum(w * a * gamma) / np.sum(w * a * a)), 0.0)
+        loss = float(np.sum(w * (gamma - var * a) ** 2))
+        if loss < best[0] - 1e-18:
+            best = (loss, var, float(rho))
+    return float(np.sqrt(best[1])), best[2]
+
+
+def estimate_shock_model(
+    y: np.ndarray, municipality: np.ndarray, q: np.ndarray, *, max_lag: int = 8, min_cell: int = 5
+) -> ShockModel:
+    """The shock model from person rows (outcome, municipality, quarter) of unchanged quarters.
+
+    Cells with fewer than ``min_cell`` persons are left out (their sampling variance estimate is
+    itself too noisy). Returns sd 0 when the data show no variance beyond sampling noise.
+    """
+    cells = cell_statistics(np.asarray(y, float), np.asarray(municipality), np.asarray(q))
+    cells = cells[cells["n"] >= min_cell]
+    gram = variogram(cells, max_lag)
+    sd, rho = fit_variogram(gram)
+    return ShockModel(
+        sd=sd,
+        rho=rho,
+        n_pairs=int(gram["pairs"].sum()) if not gram.empty else 0,
+        n_municipalities=int(cells["m"].nunique()),
+    )
+
+
+def quarter_weights(municipality: np.ndarray, q: np.ndarray, quarters: np.ndarray) -> np.ndarray:
+    """Municipalities x ``quarters``: each municipality's share of its group's persons."""
+    frame = pd.DataFrame({"m": municipality, "q": q})
+    counts = pd.crosstab(frame["m"], frame["q"]).reindex(columns=quarters, fill_value=0)
+    totals = counts.sum(axis=0).replace(0, np.nan)
+    return (counts / totals).fillna(0.0).to_numpy(float)
+
+
+def level_covariance(
+    model: ShockModel,
+    quarters: np.ndarray,
+    treated_weights: np.ndarray,
+    control_weights: np.ndarray,
+) -> np.ndarray:
+    """Shock covariance of the treated-minus-comparison mean difference at ``quarters``.
+
+    A group mean carries sum_m w[m, q] eta[m, q]; with independent municipalities the covariance
+    of two quarters is the AR(1) covariance times sum_m w[m, q] w[m, q'] for each side.
+    """
+    overlap = treated_weights.T @ treated_weights + control_weights.T @ control_weights
+    return model.covariance(quarters) * overlap
+
+
+def event_shock_vcov(
+    model: ShockModel,
+    event_time: np.ndarray,
+    event_q: int,
+    municipality: np.ndarray,
+    q: np.ndarray,
+    treated: np.ndarray,
+) -> np.ndarray:
+    """Shock covariance of event-study coefficients under a universal base period.
+
+    Coefficient e is the difference of the treated-minus-comparison gap at quarter
+    ``event_q + e`` and at the reference quarter (the last pre quarter, coefficient zero).
+    """
+    quarters = event_q + np.asarray(event_time, int)
+    ref = int(quarters[quarters < event_q].max())
+    levels = level_covariance(
+        model,
+        quarters,
+        quarter_weights(municipality[treated], q[treated], quarters),
+        quarter_weights(municipality[~treated], q[~treated], quarters),
+    )
+    D = np.eye(quarters.size) - (quarters == ref)[None, :].astype(float)
+    D[quarters == ref] = 0.0
+    return D @ levels @ D.T
+
+
+def contrast_variance(
+    model: ShockModel,
+    quarters: np.ndarray,
+    contrast: np.ndarray,
+    treated_persons: np.ndarray,
+    control_persons: np.ndarray,
+    outcome_var: float,
+    control_units: int = 1,
+) -> float:
+    """Variance of ``contrast @ gap[quarters]`` for planned group sizes (power calculations).
+
+    ``treated_persons``/``control_persons`` are persons per quarter; the comparison is
+    ``control_units`` municipalities of equal size. Sampling variance ``outcome_var / n`` per
+    quarter and side, plus the shock covariance of :func:`level_covariance`.
+    """
+    sampling = outcome_var * (1.0 / treated_persons + 1.0 / control_persons)
+    treated_w = np.ones((1, quarters.size))
+    control_w = np.full((control_units, quarters.size), 1.0 / control_units)
+    shocks = level_covariance(model, quarters, treated_w, control_w)
+    return float(contrast @ (np.diag(sampling) + shocks) @ contrast)
