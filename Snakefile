@@ -22,7 +22,6 @@ rule all:
     default_target: True
     input:
         rules.export.output.manifest,
-        rules.verdict.output.verdict,
         report_outputs(),
         validation_outputs(),
 

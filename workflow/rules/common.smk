@@ -183,6 +183,7 @@ def export_inputs(wildcards):
     files = {
         "estimates": rules.gather_estimates.output.estimates,
         "not_estimated": rules.not_estimated.output.not_estimated,
+        "verdict": rules.verdict.output.verdict,
         "sample_flow": rules.prepare.output.sample_flow,
         "data_quality": rules.prepare.output.data_quality,
         "persons": rules.prepare.output.persons,

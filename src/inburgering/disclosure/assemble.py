@@ -222,6 +222,22 @@ def refutations_item(refutations: pd.DataFrame, estimates: pd.DataFrame, alpha: 
     return table, _spec(contract, table)
 
 
+def verdict_item(verdict: pd.DataFrame) -> Item:
+    """The primary analysis' verdict rows: estimates with their persons (``primary.verdict``);
+    the verdict and its reason describe the row and are never suppressed."""
+    labels = ("direction", "inference", "verdict", "reason")
+    keys = ("city", "comparison", "outcome", "horizon")
+    spec = TableSpec(
+        "verdict",
+        "estimate",
+        count_columns=COUNTS,
+        group_columns=(*keys, *labels),
+        value_columns=tuple(c for c in verdict.columns if c not in (*keys, *labels, *COUNTS)),
+        description="the primary analysis: the verdict per comparison, outcome and horizon",
+    )
+    return verdict, spec
+
+
 def validation_item(validation: pd.DataFrame) -> Item:
     extra = tuple(c for c in validation.columns if c not in TIDY_COLUMNS)
     spec = TableSpec(

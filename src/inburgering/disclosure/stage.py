@@ -69,6 +69,7 @@ def _items(job: RuleJob, estimates: pd.DataFrame, minimum: int) -> list[assemble
     read = read_table
     items = [
         assemble.estimates_item(estimates),
+        assemble.verdict_item(read(job.input["verdict"])),
         assemble.sample_flow_item(read(job.input["sample_flow"])),
         assemble.data_quality_item(read(job.input["data_quality"])),
         assemble.composition_item(read(job.input["composition"])),
