@@ -25,14 +25,16 @@ def render_report(
     language: str = "en",
     city: str = "",
     formats: tuple[str, ...] = ("html",),
+    renderer: str = "builtin",
 ) -> list[Path]:
+    """Render one report; the built-in renderer unless told (test_quarto.py uses the CLI)."""
     name = f"{document}_{city}_{language}" if city else f"{document}_{language}"
     outputs = [out / f"{name}.{fmt}" for fmt in formats]
     work = out / f".{name}_files"
     settings = {"language": language, "route_mix_reference": REFERENCE}
-    params = report_params(export, work / "figures", settings, city)
+    params = report_params(export, settings, city)
     source = REPORTS / f"{document}.qmd"
-    render(source, outputs, params, work, report_metadata(document, language, city))
+    render(source, outputs, params, work, report_metadata(document, language, city), renderer)
     return outputs
 
 

@@ -7,6 +7,7 @@ inputs were not produced in this configuration.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,12 @@ class Report:
         return self.callout(self.t("not_run", files=names), "note", self.t("not_run_title"))
 
     def figure(self, fig: Any, label: str, caption: str, alt: str) -> str:
-        path = style.save(fig, self.figure_dir / f"{label}.png").resolve()
+        path = style.save(fig, self.figure_dir / f"{label}.png")
+        # Relative to the working directory (the staged source folder): Quarto reads an
+        # absolute path as relative to the project, and Typst refuses files outside its root.
+        relative = Path(os.path.relpath(path.resolve(), Path.cwd()))
         alt_text = alt.replace('"', "'")
-        return f'\n![{caption}]({path.as_posix()}){{#{label} fig-alt="{alt_text}"}}\n\n'
+        return f'\n![{caption}]({relative.as_posix()}){{#{label} fig-alt="{alt_text}"}}\n\n'
 
     def estimates(self, design: str, estimand: str | None = None) -> pd.DataFrame:
         """Rows of one design (and estimand), limited to the report's city when it has one."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,11 @@ def report_metadata(document: str, language: str, city: str = "") -> dict[str, A
     }
 
 
-def report_params(export_dir: Path, figure_dir: Path, settings: dict, city: str) -> dict[str, Any]:
+def report_params(export_dir: Path, settings: dict, city: str) -> dict[str, Any]:
+    """Cell parameters (figures go to the sources' own ``figure_dir`` default, a folder below
+    the staged sources, see render.py)."""
     return {
         "export_dir": str(export_dir.resolve()),
-        "figure_dir": str(figure_dir.resolve()),
         "language": settings["language"],
         "city": city,
         "route_mix_reference": settings.get("route_mix_reference", {}),
@@ -39,6 +41,7 @@ def run(job: RuleJob) -> None:
         raise ValueError(f"report city {city!r} is not a G4 city {G4}")
     outputs = [Path(path) for path in job.output.values()]
     work_dir = outputs[0].parent / f".{outputs[0].stem}_files"
-    params = report_params(Path(job.input["manifest"]).parent, work_dir / "figures", settings, city)
+    params = report_params(Path(job.input["manifest"]).parent, settings, city)
     metadata = report_metadata(str(job.params["document"]), settings["language"], city)
     render(Path(job.input["source"]), outputs, params, work_dir, metadata)
+    shutil.rmtree(work_dir)  # no render folders left beside the reports
