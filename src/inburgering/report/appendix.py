@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from inburgering.report import style
+from inburgering.report import effects, style
 from inburgering.report.context import Report
 from inburgering.report.tables import PP, Column, frame_table, label_column, pipe_table
 from inburgering.report.translate import Translator
@@ -28,6 +28,36 @@ def validation(report: Report) -> str:
     ]
     text += frame_table(t, summary, columns, t("tbl_validation"), "tbl-validation")
     return text + _truth_figure(report, frame) + _monte_carlo(report)
+
+
+def full_tables(report: Report) -> str:
+    """The complete tables the main report summarises: every reform pair, every covariate's
+    balance, the sensitivity to unobserved confounding."""
+    t = report.t
+    text = report.heading("full_tables") + t("full_tables_intro") + "\n\n"
+    return (
+        text + effects.reform_pairs(report) + _balance_table(report) + effects.sensitivity(report)
+    )
+
+
+def _balance_table(report: Report) -> str:
+    t = report.t
+    frame = report.exports.table("balance")
+    if frame is None:
+        return report.not_run("balance.csv")
+    frame = effects.headline_cells(report, frame)
+    frame = pd.concat(
+        effects.worst_balanced(rows, len(rows))
+        for _, rows in frame.groupby(["design", "treatment"], sort=True)
+    )
+    columns = [
+        label_column(t, "design"),
+        label_column(t, "treatment"),
+        Column("col_covariate", lambda r: effects.covariate_label(t, r["covariate"])),
+        Column("col_smd_before", lambda r: t.number(abs(r["smd_before"]), 2), True),
+        Column("col_smd_after", lambda r: t.number(abs(r["smd_after"]), 2), True),
+    ]
+    return frame_table(t, frame, columns, t("tbl_balance_full"), "tbl-balance-full")
 
 
 def _points(t: Translator, share: float, sign: bool = False) -> str:

@@ -44,6 +44,7 @@ CSS = HERE / "assets" / "report.css"
 TYPST_PREAMBLE = HERE / "assets" / "preamble.typ"
 FORMATS = {".html": "html", ".pdf": "typst"}
 RENDERERS = ("auto", "quarto", "builtin")
+RAW_TYPST = "```{=typst}"
 # Keys that configure Quarto itself rather than describe the document.
 NOT_METADATA = ("format", "execute", "jupyter", "project", "engine")
 # Format options the fallback turns into pandoc flags rather than metadata.
@@ -243,7 +244,13 @@ def _typst_header(metadata: dict) -> str:
         f"#show {target}: set {element}(supplement: [{text}])"
         for target, element, text in supplements
     ]
-    return TYPST_PREAMBLE.read_text(encoding="utf-8") + "\n".join(rules) + "\n"
+    # --include-in-header replaces the header-includes variable: carry its raw Typst over.
+    raw = [
+        block.removeprefix(RAW_TYPST).removesuffix("```").strip()
+        for block in metadata.get("header-includes") or []
+        if str(block).startswith(RAW_TYPST)
+    ]
+    return TYPST_PREAMBLE.read_text(encoding="utf-8") + "\n".join(rules + raw) + "\n"
 
 
 def _pdf(markdown: Path, output: Path, metadata: dict, options: dict, work_dir: Path) -> None:

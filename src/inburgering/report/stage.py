@@ -7,19 +7,46 @@ from pathlib import Path
 from typing import Any
 
 from inburgering.report.context import G4
+from inburgering.report.inputs import Exports
 from inburgering.report.render import render
 from inburgering.report.translate import Translator
 from inburgering.workflow import RuleJob
 
 
-def report_metadata(document: str, language: str, city: str = "") -> dict[str, Any]:
-    """Title and localisation of one edition (front-matter overrides, as ``quarto -M``)."""
+def report_metadata(
+    document: str, language: str, city: str = "", synthetic: bool = False
+) -> dict[str, Any]:
+    """Title and localisation of one edition (front-matter overrides, as ``quarto -M``); a
+    report of a synthetic run is marked on every PDF page and at the top of the HTML view."""
     t = Translator(language)
-    return {
+    metadata = {
         **t.quarto_metadata(),
         "title": t.title(document, city=t.label("city", city)),
         "subtitle": t.title("subtitle"),
     }
+    if synthetic:
+        metadata["header-includes"] = synthetic_marks(t("synthetic_mark"))
+    return metadata
+
+
+def synthetic_marks(mark: str) -> list[str]:
+    """Raw Typst (a page header) and raw HTML (a fixed banner) saying the data are synthetic."""
+    colour = "#D55E00"
+    typst = (
+        f'#set page(header: align(right, text(size: 8pt, weight: "bold", '
+        f'fill: rgb("{colour}"))[{mark}]))'
+    )
+    html = (
+        f'<div class="synthetic-mark" style="position: fixed; top: 0; right: 0; z-index: 10; '
+        f"background: white; color: {colour}; border: 1px solid {colour}; padding: 2px 6px; "
+        f'font: bold 12px sans-serif;">{mark}</div>'
+    )
+    return [f"```{{=typst}}\n{typst}\n```", f"```{{=html}}\n{html}\n```"]
+
+
+def is_synthetic(export_dir: Path) -> bool:
+    provenance = Exports(export_dir).provenance()
+    return provenance is not None and provenance.get("data_source") == "synthetic"
 
 
 def report_params(export_dir: Path, settings: dict, city: str) -> dict[str, Any]:
@@ -41,7 +68,9 @@ def run(job: RuleJob) -> None:
         raise ValueError(f"report city {city!r} is not a G4 city {G4}")
     outputs = [Path(path) for path in job.output.values()]
     work_dir = outputs[0].parent / f".{outputs[0].stem}_files"
-    params = report_params(Path(job.input["manifest"]).parent, settings, city)
-    metadata = report_metadata(str(job.params["document"]), settings["language"], city)
+    export_dir = Path(job.input["manifest"]).parent
+    params = report_params(export_dir, settings, city)
+    synthetic = is_synthetic(export_dir)
+    metadata = report_metadata(str(job.params["document"]), settings["language"], city, synthetic)
     render(Path(job.input["source"]), outputs, params, work_dir, metadata)
     shutil.rmtree(work_dir)  # no render folders left beside the reports

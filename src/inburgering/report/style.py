@@ -60,8 +60,12 @@ def apply() -> None:
 
 
 def figure(height: float = 3.0, ncols: int = 1, nrows: int = 1, **kwargs):
-    """A new figure at full printed width (style applied first, so every figure matches)."""
+    """A new figure at full printed width (style applied first, so every figure matches).
+
+    Constrained layout keeps long tick labels inside the figure, so the saved image stays at
+    the printed width instead of growing (and shrinking every font on the page)."""
     apply()
+    kwargs.setdefault("layout", "constrained")
     return plt.subplots(nrows, ncols, figsize=(FULL_WIDTH, height), squeeze=False, **kwargs)
 
 
@@ -70,6 +74,21 @@ def city_style(city: str) -> dict[str, str]:
         "color": CITY_COLOURS.get(city, OKABE_ITO["grey"]),
         "marker": CITY_MARKERS.get(city, "o"),
     }
+
+
+def mark_synthetic(fig, text: str) -> None:
+    """A visible corner mark on a figure made from synthetic data."""
+    fig.text(
+        0.995,
+        0.995,
+        text,
+        ha="right",
+        va="top",
+        fontsize=7.5,
+        fontweight="bold",
+        color=OKABE_ITO["vermillion"],
+        bbox={"facecolor": "white", "edgecolor": OKABE_ITO["vermillion"], "pad": 1.5},
+    )
 
 
 def save(fig, path: Path) -> Path:

@@ -25,9 +25,23 @@ def pipe_table(
 ) -> str:
     """A Markdown pipe table with a numbered caption (``: caption {#tbl-x}``)."""
     numeric = numeric or [False] * len(header)
-    align = ["---:" if right else ":---" for right in numeric]
+    align = [
+        "-" * width + ":" if right else ":" + "-" * width
+        for right, width in zip(numeric, _dash_widths(header, rows), strict=True)
+    ]
     lines = [_row(header), _row(align), *(_row(r) for r in rows)]
     return "\n".join(lines) + f"\n\n: {caption} {{#{label}}}\n"
+
+
+def _dash_widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Separator dashes in proportion to each column's widest cell (headers count by their
+    longest word, as they may wrap). Pandoc sizes the columns of a wide pipe table by these
+    dashes (Quarto renders with 72 columns), so an interval column gets the room it needs
+    instead of an equal share, and intervals do not wrap."""
+    widths = [max((len(w) for w in str(h).split()), default=1) for h in header]
+    for row in rows:
+        widths = [max(w, len(str(cell))) for w, cell in zip(widths, row, strict=True)]
+    return [max(3, w) for w in widths]
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,9 @@ def effect(t: Translator, value: float, scale: float = PP, digits: int = 1) -> s
 def interval(t: Translator, low: float, high: float, scale: float = PP, digits: int = 1) -> str:
     if pd.isna(low) or pd.isna(high):
         return t("suppressed")
-    return f"[{t.number(low * scale, digits)}, {t.number(high * scale, digits)}]"
+    # With decimal commas (Dutch) the bounds are separated by a semicolon: "[2,4; 19,9]".
+    separator = "; " if t.language == "nl" else ", "
+    return f"[{t.number(low * scale, digits)}{separator}{t.number(high * scale, digits)}]"
 
 
 def p_value(t: Translator, value: float) -> str:
