@@ -129,7 +129,7 @@ def test_figures_are_legible_and_small(full_main):
 
 def test_love_plot_shows_at_most_20_covariates_by_readable_name(full_main, full_export, tmp_path):
     page = visible_text(full_main[0].read_text(encoding="utf-8"))
-    assert "20 of 29 covariates, worst first" in page
+    assert "the 20 worst-balanced of 29 covariates, worst first" in page
     appendix = visible_text(
         render_report(full_export, tmp_path, "appendix-methods")[0].read_text(encoding="utf-8")
     )
@@ -142,7 +142,7 @@ def test_withheld_composition_cells_are_never_zero(full_main):
     table = visible_text(table[: table.index("</table>")])
     utrecht = [line for line in table.splitlines() if line.strip()]
     assert "suppressed" in table  # "overig" in Utrecht: every cell withheld
-    assert "≥ 240 (1 of 4 cells suppressed)" in table  # Utrecht statushouders: 3 published cells
+    assert "≥ 240" in table  # Utrecht statushouders: 3 of 4 cohort cells published, a lower bound
     assert not any(re.fullmatch(r"0", cell.strip()) for cell in utrecht)
 
 
@@ -159,7 +159,7 @@ def test_city_report_contains_only_its_own_material(full_export, tmp_path):
     text = visible_text(page)
     assert "Compared with Utrecht:" in text and "Compared with Amsterdam:" not in text
     assert "per G4 city" not in text
-    assert 'id="fig-love-route-matching-z-vs-b1"' not in page  # pooled routes: main report
+    assert "Z-route vs B1-route" not in text  # pooled route matching: the main report
 
 
 def test_dutch_edition_uses_semicolons_in_intervals_and_cbs_terms(full_export, tmp_path):
@@ -192,3 +192,17 @@ def test_verdict_fixture_follows_the_contract():
         "not_assessable",
     }
     assert pd.api.types.is_numeric_dtype(frame["horizon"])
+
+
+def test_validation_shows_truth_beside_headline_and_na_without_interval(full_export, tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(full_export, export)
+    frame = pd.read_csv(export / "validation.csv")
+    frame.loc[frame["design"] == "heterogeneity", ["ci_low", "ci_high"]] = None
+    frame.to_csv(export / "validation.csv", index=False)
+    page = render_report(export, tmp_path / "out", "appendix-methods")[0].read_text()
+    table = page[page.index('id="tbl-validation"') :]
+    table = visible_text(table[: table.index("</table>")])
+    heterogeneity = table.split("heterogeneity")[1].split("instrument DiD")[0]
+    assert "n/a" in heterogeneity and "0%" not in heterogeneity
+    assert 'id="tbl-headline-truth"' in page and "Truth (pp)" in page

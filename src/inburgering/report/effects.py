@@ -354,6 +354,8 @@ def matching(report: Report) -> str:
     t = report.t
     text = report.heading("matching") + t("matching_intro") + "\n\n"
     rows = pd.concat([report.estimates("route_matching"), report.estimates("city_matching")])
+    rows = matching_pairs(report, rows) if len(rows) else rows  # a city: its own contrasts
+    rows = rows if rows is not None else pd.DataFrame()
     if rows.empty:
         return text + report.not_run("estimates.csv (route_matching, city_matching)")
     text += _estimate_table(
@@ -363,6 +365,7 @@ def matching(report: Report) -> str:
 
 
 LOVE_ROWS = 20  # a Love plot shows the worst-balanced covariates; the rest are in the appendix
+LOVE_ROWS_PANEL = 12  # per panel when several contrasts share one figure
 
 
 def matching_pairs(report: Report, frame: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -403,49 +406,56 @@ def worst_balanced(rows: pd.DataFrame, limit: int = LOVE_ROWS) -> pd.DataFrame:
 
 
 def _love_plots(report: Report) -> str:
+    """One figure, a Love plot panel per matched contrast (two columns), each with its
+    worst-balanced covariates (the full table is in the methods appendix)."""
     t = report.t
     balance = matching_pairs(report, report.exports.table("balance"))
     if balance is None:
         return report.not_run("balance.csv")
     balance = headline_cells(report, balance)
-    text = t("balance_intro", rows=LOVE_ROWS) + "\n\n"
-    for (design, treatment), rows in balance.groupby(["design", "treatment"], sort=True):
-        shown = worst_balanced(rows)
-        fig, axes = style.figure(0.2 * len(shown) + 1.1)
-        ax = axes[0, 0]
-        names = [covariate_label(t, c) for c in shown["covariate"]]
-        positions = range(len(shown))
-        ax.scatter(
-            shown["smd_before"].abs(),
-            positions,
-            marker="o",
-            facecolors="white",
-            edgecolors=style.OKABE_ITO["vermillion"],
-            label=t("legend_before"),
-        )
-        ax.scatter(
-            shown["smd_after"].abs(),
-            positions,
-            marker="s",
-            color=style.OKABE_ITO["blue"],
-            label=t("legend_after"),
-        )
-        ax.set_yticks(list(positions), names)
-        ax.set_ylim(len(shown) - 0.5, -0.5)
-        ax.axvline(0.1, color="grey", linestyle="--", linewidth=0.8)
-        ax.set_xlim(left=0)
-        ax.set_xlabel(t("axis_smd"))
-        ax.legend(frameon=False, loc="lower right")
-        label = f"fig-love-{design}-{treatment}".replace("_", "-")
-        caption = t(
-            "fig_love",
-            treatment=t.label("treatment", treatment),
-            design=t.label("design", design),
-            shown=len(shown),
-            total=len(rows),
-        )
-        text += report.figure(fig, label, caption, t("alt_love"))
-    return text
+    groups = list(balance.groupby(["design", "treatment"], sort=True))
+    rows_shown = LOVE_ROWS if len(groups) == 1 else LOVE_ROWS_PANEL
+    ncols = 1 if len(groups) == 1 else 2
+    nrows = -(-len(groups) // ncols)
+    fig, axes = style.figure(nrows * (0.15 * rows_shown + 0.9), ncols=ncols, nrows=nrows)
+    for ax, ((design, treatment), rows) in zip(axes.flat, groups, strict=False):
+        _love_panel(ax, t, worst_balanced(rows, rows_shown))
+        ax.set_title(f"{t.label('treatment', treatment)} ({t.label('design', design)})")
+    for ax in list(axes.flat)[len(groups) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    label = "fig-love" if not report.city else f"fig-love-{report.city}".replace("_", "-")
+    caption = t("fig_love", shown=rows_shown, total=balance["covariate"].nunique())
+    return (
+        t("balance_intro", rows=rows_shown)
+        + "\n\n"
+        + report.figure(fig, label, caption, t("alt_love"))
+    )
+
+
+def _love_panel(ax, t, shown: pd.DataFrame) -> None:
+    positions = list(range(len(shown)))
+    ax.scatter(
+        shown["smd_before"].abs(),
+        positions,
+        marker="o",
+        facecolors="white",
+        edgecolors=style.OKABE_ITO["vermillion"],
+        label=t("legend_before"),
+    )
+    ax.scatter(
+        shown["smd_after"].abs(),
+        positions,
+        marker="s",
+        color=style.OKABE_ITO["blue"],
+        label=t("legend_after"),
+    )
+    ax.set_yticks(positions, [covariate_label(t, c) for c in shown["covariate"]], fontsize=7)
+    ax.set_ylim(len(shown) - 0.5, -0.5)
+    ax.axvline(0.1, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(t("axis_smd"))
 
 
 def covariate_label(t, name: str) -> str:
@@ -463,14 +473,16 @@ def covariate_label(t, name: str) -> str:
 
 
 def _overlap(report: Report) -> str:
+    """Propensity-score overlap, one small panel per matched contrast in one figure."""
     t = report.t
     overlap = matching_pairs(report, report.exports.table("overlap"))
     if overlap is None:
         return report.not_run("overlap.csv")
-    text = ""
-    for (design, treatment), rows in overlap.groupby(["design", "treatment"], sort=True):
-        fig, axes = style.figure(2.4)
-        ax = axes[0, 0]
+    groups = list(overlap.groupby(["design", "treatment"], sort=True))
+    ncols = 1 if len(groups) == 1 else 2
+    nrows = -(-len(groups) // ncols)
+    fig, axes = style.figure(1.7 * nrows + 0.5, ncols=ncols, nrows=nrows)
+    for ax, ((design, treatment), rows) in zip(axes.flat, groups, strict=False):
         for arm, sign, colour in (("treated", 1, "blue"), ("control", -1, "orange")):
             arm_rows = rows[rows["arm"] == arm]
             ax.bar(
@@ -483,13 +495,15 @@ def _overlap(report: Report) -> str:
             )
         ax.axhline(0, color="black", linewidth=0.8)
         ax.yaxis.set_major_formatter(lambda y, _: f"{abs(y):.0f}")
+        ax.set_title(f"{t.label('treatment', treatment)} ({t.label('design', design)})")
         ax.set_xlabel(t("axis_pscore"))
         ax.set_ylabel(t("axis_persons"))
-        ax.legend(frameon=False)
-        label = f"fig-overlap-{design}-{treatment}".replace("_", "-")
-        caption = t("fig_overlap", treatment=t.label("treatment", treatment))
-        text += report.figure(fig, label, caption, t("alt_overlap"))
-    return text
+    for ax in list(axes.flat)[len(groups) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    label = "fig-overlap" if not report.city else f"fig-overlap-{report.city}".replace("_", "-")
+    return report.figure(fig, label, t("fig_overlap"), t("alt_overlap"))
 
 
 def sensitivity(report: Report) -> str:

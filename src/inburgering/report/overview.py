@@ -130,12 +130,10 @@ def _composition(report: Report) -> str:
 
 def _group_total(t, total: float | None, withheld: int, cells: int) -> str:
     """A group total; when some of its cells were withheld, the published cells' sum is a
-    lower bound and says so ("≥ 58 (30 of 35 cells suppressed)")."""
+    lower bound and says so ("≥ 58"; the caption explains)."""
     if withheld == cells or total is None or pd.isna(total):
         return t("suppressed")
-    if withheld:
-        return t("at_least", value=t.count(total), withheld=withheld, cells=cells)
-    return t.count(total)
+    return t("at_least", value=t.count(total)) if withheld else t.count(total)
 
 
 def _composition_figure(report: Report, table: pd.DataFrame, cities: list[str]):
