@@ -25,12 +25,13 @@ MAX_PAGES = 20
 MAX_FIGURE_BYTES = 250_000
 MAX_HTML_BYTES = 2_000_000
 # The widest figure is the printed text width at the saved resolution (plus a tight-bbox margin).
-MAX_FIGURE_WIDTH = int(style.FULL_WIDTH * style.DPI * 1.1)
+MAX_FIGURE_WIDTH = int(style.FULL_WIDTH * style.DPI * 1.12)
 MAX_FIGURE_HEIGHT = int(9.0 * style.DPI)  # at most a page of A4 text height
 # What must never appear in the prose of a report: export paths, commands, raw codes.
 RAW = re.compile(
     r"results/|make \w|\.csv\b|\bMbar\b|\b[a-z]+_vs_[a-z0-9_]+\b|cohort_\d{4}Q\d|"
-    r"nearest_\dto\d|gate_dr|\b(?:rest_nl|den_haag|reform_did|city_matching)\b"
+    r"nearest_\dto\d|gate_dr|\b(?:rest_nl|den_haag|reform_did|city_matching)\b|"
+    r"\{=\w+\}|#set page"
 )
 
 
@@ -152,6 +153,7 @@ def test_no_code_or_paths_in_the_prose(full_main, full_export, tmp_path):
         text = visible_text(path.read_text(encoding="utf-8"))
         found = sorted(set(RAW.findall(text)))
         assert found == [], f"{path.name}: {found}"
+        assert 'class="synthetic-mark"' in path.read_text(encoding="utf-8")
 
 
 def test_city_report_contains_only_its_own_material(full_export, tmp_path):

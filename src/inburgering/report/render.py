@@ -44,11 +44,19 @@ CSS = HERE / "assets" / "report.css"
 TYPST_PREAMBLE = HERE / "assets" / "preamble.typ"
 FORMATS = {".html": "html", ".pdf": "typst"}
 RENDERERS = ("auto", "quarto", "builtin")
-RAW_TYPST = "```{=typst}"
+RAW_TYPST = "`{=typst}"  # inline raw Typst in header-includes: `#set page(...)`{=typst}
 # Keys that configure Quarto itself rather than describe the document.
 NOT_METADATA = ("format", "execute", "jupyter", "project", "engine")
 # Format options the fallback turns into pandoc flags rather than metadata.
-PANDOC_FLAGS = ("toc", "toc-depth", "number-sections", "embed-resources", "execute")
+PANDOC_FLAGS = (
+    "toc",
+    "toc-depth",
+    "number-sections",
+    "embed-resources",
+    "execute",
+    "html-math-method",
+    "include-in-header",
+)
 # Quarto warnings about its own installation rather than the document: an install without the
 # optional typst-gather binary stages all of Quarto's Typst packages instead of the needed ones.
 QUARTO_INSTALL_WARNINGS = ("typst-gather analyze failed",)
@@ -220,7 +228,16 @@ def _html(markdown: Path, output: Path, metadata: dict, options: dict, work_dir:
     with atomic_path(output) as tmp:
         arguments = _common_arguments(markdown, metadata_file, options)
         _pandoc(
-            [*arguments, "--to", "html5", "--embed-resources", f"--css={CSS}", "-o", str(tmp)],
+            [
+                *arguments,
+                "--to",
+                "html5",
+                "--embed-resources",
+                f"--css={CSS}",
+                *(["--mathml"] if options.get("html-math-method") == "mathml" else []),
+                "-o",
+                str(tmp),
+            ],
             str(output),
         )
         missing = [
@@ -246,9 +263,9 @@ def _typst_header(metadata: dict) -> str:
     ]
     # --include-in-header replaces the header-includes variable: carry its raw Typst over.
     raw = [
-        block.removeprefix(RAW_TYPST).removesuffix("```").strip()
+        block.removeprefix("`").removesuffix(RAW_TYPST)
         for block in metadata.get("header-includes") or []
-        if str(block).startswith(RAW_TYPST)
+        if str(block).endswith(RAW_TYPST)
     ]
     return TYPST_PREAMBLE.read_text(encoding="utf-8") + "\n".join(rules + raw) + "\n"
 

@@ -41,7 +41,8 @@ def synthetic_marks(mark: str) -> list[str]:
         f"background: white; color: {colour}; border: 1px solid {colour}; padding: 2px 6px; "
         f'font: bold 12px sans-serif;">{mark}</div>'
     )
-    return [f"```{{=typst}}\n{typst}\n```", f"```{{=html}}\n{html}\n```"]
+    # Inline raw (`...`{=format}): a fenced block in metadata would print as code.
+    return [f"`{typst}`{{=typst}}", f"`{html}`{{=html}}"]
 
 
 def is_synthetic(export_dir: Path) -> bool:

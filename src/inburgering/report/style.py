@@ -77,13 +77,12 @@ def city_style(city: str) -> dict[str, str]:
 
 
 def mark_synthetic(fig, text: str) -> None:
-    """A visible corner mark on a figure made from synthetic data."""
-    fig.text(
-        0.995,
-        0.995,
+    """A visible mark above a figure made from synthetic data (as a left-aligned suptitle, so
+    constrained layout reserves room for it and it never covers a legend or panel title)."""
+    fig.suptitle(
         text,
-        ha="right",
-        va="top",
+        x=0.005,
+        ha="left",
         fontsize=7.5,
         fontweight="bold",
         color=OKABE_ITO["vermillion"],

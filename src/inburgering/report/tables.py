@@ -82,8 +82,10 @@ def effect(t: Translator, value: float, scale: float = PP, digits: int = 1) -> s
 
 
 def interval(t: Translator, low: float, high: float, scale: float = PP, digits: int = 1) -> str:
+    """ "[low, high]"; a dash when there is none (randomization inference gives a p-value only):
+    only a caller that knows the disclosure rules withheld a value says "suppressed"."""
     if pd.isna(low) or pd.isna(high):
-        return t("suppressed")
+        return "–"
     # With decimal commas (Dutch) the bounds are separated by a semicolon: "[2,4; 19,9]".
     separator = "; " if t.language == "nl" else ", "
     return f"[{t.number(low * scale, digits)}{separator}{t.number(high * scale, digits)}]"
@@ -108,9 +110,8 @@ def estimate_cells(t: Translator, row: pd.Series, scale: float = PP) -> list[str
     undefined with one treated cluster) shows a dash: "suppressed" is kept for the rows the
     disclosure rules withheld."""
     withheld = is_true(row.get("suppressed", False))
-    no_interval = pd.isna(row["ci_low"]) or pd.isna(row["ci_high"])
     return [
         effect(t, row["estimate"], scale),
-        "–" if no_interval and not withheld else interval(t, row["ci_low"], row["ci_high"], scale),
+        t("suppressed") if withheld else interval(t, row["ci_low"], row["ci_high"], scale),
         counts(t, row["n_treated"], row["n_control"]),
     ]

@@ -191,17 +191,19 @@ def primary_table(report: Report) -> str:
     return text + pipe_table(header, body, caption, "tbl-primary", numeric) + "\n"
 
 
+def _withheld(t, row: pd.Series) -> str:
+    """ "suppressed" for a primary row whose estimate the output checks withheld, else ""."""
+    return t("suppressed") if pd.isna(row["estimate"]) else ""
+
+
 def _optional(t, value: float, digits: int, scale: float = 1.0) -> str:
     return "–" if pd.isna(value) else t.number(value * scale, digits)
 
 
 PRIMARY_STATISTICS = (
     ("stat_estimate", lambda t, r: effect(t, r["estimate"])),
-    (
-        "stat_se",
-        lambda t, r: _optional(t, r["se"], 1, PP) if pd.notna(r["estimate"]) else t("suppressed"),
-    ),
-    ("stat_interval", lambda t, r: interval(t, r["ci_low"], r["ci_high"])),
+    ("stat_se", lambda t, r: _withheld(t, r) or _optional(t, r["se"], 1, PP)),
+    ("stat_interval", lambda t, r: _withheld(t, r) or interval(t, r["ci_low"], r["ci_high"])),
     ("stat_p_adjusted", lambda t, r: p_value(t, r["p_adjusted"])),
     ("stat_pretrend_p", lambda t, r: p_value(t, r["pretrend_p"])),
     ("stat_breakdown", lambda t, r: _optional(t, r["breakdown_mbar"], 2)),
