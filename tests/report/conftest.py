@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from export_fixtures import write_full_export, write_minimal_export
 
 from inburgering.report.render import render
-from inburgering.report.stage import report_metadata, report_params
+from inburgering.report.stage import is_synthetic, report_metadata, report_params
 
 REPORTS = Path(__file__).resolve().parents[2] / "reports"
 REFERENCE = {"national_expected": {"b1": 0.83, "onderwijs": 0.14, "z": 0.03}}
@@ -25,14 +25,23 @@ def render_report(
     language: str = "en",
     city: str = "",
     formats: tuple[str, ...] = ("html",),
+    renderer: str = "builtin",
 ) -> list[Path]:
+    """Render one report; the built-in renderer unless told (test_quarto.py uses the CLI)."""
     name = f"{document}_{city}_{language}" if city else f"{document}_{language}"
     outputs = [out / f"{name}.{fmt}" for fmt in formats]
     work = out / f".{name}_files"
     settings = {"language": language, "route_mix_reference": REFERENCE}
-    params = report_params(export, work / "figures", settings, city)
+    params = report_params(export, settings, city)
     source = REPORTS / f"{document}.qmd"
-    render(source, outputs, params, work, report_metadata(document, language, city))
+    render(
+        source,
+        outputs,
+        params,
+        work,
+        report_metadata(document, language, city, is_synthetic(export)),
+        renderer,
+    )
     return outputs
 
 

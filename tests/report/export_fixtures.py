@@ -195,9 +195,12 @@ def _side_tables() -> dict[str, pd.DataFrame]:
     }
     for i, city in enumerate(CITIES):
         for cohort in COHORTS:
-            for group in ("statushouder", "gezinsmigrant"):
+            for group in ("statushouder", "gezinsmigrant", "overig"):
+                # Utrecht's small "overig" cells and one early cohort are withheld (empty n).
+                withheld = city == "utrecht" and (group == "overig" or cohort == COHORTS[0])
+                n = None if withheld else 50 + 10 * i
                 tables["composition"].append(
-                    {"city": city, "cohort": cohort, "group": group, "n": 50 + 10 * i}
+                    {"city": city, "cohort": cohort, "group": group, "n": n}
                 )
         for route, share in zip(("b1", "onderwijs", "z"), (0.6, 0.15, 0.25), strict=True):
             tables["route_mix"].append(
@@ -287,7 +290,9 @@ def _side_tables() -> dict[str, pd.DataFrame]:
         for e in range(-4, 5)
     ]
     frames = {k: pd.DataFrame(v) for k, v in tables.items()}
-    covariates = ("age", "female", "schooling_years", "literacy", "test_score")
+    # 5 named covariates and 24 cohort dummies: more than a Love plot shows (20, worst first).
+    dummies = [f"cohort_{year}Q{quarter}" for year in range(2019, 2025) for quarter in range(1, 5)]
+    covariates = ("age", "female", "schooling_years", "literacy", "test_score", *dummies)
     frames["balance"] = pd.DataFrame(
         [
             {
@@ -295,8 +300,8 @@ def _side_tables() -> dict[str, pd.DataFrame]:
                 "treatment": "z_vs_b1",
                 "comparison": "matched",
                 "covariate": c,
-                "smd_before": 0.3 - 0.05 * j,
-                "smd_after": 0.02 * j,
+                "smd_before": 0.3 - 0.01 * j,
+                "smd_after": 0.002 * j,
                 "var_ratio_before": 1.4,
                 "var_ratio_after": 1.05,
                 "n_treated": 80,
@@ -386,9 +391,71 @@ def write_minimal_export(folder: Path) -> Path:
     return folder
 
 
+COMPARISONS = ("amsterdam", "den_haag", "utrecht", "rest_nl")
+# (comparison, outcome, horizon) -> verdict and reason; every other row: no difference.
+VERDICTS = {
+    ("amsterdam", "participation", 12): ("more_effective", "adjusted p < 0.05"),
+    ("den_haag", "employed", 24): ("less_effective", "adjusted p < 0.05"),
+    ("utrecht", "participation", 12): ("not_assessable", "pre-trend test rejects"),
+    ("utrecht", "participation", 24): ("not_assessable", "pre-trend test rejects"),
+    ("utrecht", "employed", 12): ("not_assessable", "fewer than 500 persons"),
+}
+
+
+def verdict_table() -> pd.DataFrame:
+    """The primary family's verdict rows (the contract in docs/report-inputs.md): Rotterdam vs
+    each comparison x participation/employed x 12/24 months. One row is suppressed (empty
+    estimate and interval: fewer than 500 persons), and its counts withheld."""
+    rows = []
+    for c, comparison in enumerate(COMPARISONS):
+        for outcome in ("participation", "employed"):
+            for horizon in (12, 24):
+                verdict, reason = VERDICTS.get(
+                    (comparison, outcome, horizon),
+                    ("no_distinguishable_difference", "adjusted p >= 0.05"),
+                )
+                estimate = {"more_effective": 0.062, "less_effective": -0.071}.get(
+                    verdict, 0.012 - 0.008 * c
+                )
+                suppressed = reason == "fewer than 500 persons"
+                rows.append(
+                    {
+                        "city": "rotterdam",
+                        "comparison": comparison,
+                        "outcome": outcome,
+                        "horizon": horizon,
+                        "direction": "higher_is_better",
+                        "estimate": None if suppressed else estimate,
+                        "se": None if suppressed else 0.018,
+                        "ci_low": None if suppressed else estimate - 0.035,
+                        "ci_high": None if suppressed else estimate + 0.035,
+                        "inference": "person sampling + city-by-period variance component",
+                        "p_value": None
+                        if suppressed
+                        else 0.004
+                        if verdict != "no_distinguishable_difference"
+                        else 0.5,
+                        "p_adjusted": None
+                        if suppressed
+                        else 0.03
+                        if verdict != "no_distinguishable_difference"
+                        else 1.0,
+                        "pretrend_p": 0.004 if reason == "pre-trend test rejects" else 0.41,
+                        "breakdown_mbar": 0.6 if verdict == "more_effective" else None,
+                        "mde": 0.09,
+                        "n_treated": None if suppressed else 2400,
+                        "n_control": None if suppressed else 1800 + 500 * c,
+                        "verdict": verdict,
+                        "reason": reason,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
 def write_full_export(folder: Path) -> Path:
     """Every file of the export contract."""
     write_minimal_export(folder)
+    _write_csv(verdict_table(), folder / "verdict.csv")
     estimates = pd.DataFrame(_estimates())
     write_tidy(estimates, folder / "estimates.csv")
     for name, frame in _side_tables().items():

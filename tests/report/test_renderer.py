@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import stat
 from pathlib import Path
 
@@ -55,7 +57,7 @@ def write(folder: Path, text: str = DOC) -> Path:
 
 def test_html_has_numbered_references_callout_include_and_parameter(tmp_path):
     source = write(tmp_path)
-    render(source, tmp_path / "doc.html", {"value": 42}, tmp_path / "work")
+    render(source, tmp_path / "doc.html", {"value": 42}, tmp_path / "work", renderer="builtin")
     html = (tmp_path / "doc.html").read_text(encoding="utf-8")
     assert 'href="#fig-line">Figure\u00a01</a>' in html
     assert 'href="#tbl-small">Table\u00a01</a>' in html
@@ -68,7 +70,7 @@ def test_html_has_numbered_references_callout_include_and_parameter(tmp_path):
 
 def test_pdf_compiles(tmp_path):
     source = write(tmp_path)
-    render(source, tmp_path / "doc.pdf", {}, tmp_path / "work")
+    render(source, tmp_path / "doc.pdf", {}, tmp_path / "work", renderer="builtin")
     assert (tmp_path / "doc.pdf").read_bytes().startswith(b"%PDF")
 
 
@@ -76,20 +78,44 @@ def test_pdf_compiles(tmp_path):
 def test_broken_cross_reference_fails(tmp_path, suffix):
     source = write(tmp_path, DOC.replace("@sec-second", "@fig-missing"))
     with pytest.raises(RenderError, match="broken cross-reference @fig-missing"):
-        render(source, tmp_path / f"doc.{suffix}", {}, tmp_path / "work")
+        render(source, tmp_path / f"doc.{suffix}", {}, tmp_path / "work", renderer="builtin")
     assert not (tmp_path / f"doc.{suffix}").exists()
+
+
+@pytest.mark.quarto
+def test_quarto_warning_fails_the_render(tmp_path):
+    """Quarto only warns about an unresolved cross-reference; the render must still fail."""
+    if shutil.which("quarto") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but the Quarto CLI is not on PATH")
+        pytest.skip("quarto not on PATH")
+    source = write(tmp_path, DOC.replace("@sec-second", "@fig-missing"))
+    with pytest.raises(RenderError, match="warned"):
+        render(source, tmp_path / "doc.html", {}, tmp_path / "work", renderer="quarto")
+    assert not (tmp_path / "doc.html").exists()
+
+
+def test_figures_are_referenced_by_relative_paths(tmp_path):
+    """Quarto reads an absolute figure path as project-relative and Typst refuses files outside
+    its root: the Markdown the cells produce names figures relative to the staged sources."""
+    source = write(tmp_path)
+    render(source, tmp_path / "doc.pdf", {}, tmp_path / "work", renderer="builtin")
+    markdown = (tmp_path / "work" / "source" / "doc.md").read_text(encoding="utf-8")
+    targets = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert targets and all(not t.startswith(("/", "..")) for t in targets), targets
+    assert not (tmp_path / ".quarto").exists() and not (tmp_path / "_figures").exists()
 
 
 def test_failing_cell_names_the_cell(tmp_path):
     source = write(tmp_path, DOC.replace("plt.plot([0, value])", "plt.plot(undefined_name)"))
     with pytest.raises(RenderError, match="report cell fig-line failed: NameError"):
-        render(source, tmp_path / "doc.html", {}, tmp_path / "work")
+        render(source, tmp_path / "doc.html", {}, tmp_path / "work", renderer="builtin")
 
 
 def test_figure_cell_without_figure_fails(tmp_path):
     source = write(tmp_path, DOC.replace("plt.plot([0, value])", "pass"))
     with pytest.raises(RenderError, match="fig-line made 0 figures"):
-        render(source, tmp_path / "doc.html", {}, tmp_path / "work")
+        render(source, tmp_path / "doc.html", {}, tmp_path / "work", renderer="builtin")
 
 
 def test_quarto_cli_is_used_when_on_path(tmp_path, monkeypatch):
@@ -108,6 +134,7 @@ def test_quarto_cli_is_used_when_on_path(tmp_path, monkeypatch):
     source = write(tmp_path)
     render(source, tmp_path / "doc.html", {"value": 2}, tmp_path / "work", {"lang": "nl"})
     arguments = (tmp_path / "args").read_text()
-    assert arguments.startswith(f"render {source} --to html")
+    staged = tmp_path / "work" / "source" / source.name  # rendered from a copy (render.py)
+    assert arguments.startswith(f"render {staged} --to html")
     assert "--execute-params" in arguments and "--metadata-file" in arguments
     assert (tmp_path / "doc.html").read_text().strip() == "<html>quarto</html>"

@@ -32,10 +32,13 @@ def test_full_export_renders_every_section(full_main):
     assert NOT_RUN not in html
     for label in (
         "fig-reform",
-        "fig-event-rotterdam",
+        "fig-event",
+        "fig-verdict",
+        "tbl-primary",
         "fig-route-start",
         "fig-pip",
-        "fig-love-route-matching-z-vs-b1",
+        "fig-love",
+        "fig-overlap",
         "fig-honestdid",
         "tbl-inference",
         "tbl-bundle-rotterdam-assessment-in-intake-intensified-intake",
@@ -51,7 +54,8 @@ def test_full_export_renders_every_section(full_main):
 def test_minimal_export_says_what_was_not_run(minimal_export, tmp_path):
     html = render_report(minimal_export, tmp_path, "main")[0].read_text(encoding="utf-8")
     assert html.count(NOT_RUN) >= 8
-    assert "route_start_survival.csv" in html and 'id="tbl-reform"' in html
+    assert "route start survival" in html and 'id="tbl-reform"' in html
+    assert "route_start_survival.csv" not in html  # no file names in prose
 
 
 @pytest.mark.parametrize("document", ["appendix-methods", "appendix-reproducibility"])
@@ -67,18 +71,20 @@ def test_methods_appendix_without_monte_carlo_says_how_to_run_it(full_export, tm
     shutil.copytree(full_export, export)
     (export / "monte_carlo.csv").unlink()
     html = render_report(export, tmp_path / "out", "appendix-methods")[0].read_text()
-    assert "monte_carlo.csv" in html and "make montecarlo" in html
+    assert "monte carlo" in html and "runs outside the workflow" in html
+    assert "make montecarlo" not in html  # no commands in prose
     full = render_report(full_export, tmp_path / "full", "appendix-methods")[0].read_text()
-    assert "make montecarlo" not in full
+    assert "runs outside the workflow" not in full
 
 
 def test_dutch_city_edition(full_export, tmp_path):
     html = render_report(full_export, tmp_path, "city", "nl", "rotterdam")[0].read_text()
     assert "Rotterdam: relatieve effectiviteit van het inburgeringsbeleid" in html
-    for dutch in ("Samenvatting van de bevindingen", "Figuur\u00a0", "procentpunt", "Inhoud"):
+    for dutch in ("Samenvatting", "Figuur\u00a0", "procentpunt", "Inhoud", "Vergeleken met"):
         assert dutch in html, dutch
-    assert "Summary of findings" not in html
-    assert 'id="fig-event-amsterdam"' not in html  # a city report is about its city
+    assert "Executive summary" not in html
+    caption = re.search(r"Event studies van de wet[^<]*?: ([^.]*)\.", html)
+    assert caption.group(1) == "Rotterdam"  # its own city only
     assert 'id="fig-bundle-rotterdam-assessment-in-intake-intensified-intake"' in html
     assert "assessment in de intake + intensieve intake" in html
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from inburgering.report import style
+from inburgering.report import effects, style
 from inburgering.report.context import Report
-from inburgering.report.tables import PP, Column, frame_table, label_column, pipe_table
+from inburgering.report.tables import (
+    PP,
+    Column,
+    frame_table,
+    interval,
+    label_column,
+    pipe_table,
+)
 from inburgering.report.translate import Translator
 
 
@@ -16,8 +23,12 @@ def validation(report: Report) -> str:
     frame = report.exports.table("validation")
     if frame is None:
         return text + report.not_run("validation.csv")
-    summary = frame.groupby(["design", "estimator"], as_index=False).agg(
-        n=("estimate", "size"), bias=("bias", "mean"), covered=("covered", "mean")
+    # Coverage only over rows with an interval: a row without one is not "not covered".
+    with_interval = frame["ci_low"].notna() & frame["ci_high"].notna()
+    summary = (
+        frame.assign(covered=frame["covered"].where(with_interval))
+        .groupby(["design", "estimator"], as_index=False)
+        .agg(n=("estimate", "size"), bias=("bias", "mean"), covered=("covered", "mean"))
     )
     columns = [
         label_column(t, "design"),
@@ -27,7 +38,77 @@ def validation(report: Report) -> str:
         Column("col_coverage", lambda r: _percent(t, r["covered"]), True),
     ]
     text += frame_table(t, summary, columns, t("tbl_validation"), "tbl-validation")
+    text += _headline_truth(report, frame)
     return text + _truth_figure(report, frame) + _monte_carlo(report)
+
+
+def _headline_truth(report: Report, frame: pd.DataFrame) -> str:
+    """The headline estimates beside the planted truth: each city's reform effect against the
+    rest of the Netherlands, and the city matching contrasts."""
+    t = report.t
+    headline = frame[frame["headline"] & frame["subgroup"].isin(["all", ""])]
+    reform = headline[
+        (headline["design"] == "reform_did")
+        & (headline["estimand"] == "att_overall")
+        & (headline["comparison"] == "rest_nl")
+    ]
+    rows = pd.concat([reform, headline[headline["design"] == "city_matching"]])
+    if rows.empty:
+        return ""
+    rows = rows.sort_values(["design", "city", "treatment", "outcome", "horizon"])
+    columns = [
+        label_column(t, "design"),
+        Column("col_contrast", lambda r: _contrast(t, r)),
+        label_column(t, "outcome"),
+        Column("col_horizon", lambda r: t.count(r["horizon"]), True),
+        Column("col_estimate", lambda r: _points(t, r["estimate"], sign=True), True),
+        Column("col_truth", lambda r: _points(t, r["truth"], sign=True), True),
+        Column("col_interval", lambda r: interval(t, r["ci_low"], r["ci_high"]), True),
+        Column("col_covered", lambda r: _covered(t, r)),
+    ]
+    return frame_table(t, rows, columns, t("tbl_headline_truth"), "tbl-headline-truth")
+
+
+def _contrast(t: Translator, row: pd.Series) -> str:
+    if row["design"] == "reform_did":
+        return f"{t.label('city', row['city'])} – {t.label('comparison', row['comparison'])}"
+    return t.label("treatment", row["treatment"])
+
+
+def _covered(t: Translator, row: pd.Series) -> str:
+    if pd.isna(row["ci_low"]) or pd.isna(row["ci_high"]):
+        return t("not_applicable")
+    return t("answer_yes" if row["covered"] else "answer_no")
+
+
+def full_tables(report: Report) -> str:
+    """The complete tables the main report summarises: every reform pair, every covariate's
+    balance, the sensitivity to unobserved confounding."""
+    t = report.t
+    text = report.heading("full_tables") + t("full_tables_intro") + "\n\n"
+    return (
+        text + effects.reform_pairs(report) + _balance_table(report) + effects.sensitivity(report)
+    )
+
+
+def _balance_table(report: Report) -> str:
+    t = report.t
+    frame = report.exports.table("balance")
+    if frame is None:
+        return report.not_run("balance.csv")
+    frame = effects.headline_cells(report, frame)
+    frame = pd.concat(
+        effects.worst_balanced(rows, len(rows))
+        for _, rows in frame.groupby(["design", "treatment"], sort=True)
+    )
+    columns = [
+        label_column(t, "design"),
+        label_column(t, "treatment"),
+        Column("col_covariate", lambda r: effects.covariate_label(t, r["covariate"])),
+        Column("col_smd_before", lambda r: t.number(abs(r["smd_before"]), 2), True),
+        Column("col_smd_after", lambda r: t.number(abs(r["smd_after"]), 2), True),
+    ]
+    return frame_table(t, frame, columns, t("tbl_balance_full"), "tbl-balance-full")
 
 
 def _points(t: Translator, share: float, sign: bool = False) -> str:
@@ -35,7 +116,7 @@ def _points(t: Translator, share: float, sign: bool = False) -> str:
 
 
 def _percent(t: Translator, share: float) -> str:
-    return f"{t.number(share * PP, 0)}%"
+    return t("not_applicable") if pd.isna(share) else f"{t.number(share * PP, 0)}%"
 
 
 def _truth_figure(report: Report, frame: pd.DataFrame) -> str:

@@ -7,6 +7,7 @@ inputs were not produced in this configuration.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,16 @@ class Report:
     route_mix_reference: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
+    def synthetic(self) -> bool:
+        provenance = self.exports.provenance()
+        return provenance is not None and provenance.get("data_source") == "synthetic"
+
+    def synthetic_notice(self) -> str:
+        if not self.synthetic:
+            return ""
+        return self.callout(self.t("synthetic_notice"), "warning", self.t("synthetic_title"))
+
+    @property
     def cities(self) -> tuple[str, ...]:
         return (self.city,) if self.city else G4
 
@@ -42,13 +53,18 @@ class Report:
 
     def not_run(self, *files: str) -> str:
         """The explicit callout of a section whose inputs are absent (never fake numbers)."""
-        names = ", ".join(f"`{name}`" for name in files)
+        names = ", ".join(readable_file(self.t, name) for name in files)
         return self.callout(self.t("not_run", files=names), "note", self.t("not_run_title"))
 
     def figure(self, fig: Any, label: str, caption: str, alt: str) -> str:
-        path = style.save(fig, self.figure_dir / f"{label}.png").resolve()
+        if self.synthetic:  # every figure of a synthetic run says so, even when cut out
+            style.mark_synthetic(fig, self.t("synthetic_mark"))
+        path = style.save(fig, self.figure_dir / f"{label}.png")
+        # Relative to the working directory (the staged source folder): Quarto reads an
+        # absolute path as relative to the project, and Typst refuses files outside its root.
+        relative = Path(os.path.relpath(path.resolve(), Path.cwd()))
         alt_text = alt.replace('"', "'")
-        return f'\n![{caption}]({path.as_posix()}){{#{label} fig-alt="{alt_text}"}}\n\n'
+        return f'\n![{caption}]({relative.as_posix()}){{#{label} fig-alt="{alt_text}"}}\n\n'
 
     def estimates(self, design: str, estimand: str | None = None) -> pd.DataFrame:
         """Rows of one design (and estimand), limited to the report's city when it has one."""
@@ -68,6 +84,17 @@ class Report:
             return frame
         rows = frame[frame["city"].isin([self.city, "all", ""])]
         return rows if len(rows) else None
+
+
+def readable_file(t: Translator, name: str) -> str:
+    """What an export file holds, in words ("estimates (reform DiD)" for
+    ``estimates.csv (reform_did)``): reports name no files or code in prose."""
+    stem, _, detail = name.partition(" (")
+    words = stem.rsplit(".", 1)[0].replace("_", " ").lower()
+    parts = [p.strip() for p in detail.rstrip(")").split(",") if p.strip()]
+    if not parts:
+        return words
+    return f"{words} ({', '.join(t.label('design', p).replace('_', ' ') for p in parts)})"
 
 
 def open_report(

@@ -60,12 +60,32 @@ def reform(report: Report) -> str:
     overall = report.estimates("reform_did", "att_overall")
     if overall.empty:
         return text + report.not_run("estimates.csv (reform_did)")
+    # The body shows each city against the rest of the Netherlands; every pair is in the
+    # methods appendix (reform_pairs).
     text += _estimate_table(
-        report, _headline(overall), "tbl-reform", t("tbl_reform"), first=("city", "comparison")
+        report,
+        _primary(_headline(overall)),
+        "tbl-reform",
+        t("tbl_reform"),
+        first=("city", "comparison"),
     )
     text += _reform_figure(report, _primary(_headline(overall)))
     text += _event_studies(report, _primary(report.estimates("reform_did", "att_event")))
     return text + _estimators(report, _primary(overall)) + _inference(report)
+
+
+def reform_pairs(report: Report) -> str:
+    """Every reform contrast (each city against every pool), for the methods appendix."""
+    overall = report.estimates("reform_did", "att_overall")
+    if overall.empty:
+        return report.not_run("estimates.csv (reform_did)")
+    return _estimate_table(
+        report,
+        _headline(overall),
+        "tbl-reform-pairs",
+        report.t("tbl_reform_pairs"),
+        first=("city", "comparison"),
+    )
 
 
 def _primary(rows: pd.DataFrame) -> pd.DataFrame:
@@ -113,27 +133,56 @@ def _reform_figure(report: Report, rows: pd.DataFrame) -> str:
 
 
 def _event_studies(report: Report, events: pd.DataFrame) -> str:
+    """One figure, a panel per city (two columns), so four event studies take one page."""
     t = report.t
     text = report.heading("event-study", 3)
     if events.empty:
         return text + report.not_run("estimates.csv (reform_did, att_event)")
     outcome = main_outcome(events)
-    events = events[(events["outcome"] == outcome) & (events["horizon"] == first_horizon(events))]
+    horizon = first_horizon(events)
+    events = events[(events["outcome"] == outcome) & (events["horizon"] == horizon)]
     bands = report.exports.table("uniform_bands")
     text += t("event_intro", outcome=t.label("outcome", outcome)) + "\n\n"
-    for city in [c for c in report.cities if c in set(events["city"])]:
-        fig = _event_figure(report, events[events["city"] == city], bands)
-        caption = t("fig_event", city=t.label("city", city), outcome=t.label("outcome", outcome))
-        text += report.figure(fig, f"fig-event-{city}", caption, t("alt_event"))
+    cities = [c for c in report.cities if c in set(events["city"])]
+    ncols = 2 if len(cities) > 1 else 1
+    nrows = -(-len(cities) // ncols)
+    fig, axes = style.figure(2.3 * nrows + 0.4, ncols=ncols, nrows=nrows, sharey=True)
+    for ax, city in zip(axes.flat, cities, strict=False):
+        _event_panel(ax, report, events[events["city"] == city], bands)
+        ax.set_title(t.label("city", city))
+    for ax in list(axes.flat)[len(cities) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False, fontsize=7.5)
+    comparison = t.label("comparison", events["comparison"].iloc[0])
+    caption = t(
+        "fig_event",
+        city=", ".join(t.label("city", c) for c in cities),
+        outcome=t.label("outcome", outcome),
+        horizon=int(horizon),
+        comparison=comparison,
+    )
+    text += report.figure(fig, "fig-event", caption, t("alt_event"))
     return text + ("" if bands is not None else report.not_run("uniform_bands.csv"))
 
 
 def _event_figure(
     report: Report, rows: pd.DataFrame, bands: pd.DataFrame | None, axis: str = "axis_event_time"
 ):
-    t = report.t
     fig, axes = style.figure(2.6)
-    ax = axes[0, 0]
+    _event_panel(axes[0, 0], report, rows, bands, axis)
+    axes[0, 0].legend(frameon=False, fontsize=7.5)
+    return fig
+
+
+def _event_panel(
+    ax,
+    report: Report,
+    rows: pd.DataFrame,
+    bands: pd.DataFrame | None,
+    axis: str = "axis_event_time",
+) -> None:
+    t = report.t
     headline = rows[rows["headline"]].sort_values("event_time")
     band = _band_for(headline, bands)
     if band is not None:
@@ -169,8 +218,6 @@ def _event_figure(
     ax.axvline(-0.5, color="grey", linewidth=0.8, linestyle="--")
     ax.set_xlabel(t(axis))
     ax.set_ylabel(t("axis_effect_pp"))
-    ax.legend(frameon=False, fontsize=7.5)
-    return fig
 
 
 def _band_for(headline: pd.DataFrame, bands: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -307,57 +354,135 @@ def matching(report: Report) -> str:
     t = report.t
     text = report.heading("matching") + t("matching_intro") + "\n\n"
     rows = pd.concat([report.estimates("route_matching"), report.estimates("city_matching")])
+    rows = matching_pairs(report, rows) if len(rows) else rows  # a city: its own contrasts
+    rows = rows if rows is not None else pd.DataFrame()
     if rows.empty:
         return text + report.not_run("estimates.csv (route_matching, city_matching)")
     text += _estimate_table(
         report, _headline(rows), "tbl-matching", t("tbl_matching"), first=("design", "treatment")
     )
-    return text + _love_plots(report) + _overlap(report) + _sensitivity(report)
+    return text + _love_plots(report) + _overlap(report) + t("sensitivity_in_appendix") + "\n\n"
+
+
+LOVE_ROWS = 20  # a Love plot shows the worst-balanced covariates; the rest are in the appendix
+LOVE_ROWS_PANEL = 12  # per panel when several contrasts share one figure
+
+
+def matching_pairs(report: Report, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Balance or overlap rows of the report's scope: a city report keeps its own city's
+    comparisons only."""
+    if frame is None or not report.city:
+        return frame
+    rows = frame[frame["treatment"].astype(str).str.contains(report.city, regex=False)]
+    return rows if len(rows) else None
+
+
+def headline_cells(report: Report, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a matching side table (balance, sensitivity) for what the report shows: the
+    headline estimator of each design and contrast, the main outcome, the first horizon and
+    all persons (the export keeps every estimator, outcome, horizon and subgroup)."""
+    if "outcome" in frame.columns and frame["outcome"].notna().any():
+        frame = frame[frame["outcome"] == main_outcome(frame)]
+        frame = frame[frame["horizon"] == first_horizon(frame)]
+    if "subgroup" in frame.columns:
+        frame = frame[frame["subgroup"].isin(["all", ""])]
+    if "estimator" not in frame.columns:
+        return frame
+    estimates = report.exports.table("estimates")
+    if estimates is None:
+        return frame
+    headline = estimates[estimates["headline"]][["design", "treatment", "estimator"]]
+    chosen = frame.merge(headline.drop_duplicates(), on=["design", "treatment", "estimator"])
+    return chosen if len(chosen) else frame
+
+
+def worst_balanced(rows: pd.DataFrame, limit: int = LOVE_ROWS) -> pd.DataFrame:
+    """Covariates ordered worst first (largest absolute SMD after, then before matching)."""
+    order = rows.assign(
+        _after=rows["smd_after"].abs().fillna(float("inf")), _before=rows["smd_before"].abs()
+    )
+    order = order.sort_values(["_after", "_before"], ascending=False, kind="stable")
+    return order.drop(columns=["_after", "_before"]).head(limit)
 
 
 def _love_plots(report: Report) -> str:
+    """One figure, a Love plot panel per matched contrast (two columns), each with its
+    worst-balanced covariates (the full table is in the methods appendix)."""
     t = report.t
-    balance = report.exports.table("balance")
+    balance = matching_pairs(report, report.exports.table("balance"))
     if balance is None:
         return report.not_run("balance.csv")
-    text = t("balance_intro") + "\n\n"
-    for (design, treatment), rows in balance.groupby(["design", "treatment"], sort=True):
-        fig, axes = style.figure(0.28 * len(rows) + 1.0)
-        ax = axes[0, 0]
-        names = [t.label("covariate", c) for c in rows["covariate"]]
-        ax.scatter(
-            rows["smd_before"].abs(),
-            names,
-            marker="o",
-            facecolors="white",
-            edgecolors=style.OKABE_ITO["vermillion"],
-            label=t("legend_before"),
-        )
-        ax.scatter(
-            rows["smd_after"].abs(),
-            names,
-            marker="s",
-            color=style.OKABE_ITO["blue"],
-            label=t("legend_after"),
-        )
-        ax.axvline(0.1, color="grey", linestyle="--", linewidth=0.8)
-        ax.set_xlabel(t("axis_smd"))
-        ax.legend(frameon=False)
-        label = f"fig-love-{design}-{treatment}".replace("_", "-")
-        caption = t("fig_love", treatment=t.label("treatment", treatment))
-        text += report.figure(fig, label, caption, t("alt_love"))
-    return text
+    balance = headline_cells(report, balance)
+    groups = list(balance.groupby(["design", "treatment"], sort=True))
+    rows_shown = LOVE_ROWS if len(groups) == 1 else LOVE_ROWS_PANEL
+    ncols = 1 if len(groups) == 1 else 2
+    nrows = -(-len(groups) // ncols)
+    fig, axes = style.figure(nrows * (0.15 * rows_shown + 0.9), ncols=ncols, nrows=nrows)
+    for ax, ((design, treatment), rows) in zip(axes.flat, groups, strict=False):
+        _love_panel(ax, t, worst_balanced(rows, rows_shown))
+        ax.set_title(f"{t.label('treatment', treatment)} ({t.label('design', design)})")
+    for ax in list(axes.flat)[len(groups) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    label = "fig-love" if not report.city else f"fig-love-{report.city}".replace("_", "-")
+    caption = t("fig_love", shown=rows_shown, total=balance["covariate"].nunique())
+    return (
+        t("balance_intro", rows=rows_shown)
+        + "\n\n"
+        + report.figure(fig, label, caption, t("alt_love"))
+    )
+
+
+def _love_panel(ax, t, shown: pd.DataFrame) -> None:
+    positions = list(range(len(shown)))
+    ax.scatter(
+        shown["smd_before"].abs(),
+        positions,
+        marker="o",
+        facecolors="white",
+        edgecolors=style.OKABE_ITO["vermillion"],
+        label=t("legend_before"),
+    )
+    ax.scatter(
+        shown["smd_after"].abs(),
+        positions,
+        marker="s",
+        color=style.OKABE_ITO["blue"],
+        label=t("legend_after"),
+    )
+    ax.set_yticks(positions, [covariate_label(t, c) for c in shown["covariate"]], fontsize=7)
+    ax.set_ylim(len(shown) - 0.5, -0.5)
+    ax.axvline(0.1, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(t("axis_smd"))
+
+
+def covariate_label(t, name: str) -> str:
+    """A readable covariate name: its label, or "variable: value" for a dummy such as
+    cohort_2024Q4 or origin_syria (never the raw column name)."""
+    labels = t.entries["labels"].get("covariate", {})
+    if name in labels:
+        return str(labels[name])
+    variables = t.entries["labels"].get("variable", {})
+    for variable in sorted(variables, key=len, reverse=True):
+        if name.startswith(variable + "_"):
+            value = name[len(variable) + 1 :]
+            return f"{variables[variable]}: {t.label(variable, value).replace('_', ' ')}"
+    return name.replace("_", " ")
 
 
 def _overlap(report: Report) -> str:
+    """Propensity-score overlap, one small panel per matched contrast in one figure."""
     t = report.t
-    overlap = report.exports.table("overlap")
+    overlap = matching_pairs(report, report.exports.table("overlap"))
     if overlap is None:
         return report.not_run("overlap.csv")
-    text = ""
-    for (design, treatment), rows in overlap.groupby(["design", "treatment"], sort=True):
-        fig, axes = style.figure(2.4)
-        ax = axes[0, 0]
+    groups = list(overlap.groupby(["design", "treatment"], sort=True))
+    ncols = 1 if len(groups) == 1 else 2
+    nrows = -(-len(groups) // ncols)
+    fig, axes = style.figure(1.7 * nrows + 0.5, ncols=ncols, nrows=nrows)
+    for ax, ((design, treatment), rows) in zip(axes.flat, groups, strict=False):
         for arm, sign, colour in (("treated", 1, "blue"), ("control", -1, "orange")):
             arm_rows = rows[rows["arm"] == arm]
             ax.bar(
@@ -370,16 +495,18 @@ def _overlap(report: Report) -> str:
             )
         ax.axhline(0, color="black", linewidth=0.8)
         ax.yaxis.set_major_formatter(lambda y, _: f"{abs(y):.0f}")
+        ax.set_title(f"{t.label('treatment', treatment)} ({t.label('design', design)})")
         ax.set_xlabel(t("axis_pscore"))
         ax.set_ylabel(t("axis_persons"))
-        ax.legend(frameon=False)
-        label = f"fig-overlap-{design}-{treatment}".replace("_", "-")
-        caption = t("fig_overlap", treatment=t.label("treatment", treatment))
-        text += report.figure(fig, label, caption, t("alt_overlap"))
-    return text
+    for ax in list(axes.flat)[len(groups) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    label = "fig-overlap" if not report.city else f"fig-overlap-{report.city}".replace("_", "-")
+    return report.figure(fig, label, t("fig_overlap"), t("alt_overlap"))
 
 
-def _sensitivity(report: Report) -> str:
+def sensitivity(report: Report) -> str:
     t = report.t
     frame = report.exports.table("sensitivity")
     if frame is None:
@@ -391,6 +518,9 @@ def _sensitivity(report: Report) -> str:
         label_column(t, "measure"),
         Column("col_value", lambda r: t.number(r["value"], 2), True),
     ]
+    frame = headline_cells(report, frame)
+    frame = frame.sort_values(["design", "treatment", "outcome", "horizon", "measure"])
+    columns.insert(0, label_column(t, "design"))
     table = frame_table(t, frame, columns, t("tbl_sensitivity"), "tbl-sensitivity")
     return t("sensitivity_intro") + "\n\n" + table
 
@@ -426,7 +556,12 @@ def heterogeneity(report: Report) -> str:
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(t("axis_effect_pp"))
-    caption = t("fig_heterogeneity", outcome=t.label("outcome", outcome))
+    caption = t(
+        "fig_heterogeneity",
+        outcome=t.label("outcome", outcome),
+        horizon=int(rows["horizon"].iloc[0]) if rows["horizon"].notna().any() else "–",
+        treatment=" / ".join(t.label("treatment", v) for v in dict.fromkeys(rows["treatment"])),
+    )
     return text + report.figure(fig, "fig-heterogeneity", caption, t("alt_heterogeneity"))
 
 
@@ -460,39 +595,73 @@ def _pretrends(report: Report) -> str:
     return frame_table(t, frame, columns, t("tbl_pretrends"), "tbl-pretrends")
 
 
+HONEST_LIMIT_PP = 100.0  # outcomes are shares: no effect difference exceeds 100 pp
+
+
 def _honestdid(report: Report) -> str:
     t = report.t
     frame = report.city_rows(report.exports.table("honestdid"))
     if frame is None:
         return report.not_run("honestdid.csv")
     frame = _primary(frame[frame["design"] == "reform_did"])
-    frame = frame[
-        (frame["outcome"] == main_outcome(frame)) & (frame["horizon"] == first_horizon(frame))
-    ]
+    if frame.empty:
+        return report.not_run("honestdid.csv (reform_did)")
+    outcome, horizon = main_outcome(frame), first_horizon(frame)
+    frame = frame[(frame["outcome"] == outcome) & (frame["horizon"] == horizon)]
     methods = list(dict.fromkeys(frame["method"]))
-    fig, axes = style.figure(2.8, ncols=len(methods), sharey=True)
+    fig, axes = style.figure(2.9, ncols=len(methods), sharey=True)
     for ax, method in zip(axes[0], methods, strict=True):
-        for offset, (city, rows) in enumerate(frame[frame["method"] == method].groupby("city")):
-            rows = rows.sort_values("m")
-            x = rows["m"] + 0.02 * offset * (rows["m"].max() or 1)
-            ax.errorbar(
-                x,
-                (rows["ci_low"] + rows["ci_high"]) / 2 * PP,
-                yerr=(rows["ci_high"] - rows["ci_low"]) / 2 * PP,
-                fmt="none",
-                capsize=3,
-                label=t.label("city", city),
-                color=style.city_style(city)["color"],
-            )
+        cities = frame[frame["method"] == method].groupby("city", sort=False)
+        for offset, (city, rows) in enumerate(cities):
+            _honest_city(ax, t, city, rows.sort_values("m"), offset)
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_title(t.label("method", method))
-        ax.set_xlabel(t("axis_m"))
+        ax.set_xlabel(t("axis_m_" + method) if method in HONEST_AXES else t("axis_m"))
+        ax.legend(frameon=False, fontsize=7.5)
+    bound = frame[["ci_low", "ci_high"]].abs().max().max() * PP
+    bound = min(bound * 1.1 if pd.notna(bound) and bound > 0 else 10.0, HONEST_LIMIT_PP)
+    axes[0, 0].set_ylim(-bound, bound)
     axes[0, 0].set_ylabel(t("axis_effect_pp"))
-    axes[0, 0].legend(frameon=False)
-    return (
-        t("honestdid_intro")
-        + "\n\n"
-        + report.figure(fig, "fig-honestdid", t("fig_honestdid"), t("alt_honestdid"))
+    comparison = t.label("comparison", frame["comparison"].iloc[0])
+    caption = t(
+        "fig_honestdid",
+        outcome=t.label("outcome", outcome),
+        horizon=int(horizon),
+        comparison=comparison,
+    )
+    figure = report.figure(fig, "fig-honestdid", caption, t("alt_honestdid"))
+    return t("honestdid_intro") + "\n\n" + figure
+
+
+HONEST_AXES = ("relative_magnitude", "smoothness")
+
+
+def breakdown_value(rows: pd.DataFrame) -> float | None:
+    """The smallest allowed violation whose robust interval includes zero (None when the
+    parallel-trends interval already does, or no interval does)."""
+    rows = rows.sort_values("m")
+    if rows.empty or (rows["ci_low"].iloc[0] <= 0 <= rows["ci_high"].iloc[0]):
+        return None
+    covers = rows[(rows["ci_low"] <= 0) & (rows["ci_high"] >= 0)]
+    return float(covers["m"].iloc[0]) if len(covers) else None
+
+
+def _honest_city(ax, t, city: str, rows: pd.DataFrame, offset: int) -> None:
+    colour = style.city_style(city)["color"]
+    x = rows["m"] + 0.02 * offset * (rows["m"].max() or 1)
+    breakdown = breakdown_value(rows)
+    name = t.label("city", city)
+    if breakdown is not None:
+        name += f" ({t('breakdown_at', value=t.number(breakdown, 2))})"
+        ax.axvline(breakdown, color=colour, linestyle=":", linewidth=1)
+    ax.errorbar(
+        x,
+        (rows["ci_low"] + rows["ci_high"]) / 2 * PP,
+        yerr=(rows["ci_high"] - rows["ci_low"]) / 2 * PP,
+        fmt="none",
+        capsize=3,
+        label=name,
+        color=colour,
     )
 
 

@@ -44,13 +44,14 @@ def _run(cell: Cell, index: int, namespace: dict[str, Any], cwd: Path) -> str:
 
 
 def execute(parts: list[str | Cell], params: dict[str, Any], figure_dir: Path, cwd: Path) -> str:
-    """Run the cells in one namespace and return the document as Markdown."""
+    """Run the cells in one namespace and return the document as Markdown; figures of plain
+    plotting cells go to `figure_dir` (relative to `cwd`, as the Markdown refers to them)."""
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     namespace: dict[str, Any] = {"__name__": "__report__"}
     chunks: list[str] = []
-    figure_dir.mkdir(parents=True, exist_ok=True)
+    (cwd / figure_dir).mkdir(parents=True, exist_ok=True)
     for index, part in enumerate(parts):
         if isinstance(part, str):
             chunks.append(part)
@@ -67,7 +68,7 @@ def execute(parts: list[str | Cell], params: dict[str, Any], figure_dir: Path, c
             )
         for number in figures:
             path = figure_dir / f"{part.options.get('label', f'cell-{index}')}-{number}.png"
-            plt.figure(number).savefig(path, dpi=200, bbox_inches="tight")
-            chunks.append(_figure_markdown(part, path.resolve()))
+            plt.figure(number).savefig(cwd / path, dpi=200, bbox_inches="tight")
+            chunks.append(_figure_markdown(part, path))
         plt.close("all")
     return "".join(chunks)

@@ -40,7 +40,37 @@ class ExportFile:
         return self.name.rsplit(".", 1)[0]
 
 
+VERDICT_COLUMNS = (
+    "city",
+    "comparison",
+    "outcome",
+    "horizon",
+    "direction",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "inference",
+    "p_value",
+    "p_adjusted",
+    "pretrend_p",
+    "breakdown_mbar",
+    "mde",
+    "n_treated",
+    "n_control",
+    "verdict",
+    "reason",
+)
+
 CONTRACT: tuple[ExportFile, ...] = (
+    ExportFile(
+        "verdict.csv",
+        VERDICT_COLUMNS,
+        "The primary analysis: one row per pre-specified contrast (Rotterdam vs each "
+        "comparison) x outcome x horizon with honest interval, Holm-adjusted p, pre-trend p, "
+        "HonestDiD breakdown M-bar, MDE and the verdict (more_effective, less_effective, "
+        "no_distinguishable_difference, not_assessable) with its reason.",
+    ),
     ExportFile(
         "estimates.csv",
         TIDY_COLUMNS,

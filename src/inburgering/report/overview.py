@@ -11,13 +11,6 @@ from inburgering.report.tables import PP, estimate_cells, pipe_table
 ROUTES = ("b1", "onderwijs", "z", "b1_entree")
 
 
-def synthetic_notice(report: Report) -> str:
-    provenance = report.exports.provenance()
-    if provenance is None or provenance.get("data_source") != "synthetic":
-        return ""
-    return report.callout(report.t("synthetic_notice"), "warning", report.t("synthetic_title"))
-
-
 def headline_reform(report: Report) -> pd.DataFrame:
     """Headline reform effects on the main outcome at the first horizon, one row per city."""
     rows = report.estimates("reform_did", "att_overall")
@@ -53,7 +46,7 @@ def _finding(report: Report, row: pd.Series) -> str:
 
 def summary(report: Report) -> str:
     t = report.t
-    text = report.heading("summary") + synthetic_notice(report) + t("summary_intro") + "\n\n"
+    text = report.heading("summary") + report.synthetic_notice() + t("summary_intro") + "\n\n"
     rows = headline_reform(report)
     if rows.empty:
         return text + report.not_run("estimates.csv (reform_did, att_overall)")
@@ -103,34 +96,76 @@ def _composition(report: Report) -> str:
     frame = report.city_rows(report.exports.table("composition"))
     if frame is None:
         return report.not_run("composition.csv")
-    table = frame.pivot_table(index="cohort", columns="city", values="n", aggfunc="sum")
+    # min_count=1: a cell withheld by the output checks (empty n) stays missing, never 0.
+    table = frame.pivot_table(
+        index="cohort",
+        columns="city",
+        values="n",
+        aggfunc=lambda v: v.sum(min_count=1),
+        dropna=False,
+    )
     cities = [c for c in report.cities if c in table.columns]
-    fig, axes = style.figure(2.8)
-    ax = axes[0, 0]
-    for city in cities:
-        ax.plot(
-            table.index.astype(str),
-            table[city],
-            label=t.label("city", city),
-            linewidth=1.5,
-            **style.city_style(city),
-        )
-    ax.set_xlabel(t("axis_cohort"))
-    ax.set_ylabel(t("axis_persons"))
-    ax.tick_params(axis="x", rotation=45)
-    ax.legend(frameon=False, ncols=4)
-    groups = frame.pivot_table(index="group", columns="city", values="n", aggfunc="sum")
+    fig = _composition_figure(report, table, cities)
+    groups = frame.groupby(["group", "city"])["n"]
+    shown, cells = groups.sum(min_count=1), groups.size()
+    withheld = groups.apply(lambda v: int(v.isna().sum()))
     rows = [
-        [t.label("group", g)] + [t.count(groups.loc[g, c]) for c in cities] for g in groups.index
+        [t.label("group", g)]
+        + [
+            _group_total(t, shown.get((g, c)), withheld.get((g, c), 0), cells.get((g, c), 0))
+            for c in cities
+        ]
+        for g in dict.fromkeys(frame["group"])
     ]
     header = [t("col_group")] + [t.label("city", c) for c in cities]
+    caption = t("tbl_composition")
+    if int(withheld.sum()):
+        caption += " " + t("tbl_composition_withheld")
     return (
         report.figure(fig, "fig-composition", t("fig_composition"), t("alt_composition"))
-        + pipe_table(
-            header, rows, t("tbl_composition"), "tbl-composition", [False] + [True] * len(cities)
-        )
+        + pipe_table(header, rows, caption, "tbl-composition", [False] + [True] * len(cities))
         + "\n"
     )
+
+
+def _group_total(t, total: float | None, withheld: int, cells: int) -> str:
+    """A group total; when some of its cells were withheld, the published cells' sum is a
+    lower bound and says so ("≥ 58"; the caption explains)."""
+    if withheld == cells or total is None or pd.isna(total):
+        return t("suppressed")
+    return t("at_least", value=t.count(total)) if withheld else t.count(total)
+
+
+def _composition_figure(report: Report, table: pd.DataFrame, cities: list[str]):
+    """Persons per cohort and city; withheld cells are gaps in the line, marked at the axis."""
+    t = report.t
+    fig, axes = style.figure(2.8)
+    ax = axes[0, 0]
+    x = list(range(len(table.index)))
+    marked = False
+    for city in cities:
+        values = table[city]
+        ax.plot(x, values, label=t.label("city", city), linewidth=1.5, **style.city_style(city))
+        gaps = [i for i, v in zip(x, values, strict=True) if pd.isna(v)]
+        if gaps:
+            ax.plot(
+                gaps,
+                [0] * len(gaps),
+                linestyle="none",
+                marker="x",
+                markersize=5,
+                color=style.city_style(city)["color"],
+                clip_on=False,
+                label=None if marked else t("legend_suppressed"),
+            )
+            marked = True
+    ax.set_ylim(bottom=0)
+    step = max(1, len(x) // 12)
+    ax.set_xticks(x[::step], [str(c) for c in table.index][::step], rotation=45)
+    ax.set_xlabel(t("axis_cohort"))
+    ax.set_ylabel(t("axis_persons"))
+    ax.legend(frameon=False, ncols=3, fontsize=7.5)
+    return fig
 
 
 def _route_mix(report: Report) -> str:
@@ -181,7 +216,7 @@ def _route_mix_figure(report: Report, bars: dict[str, dict[str, float]]):
     ax.set_xlabel(t("axis_share_routes"))
     ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
     ax.grid(axis="y", visible=False)
-    ax.legend(frameon=False, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    fig.legend(frameon=False, ncols=4, loc="outside lower center")
     return fig
 
 

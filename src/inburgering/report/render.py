@@ -1,5 +1,11 @@
 """Render Quarto (.qmd) reports to self-contained HTML and PDF.
 
+The sources (the .qmd files and ``_quarto.yml`` beside the document) are first copied into the
+work folder and rendered there: cells run with that copy as working directory and write their
+figures below it, so figure paths are relative and inside the project (Quarto reads an absolute
+path as project-relative, and Typst refuses files outside its root), concurrent renders never
+share a folder, and Quarto's scratch folders never land in the source tree.
+
 With the Quarto CLI on PATH, Quarto renders. Otherwise (CBS RA has no internet and the CLI
 downloads its binary) the fallback does what Quarto would for the features the sources use:
 includes and cells (see document.py / execute.py), then pandoc from ``pypandoc-binary`` with the
@@ -14,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,10 +43,23 @@ LUA_FILTER = HERE / "filters" / "quarto.lua"
 CSS = HERE / "assets" / "report.css"
 TYPST_PREAMBLE = HERE / "assets" / "preamble.typ"
 FORMATS = {".html": "html", ".pdf": "typst"}
+RENDERERS = ("auto", "quarto", "builtin")
+RAW_TYPST = "`{=typst}"  # inline raw Typst in header-includes: `#set page(...)`{=typst}
 # Keys that configure Quarto itself rather than describe the document.
 NOT_METADATA = ("format", "execute", "jupyter", "project", "engine")
 # Format options the fallback turns into pandoc flags rather than metadata.
-PANDOC_FLAGS = ("toc", "toc-depth", "number-sections", "embed-resources", "execute")
+PANDOC_FLAGS = (
+    "toc",
+    "toc-depth",
+    "number-sections",
+    "embed-resources",
+    "execute",
+    "html-math-method",
+    "include-in-header",
+)
+# Quarto warnings about its own installation rather than the document: an install without the
+# optional typst-gather binary stages all of Quarto's Typst packages instead of the needed ones.
+QUARTO_INSTALL_WARNINGS = ("typst-gather analyze failed",)
 IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]*)\"", re.IGNORECASE)
 
 
@@ -56,20 +76,40 @@ def render(
     params: Mapping[str, Any],
     work_dir: Path,
     metadata: Mapping[str, Any] | None = None,
+    renderer: str = "auto",
 ) -> None:
     """Render `source` to each output (format from the suffix: .html, .pdf).
 
     `params` override the cell tagged ``parameters``; `metadata` overrides the front matter
-    (title, lang, crossref prefixes: what a translated edition changes).
+    (title, lang, crossref prefixes: what a translated edition changes). `renderer` is
+    ``quarto`` (the CLI), ``builtin`` (the fallback) or ``auto`` (Quarto when on PATH).
     """
+    if renderer not in RENDERERS:
+        raise RenderError(f"renderer {renderer!r} unknown; use one of {RENDERERS}")
+    use_quarto = renderer == "quarto" or (renderer == "auto" and shutil.which("quarto"))
+    if renderer == "quarto" and not shutil.which("quarto"):
+        raise RenderError("renderer 'quarto' asked for but the Quarto CLI is not on PATH")
     outputs = [Path(output)] if isinstance(output, str | os.PathLike) else [Path(p) for p in output]
     _formats(outputs)
     work_dir.mkdir(parents=True, exist_ok=True)
-    if shutil.which("quarto"):
-        _render_quarto(source, outputs, dict(params), work_dir, dict(metadata or {}))
+    staged = _stage_sources(source, work_dir / "source")
+    if use_quarto:
+        _render_quarto(staged, outputs, dict(params), work_dir, dict(metadata or {}))
     else:
-        _render_fallback(source, outputs, dict(params), work_dir, dict(metadata or {}))
+        _render_fallback(staged, outputs, dict(params), work_dir, dict(metadata or {}))
     log.info("rendered %s -> %s", source, ", ".join(map(str, outputs)))
+
+
+def _stage_sources(source: Path, folder: Path) -> Path:
+    """Copy the document's folder's sources (.qmd, _quarto.yml) into `folder`; the staged
+    document's path."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for path in source.parent.iterdir():
+        if path.is_file() and (path.suffix == ".qmd" or path.name == "_quarto.yml"):
+            shutil.copyfile(path, folder / path.name)
+    return folder / source.name
 
 
 def _render_quarto(
@@ -94,11 +134,31 @@ def _render_quarto(
             "--metadata-file",
             str(metadata_file.resolve()),
         ]
-        completed = subprocess.run(arguments, capture_output=True, text=True)
+        completed = subprocess.run(arguments, capture_output=True, text=True, env=_quarto_env())
         if completed.returncode != 0:
             raise RenderError(f"quarto render {source} --to {fmt} failed:\n{completed.stderr}")
+        _check_quarto_warnings(source, fmt, completed.stderr)
         with atomic_path(output) as tmp:
             shutil.copyfile(work_dir / f"{source.stem}{output.suffix}", tmp)
+
+
+def _quarto_env() -> dict[str, str]:
+    """Quarto runs the cells with the Python named in QUARTO_PYTHON: this one (the project's
+    environment, which has Jupyter and the package), unless the user chose another."""
+    return {**os.environ, "QUARTO_PYTHON": os.environ.get("QUARTO_PYTHON", sys.executable)}
+
+
+def _check_quarto_warnings(source: Path, fmt: str, stderr: str) -> None:
+    """A Quarto warning (an unresolved cross-reference, a missing figure) fails the render, as
+    it would in the fallback; warnings about Quarto's own installation are only logged."""
+    warnings = [
+        line for line in stderr.splitlines() if line.lstrip("\x1b[0123456789;m").startswith("WARN")
+    ]
+    problems = [w for w in warnings if not any(known in w for known in QUARTO_INSTALL_WARNINGS)]
+    for warning in warnings:
+        log.warning("quarto (%s, %s): %s", source.name, fmt, warning)
+    if problems:
+        raise RenderError(f"quarto render {source} --to {fmt} warned:\n{stderr.strip()}")
 
 
 def _document_metadata(source: Path, front: dict, overrides: dict) -> dict[str, Any]:
@@ -113,8 +173,8 @@ def _render_fallback(
     source: Path, outputs: list[Path], params: dict, work_dir: Path, metadata: dict
 ) -> None:
     front, parts = read_source(source)
-    markdown = execute(parts, params, work_dir / "figures", cwd=source.parent.resolve())
-    markdown_path = work_dir / f"{source.stem}.md"
+    markdown = execute(parts, params, Path("_figures") / "cells", cwd=source.parent.resolve())
+    markdown_path = source.parent / f"{source.stem}.md"
     markdown_path.write_text(markdown, encoding="utf-8")
     document = _document_metadata(source, front, metadata)
     project = project_options(source)
@@ -168,7 +228,16 @@ def _html(markdown: Path, output: Path, metadata: dict, options: dict, work_dir:
     with atomic_path(output) as tmp:
         arguments = _common_arguments(markdown, metadata_file, options)
         _pandoc(
-            [*arguments, "--to", "html5", "--embed-resources", f"--css={CSS}", "-o", str(tmp)],
+            [
+                *arguments,
+                "--to",
+                "html5",
+                "--embed-resources",
+                f"--css={CSS}",
+                *(["--mathml"] if options.get("html-math-method") == "mathml" else []),
+                "-o",
+                str(tmp),
+            ],
             str(output),
         )
         missing = [
@@ -192,7 +261,13 @@ def _typst_header(metadata: dict) -> str:
         f"#show {target}: set {element}(supplement: [{text}])"
         for target, element, text in supplements
     ]
-    return TYPST_PREAMBLE.read_text(encoding="utf-8") + "\n".join(rules) + "\n"
+    # --include-in-header replaces the header-includes variable: carry its raw Typst over.
+    raw = [
+        block.removeprefix("`").removesuffix(RAW_TYPST)
+        for block in metadata.get("header-includes") or []
+        if str(block).endswith(RAW_TYPST)
+    ]
+    return TYPST_PREAMBLE.read_text(encoding="utf-8") + "\n".join(rules + raw) + "\n"
 
 
 def _pdf(markdown: Path, output: Path, metadata: dict, options: dict, work_dir: Path) -> None:
@@ -202,7 +277,7 @@ def _pdf(markdown: Path, output: Path, metadata: dict, options: dict, work_dir: 
     metadata_file = _write_metadata(work_dir / "metadata-typst.yml", typst_metadata)
     header = work_dir / "header.typ"
     header.write_text(_typst_header(metadata), encoding="utf-8")
-    typ = work_dir / f"{markdown.stem}.typ"
+    typ = markdown.with_suffix(".typ")  # beside the Markdown: figure paths are relative to it
     arguments = _common_arguments(markdown, metadata_file, options)
     # Quarto's documents start sections at level 2; Typst numbers from level 1.
     arguments += ["--to", "typst", "--shift-heading-level-by=-1", f"--include-in-header={header}"]

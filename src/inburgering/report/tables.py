@@ -25,9 +25,23 @@ def pipe_table(
 ) -> str:
     """A Markdown pipe table with a numbered caption (``: caption {#tbl-x}``)."""
     numeric = numeric or [False] * len(header)
-    align = ["---:" if right else ":---" for right in numeric]
+    align = [
+        "-" * width + ":" if right else ":" + "-" * width
+        for right, width in zip(numeric, _dash_widths(header, rows), strict=True)
+    ]
     lines = [_row(header), _row(align), *(_row(r) for r in rows)]
     return "\n".join(lines) + f"\n\n: {caption} {{#{label}}}\n"
+
+
+def _dash_widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Separator dashes in proportion to each column's widest cell (headers count by their
+    longest word, as they may wrap). Pandoc sizes the columns of a wide pipe table by these
+    dashes (Quarto renders with 72 columns), so an interval column gets the room it needs
+    instead of an equal share, and intervals do not wrap."""
+    widths = [max((len(w) for w in str(h).split()), default=1) for h in header]
+    for row in rows:
+        widths = [max(w, len(str(cell))) for w, cell in zip(widths, row, strict=True)]
+    return [max(3, w) for w in widths]
 
 
 @dataclass(frozen=True)
@@ -68,9 +82,13 @@ def effect(t: Translator, value: float, scale: float = PP, digits: int = 1) -> s
 
 
 def interval(t: Translator, low: float, high: float, scale: float = PP, digits: int = 1) -> str:
+    """ "[low, high]"; a dash when there is none (randomization inference gives a p-value only):
+    only a caller that knows the disclosure rules withheld a value says "suppressed"."""
     if pd.isna(low) or pd.isna(high):
-        return t("suppressed")
-    return f"[{t.number(low * scale, digits)}, {t.number(high * scale, digits)}]"
+        return "–"
+    # With decimal commas (Dutch) the bounds are separated by a semicolon: "[2,4; 19,9]".
+    separator = "; " if t.language == "nl" else ", "
+    return f"[{t.number(low * scale, digits)}{separator}{t.number(high * scale, digits)}]"
 
 
 def p_value(t: Translator, value: float) -> str:
@@ -92,9 +110,8 @@ def estimate_cells(t: Translator, row: pd.Series, scale: float = PP) -> list[str
     undefined with one treated cluster) shows a dash: "suppressed" is kept for the rows the
     disclosure rules withheld."""
     withheld = is_true(row.get("suppressed", False))
-    no_interval = pd.isna(row["ci_low"]) or pd.isna(row["ci_high"])
     return [
         effect(t, row["estimate"], scale),
-        "–" if no_interval and not withheld else interval(t, row["ci_low"], row["ci_high"], scale),
+        t("suppressed") if withheld else interval(t, row["ci_low"], row["ci_high"], scale),
         counts(t, row["n_treated"], row["n_control"]),
     ]

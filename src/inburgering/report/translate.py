@@ -59,6 +59,8 @@ class Translator:
     def number(self, value: float, digits: int = 1, sign: bool = False) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return self("suppressed")
+        if round(value, digits) == 0:  # never "-0.0" or "+0.0": a rounded zero has no sign
+            value, sign = 0.0, False
         text = f"{value:+,.{digits}f}" if sign else f"{value:,.{digits}f}"
         if self.language == "nl":  # 1.234,5 instead of 1,234.5
             text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")

@@ -1,0 +1,210 @@
+"""What a demanding reader checks: the verdict up front, page count, figure size, suppressed
+cells never shown as zero, no code or paths in prose, captions beside their floats, and both
+editions (issue #17). Rendered with the built-in renderer; test_quarto.py renders with Quarto."""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import render_report
+from export_fixtures import verdict_table
+from PIL import Image
+
+from inburgering.report import style
+
+needs_poppler = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="poppler-utils not installed (pdftotext)"
+)
+MAX_PAGES = 20
+MAX_FIGURE_BYTES = 250_000
+MAX_HTML_BYTES = 2_000_000
+# The widest figure is the printed text width at the saved resolution (plus a tight-bbox margin).
+MAX_FIGURE_WIDTH = int(style.FULL_WIDTH * style.DPI * 1.12)
+MAX_FIGURE_HEIGHT = int(9.0 * style.DPI)  # at most a page of A4 text height
+# What must never appear in the prose of a report: export paths, commands, raw codes.
+RAW = re.compile(
+    r"results/|make \w|\.csv\b|\bMbar\b|\b[a-z]+_vs_[a-z0-9_]+\b|cohort_\d{4}Q\d|"
+    r"nearest_\dto\d|gate_dr|\b(?:rest_nl|den_haag|reform_did|city_matching)\b|"
+    r"\{=\w+\}|#set page"
+)
+
+
+def visible_text(page: str) -> str:
+    """The text a reader sees: no tags, scripts, styles or embedded images."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.DOTALL | re.IGNORECASE)
+    page = re.sub(r"<[^>]+>", " ", page)
+    return html_module.unescape(page)
+
+
+def section(page: str, start: str, end: str) -> str:
+    """The visible text between two section anchors (``id="sec-..."``)."""
+    body = page[page.index(f'id="sec-{start}"') :]
+    return visible_text(body[: body.index(f'id="sec-{end}"')])
+
+
+def pdf_pages(pdf: Path) -> list[str]:
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return text.split("\f")[:-1]
+
+
+def figures(html: Path) -> list[Path]:
+    return sorted((html.parent / f".{html.stem}_files" / "source" / "_figures").rglob("*.png"))
+
+
+def test_executive_summary_leads_with_the_verdict(full_main):
+    summary = section(full_main[0].read_text(encoding="utf-8"), "summary", "data")
+    for comparison in ("Amsterdam", "Den Haag", "Utrecht", "rest of the Netherlands"):
+        assert f"Compared with {comparison}:" in summary, comparison
+    assert "Rotterdam was more effective in participation at 12 months" in summary
+    assert "Rotterdam was less effective in employed at 24 months" in summary
+    assert "the pre-reform trends already differed" in summary
+    assert 'id="fig-verdict"' in full_main[0].read_text(encoding="utf-8")
+
+
+def test_without_verdict_the_report_says_the_primary_analysis_was_not_run(minimal_export, tmp_path):
+    page = render_report(minimal_export, tmp_path, "main")[0].read_text()
+    assert "The primary analysis was not run" in section(page, "summary", "data")
+
+
+def test_primary_table_has_comparisons_as_columns_and_withheld_rows_suppressed(full_main):
+    page = full_main[0].read_text(encoding="utf-8")
+    table = page[page.index('id="tbl-primary"') :]
+    table = visible_text(table[: table.index("</table>")])
+    for header in ("Amsterdam", "Den Haag", "Utrecht", "rest of the Netherlands"):
+        assert header in table
+    for statistic in ("Honest SE (pp)", "Adjusted p (Holm)", "Pre-trend p", "MDE (pp)"):
+        assert statistic in table
+    # Utrecht x employed x 12 months has no estimate in the fixture: suppressed, not 0.
+    block = table[table.index("employed at 12 months") : table.index("employed at 24 months")]
+    assert "suppressed" in block
+    suppressed = verdict_table()["estimate"].isna().sum()
+    assert suppressed == 1
+
+
+@needs_poppler
+def test_main_pdf_is_at_most_20_pages_and_page_1_is_the_summary(full_main):
+    pages = pdf_pages(full_main[1])
+    assert len(pages) <= MAX_PAGES, f"{len(pages)} pages"
+    assert "Executive summary" in pages[0] and "Compared with Amsterdam" in pages[0]
+    assert all("SYNTHETIC DATA" in page for page in pages)  # a synthetic run, every page
+
+
+def image_pages(pdf: Path) -> set[int]:
+    listing = subprocess.run(
+        ["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
+    return {int(line.split()[0]) for line in listing if line.strip()}
+
+
+@needs_poppler
+def test_every_caption_is_on_the_page_of_its_float(full_main):
+    """A table caption (above its table) never ends a page; a figure caption (below its figure)
+    is on a page that holds an image."""
+    with_images = image_pages(full_main[1])
+    for number, page in enumerate(pdf_pages(full_main[1]), start=1):
+        lines = [line.strip() for line in page.splitlines() if line.strip()]
+        body = [line for line in lines if not re.fullmatch(r"\d+|SYNTHETIC DATA", line)]
+        assert body, f"page {number} is empty"
+        assert not re.match(r"Table \d+:", body[-1]), f"page {number} ends with {body[-1]!r}"
+        if any(re.match(r"Figure \d+:", line) for line in body):
+            assert number in with_images, f"page {number}: figure caption without its figure"
+
+
+def test_figures_are_legible_and_small(full_main):
+    paths = figures(full_main[0])
+    assert len(paths) >= 8
+    for path in paths:
+        width, height = Image.open(path).size
+        assert path.stat().st_size <= MAX_FIGURE_BYTES, f"{path.name}: {path.stat().st_size:,} B"
+        assert width <= MAX_FIGURE_WIDTH and height <= MAX_FIGURE_HEIGHT, (path.name, width, height)
+    assert full_main[0].stat().st_size <= MAX_HTML_BYTES
+
+
+def test_love_plot_shows_at_most_20_covariates_by_readable_name(full_main, full_export, tmp_path):
+    page = visible_text(full_main[0].read_text(encoding="utf-8"))
+    assert "the 20 worst-balanced of 29 covariates, worst first" in page
+    appendix = visible_text(
+        render_report(full_export, tmp_path, "appendix-methods")[0].read_text(encoding="utf-8")
+    )
+    assert "cohort: 2024Q4" in appendix and "cohort_2024Q4" not in appendix
+
+
+def test_withheld_composition_cells_are_never_zero(full_main):
+    page = full_main[0].read_text(encoding="utf-8")
+    table = page[page.index('id="tbl-composition"') :]
+    table = visible_text(table[: table.index("</table>")])
+    utrecht = [line for line in table.splitlines() if line.strip()]
+    assert "suppressed" in table  # "overig" in Utrecht: every cell withheld
+    assert "≥ 240" in table  # Utrecht statushouders: 3 of 4 cohort cells published, a lower bound
+    assert not any(re.fullmatch(r"0", cell.strip()) for cell in utrecht)
+
+
+def test_no_code_or_paths_in_the_prose(full_main, full_export, tmp_path):
+    city = render_report(full_export, tmp_path, "city", "en", "utrecht")[0]
+    for path in (full_main[0], city):
+        text = visible_text(path.read_text(encoding="utf-8"))
+        found = sorted(set(RAW.findall(text)))
+        assert found == [], f"{path.name}: {found}"
+        assert 'class="synthetic-mark"' in path.read_text(encoding="utf-8")
+
+
+def test_city_report_contains_only_its_own_material(full_export, tmp_path):
+    page = render_report(full_export, tmp_path, "city", "en", "utrecht")[0].read_text()
+    text = visible_text(page)
+    assert "Compared with Utrecht:" in text and "Compared with Amsterdam:" not in text
+    assert "per G4 city" not in text
+    assert "Z-route vs B1-route" not in text  # pooled route matching: the main report
+
+
+def test_dutch_edition_uses_semicolons_in_intervals_and_cbs_terms(full_export, tmp_path):
+    page = render_report(full_export, tmp_path, "main", "nl")[0].read_text(encoding="utf-8")
+    text = visible_text(page)
+    assert re.search(r"\[−?\d+,\d; −?\d+,\d\]", text)
+    assert not re.search(r"\[−?\d+,\d, −?\d+,\d\]", text)
+    assert "outputcontrole" in text and "onthulling" not in text
+    for english in ("Executive summary", "Compared with", "Primary analysis", "suppressed"):
+        assert english not in text, english
+
+
+def test_rounded_zero_has_no_sign():
+    from inburgering.report.translate import Translator
+
+    assert Translator("en").number(-0.04, 1, sign=True) == "0.0"
+    assert Translator("nl").number(-0.04, 1) == "0,0"
+    assert Translator("en").number(-0.06, 1) == "\u22120.1"
+
+
+def test_verdict_fixture_follows_the_contract():
+    from inburgering.report.inputs import VERDICT_COLUMNS
+
+    frame = verdict_table()
+    assert tuple(frame.columns) == VERDICT_COLUMNS
+    assert set(frame["verdict"]) == {
+        "more_effective",
+        "less_effective",
+        "no_distinguishable_difference",
+        "not_assessable",
+    }
+    assert pd.api.types.is_numeric_dtype(frame["horizon"])
+
+
+def test_validation_shows_truth_beside_headline_and_na_without_interval(full_export, tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(full_export, export)
+    frame = pd.read_csv(export / "validation.csv")
+    frame.loc[frame["design"] == "heterogeneity", ["ci_low", "ci_high"]] = None
+    frame.to_csv(export / "validation.csv", index=False)
+    page = render_report(export, tmp_path / "out", "appendix-methods")[0].read_text()
+    table = page[page.index('id="tbl-validation"') :]
+    table = visible_text(table[: table.index("</table>")])
+    heterogeneity = table.split("heterogeneity")[1].split("instrument DiD")[0]
+    assert "n/a" in heterogeneity and "0%" not in heterogeneity
+    assert 'id="tbl-headline-truth"' in page and "Truth (pp)" in page
