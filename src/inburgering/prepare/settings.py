@@ -43,6 +43,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     max_repair_share: float = 0.05
     chunk_rows: int = 500_000
+    read_processes: int = 1
     memory_limit: str = "3GB"
 
     @classmethod
@@ -60,5 +61,6 @@ class Settings:
             limits=Limits.from_config(validation),
             max_repair_share=float(validation["max_repair_share"]),
             chunk_rows=int(prepare["chunk_rows"]),
+            read_processes=int(prepare["read_processes"]),
             memory_limit=str(prepare["memory_limit"]),
         )

@@ -55,6 +55,7 @@ class Sources:
             distinct=distinct,
             optional=self.settings.optional_columns.get(table, ()),
             chunk_rows=self.settings.chunk_rows,
+            processes=self.settings.read_processes,
         )
         return v.drop_duplicates(self.dq, loaded)
 
