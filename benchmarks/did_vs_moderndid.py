@@ -201,11 +201,14 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run_child(args: list[str], env: dict) -> dict:
-    """Run one child, sampling its process tree's RSS every 50 ms; return its JSON + peaks."""
-    with tempfile.TemporaryFile("w+") as out:
-        popen = subprocess.Popen([sys.executable, __file__, *args], stdout=out, env=env)
+def run_child(args: list[str], env: dict, cap_gb: float) -> dict:
+    """Run one child, sampling its process tree's RSS every 0.2 s and stopping it when that
+    exceeds cap_gb; return its JSON + peaks, or ``failed`` with the reason."""
+    cap = cap_gb * 2**30
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        popen = subprocess.Popen([sys.executable, __file__, *args], stdout=out, stderr=err, env=env)
         peak = [0]
+        capped = threading.Event()
         done = threading.Event()
 
         def sample() -> None:
@@ -215,7 +218,13 @@ def run_child(args: list[str], env: dict) -> dict:
                     peak[0] = max(peak[0], _tree_rss(proc))
                 except psutil.NoSuchProcess:
                     return
-                done.wait(0.05)
+                if peak[0] > cap:
+                    capped.set()
+                    for p in [*proc.children(recursive=True), proc]:
+                        with contextlib.suppress(psutil.NoSuchProcess):
+                            p.kill()
+                    return
+                done.wait(0.2)
 
         sampler = threading.Thread(target=sample)
         sampler.start()
@@ -223,11 +232,16 @@ def run_child(args: list[str], env: dict) -> dict:
         done.set()
         sampler.join()
         popen.returncode = os.waitstatus_to_exitcode(status)
+        peak_mb = max(peak[0] / 2**20, usage.ru_maxrss / 1024)
+        if capped.is_set():
+            return {"failed": f"stopped at the {cap_gb:g} GB memory cap", "peak_mb": peak_mb}
         if popen.returncode != 0:
-            raise SystemExit(f"child {args} failed with exit code {popen.returncode}")
+            err.seek(0)
+            lines = err.read().strip().splitlines() or [""]
+            return {"failed": f"exit code {popen.returncode}: {lines[-1]}", "peak_mb": peak_mb}
         out.seek(0)
         result = json.loads(out.read().strip().splitlines()[-1])
-    result["peak_mb"] = max(peak[0] / 2**20, usage.ru_maxrss / 1024)
+    result["peak_mb"] = peak_mb
     return result
 
 
@@ -310,6 +324,13 @@ def main() -> None:
         help="BLAS threads in both children (1: on a shared machine a second spinning thread "
         "makes times erratic); 'inherit' leaves the environment as it is",
     )
+    parser.add_argument(
+        "--memory-cap-gb",
+        type=float,
+        default=12.0,
+        help="process-tree RSS at which a child is stopped (and reported as failed), so a run "
+        "cannot push the shared machine into the OOM killer",
+    )
     parser.add_argument("--child", choices=["ours", PEER])
     parser.add_argument("--peer-path")
     args = parser.parse_args()
@@ -328,20 +349,26 @@ def main() -> None:
         for which in ("ours", PEER):
             child_args = ["--child", which, "--units", str(units), "--periods", str(args.periods)]
             child_args += ["--draws", str(args.draws), "--peer-path", str(peer_path)]
-            results[which] = run_child(child_args, env)
-        cmp = compare(results["ours"], results[PEER])
-        report(units, args, results["ours"], results[PEER], cmp)
-        runs.append({"units": units, **results, "comparison": cmp})
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "periods": args.periods,
-        "draws": args.draws,
-        "peer_version": version,
-        "blas_threads": args.blas_threads,
-        "load_average": os.getloadavg(),
-        "cpus": os.cpu_count(),
-    }
-    RESULTS.write_text(json.dumps({**meta, "runs": runs}, indent=2) + "\n")
+            results[which] = run_child(child_args, env, args.memory_cap_gb)
+        failed = {k: v["failed"] for k, v in results.items() if "failed" in v}
+        if failed:
+            print(f"\n== {units:,} units: failed {failed}")
+            runs.append({"units": units, **results})
+        else:
+            cmp = compare(results["ours"], results[PEER])
+            report(units, args, results["ours"], results[PEER], cmp)
+            runs.append({"units": units, **results, "comparison": cmp})
+        meta = {
+            "periods": args.periods,
+            "draws": args.draws,
+            "peer_version": version,
+            "blas_threads": args.blas_threads,
+            "memory_cap_gb": args.memory_cap_gb,
+            "load_average": os.getloadavg(),
+            "cpus": os.cpu_count(),
+        }
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps({**meta, "runs": runs}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from inburgering.did.bootstrap import (
     summarize_draws,
 )
 from inburgering.did.errors import DidError
-from inburgering.did.estimators import PANEL_ESTIMATORS, RC_ESTIMATORS
+from inburgering.did.estimators import PANEL_ESTIMATORS, RC_ESTIMATORS, panel_pscore
 from inburgering.did.preprocess import Prepared, prepare
 from inburgering.did.result import AttGtResult
 
@@ -55,6 +55,8 @@ def _estimate_panel(prep: Prepared, method: str, cells: list) -> tuple[list, np.
     # Column-major: each cell writes one contiguous column.
     inf = np.zeros((n, len(cells)), order="F")
     out = []
+    # Propensity scores by (cohort, covariate period): reused while the comparison units match.
+    pscores: dict[tuple, tuple[np.ndarray, tuple]] = {}
     for j, (g, is_g, cur, base, C, _post, ref) in enumerate(cells):
         t = prep.times[cur]
         if ref:
@@ -64,10 +66,18 @@ def _estimate_panel(prep: Prepared, method: str, cells: list) -> tuple[list, np.
         n_control = int(C.sum())
         if n_control == 0:
             raise DidError(f"{_where(g, t)}: no comparison units")
-        X = prep.X[min(cur, base) if prep.X.shape[0] > 1 else 0][idx]
+        period = min(cur, base) if prep.X.shape[0] > 1 else 0
+        X = prep.X[period][idx]
         dy = prep.Y[idx, cur] - prep.Y[idx, base]
         D = is_g[idx].astype(float)
-        att, psi = estimator(dy, D, X, prep.w[idx], _where(g, t))
+        extra = {}
+        if method in ("dr", "ipw"):
+            cached = pscores.get((g, period))
+            if cached is None or not np.array_equal(cached[0], C):
+                cached = (C, panel_pscore(D, X, prep.w[idx], _where(g, t)))
+                pscores[(g, period)] = cached
+            extra["pscore"] = cached[1]
+        att, psi = estimator(dy, D, X, prep.w[idx], _where(g, t), **extra)
         inf[idx, j] = psi * (n / idx.size)
         out.append((float(att), idx.size, int(is_g.sum()), n_control))
     return out, inf
