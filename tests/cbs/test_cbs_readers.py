@@ -94,3 +94,34 @@ def test_distinct_values_cover_unfiltered_rows(worlds):
     )
     assert loaded.frame["object_id"].tolist() == ["A1"]
     assert loaded.distinct["municipality"] == {"0599", "0363", "0344", "0014"}
+
+
+def test_each_file_logs_rows_read_kept_and_rate(tmp_path, caplog):
+    path = tmp_path / "SPOLISBUS2020V1.sav"
+    ids = [f"{i:09d}" for i in range(1000)]
+    pyreadstat.write_sav(pd.DataFrame({"RINPERSOON": ids, "SECM": ["11"] * 1000}), str(path))
+    with caplog.at_level("INFO", logger="inburgering.cbs.readers"):
+        read_file(path, "sav", ["RINPERSOON"], keep=("RINPERSOON", ids[:3]), chunk_rows=100)
+    (line,) = [r.getMessage() for r in caplog.records if path.name in r.getMessage()]
+    assert "1000 rows read, 3 kept" in line and line.endswith("rows/s")
+
+
+@pytest.mark.parametrize("fmt", ["sav", "dta"])
+def test_parallel_chunk_reading_reads_the_same(tmp_path, fmt):
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "RINPERSOON": [f"{i:09d}" for i in rng.integers(0, 10**9, 5000)],
+            "LOON": rng.normal(size=5000).round(2),
+            "START": pd.to_datetime("2020-01-01")
+            + pd.to_timedelta(rng.integers(0, 900, 5000), "D"),
+        }
+    )
+    path = tmp_path / f"jobs.{fmt}"
+    (pyreadstat.write_sav if fmt == "sav" else pyreadstat.write_dta)(frame, str(path))
+    keep = ("RINPERSOON", set(frame["RINPERSOON"].iloc[::7]))
+    columns = ["RINPERSOON", "LOON", "START"]
+    single = read_file(path, fmt, columns, keep=keep, chunk_rows=1500)
+    parallel = read_file(path, fmt, columns, keep=keep, chunk_rows=1500, processes=2)
+    pd.testing.assert_frame_equal(single, parallel)
+    assert len(single) >= 5000 // 7

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -135,9 +136,13 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({column: _text(frame[column]) for column in frame.columns})
 
 
-def _chunks(path: Path, fmt: str, columns: list[str], rows: int) -> Iterator[pd.DataFrame]:
+def _chunks(
+    path: Path, fmt: str, columns: list[str], rows: int, processes: int = 1
+) -> Iterator[pd.DataFrame]:
     if fmt in ("sav", "dta"):
         reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
+        # Several processes parse parts of each chunk (benchmarks/register_scale.py).
+        parallel = {"multiprocess": True, "num_processes": processes} if processes > 1 else {}
         for chunk, _ in pyreadstat.read_file_in_chunks(
             reader,
             str(path),
@@ -145,6 +150,7 @@ def _chunks(path: Path, fmt: str, columns: list[str], rows: int) -> Iterator[pd.
             usecols=columns,
             apply_value_formats=False,
             dates_as_pandas_datetime=True,
+            **parallel,
         ):
             yield chunk
     elif fmt == "parquet":
@@ -181,8 +187,13 @@ def _scan(
     keep: tuple[str, Collection[str]] | None,
     distinct: Collection[str],
     chunk_rows: int,
+    processes: int = 1,
 ) -> tuple[pd.DataFrame, dict[str, set[str]]]:
-    """Read chunk by chunk: keep the wanted rows, collect distinct values over all rows."""
+    """Read chunk by chunk: keep the wanted rows, collect distinct values over all rows.
+
+    Logs one progress line per file: rows read, rows kept and the read rate.
+    """
+    started = time.perf_counter()
     wanted = None
     if keep is not None:
         values = list(keep[1]) if isinstance(keep[1], set | frozenset) else keep[1]
@@ -191,7 +202,7 @@ def _scan(
     kept = []
     offset = 0
     try:
-        for raw in _chunks(path, fmt, columns, chunk_rows):
+        for raw in _chunks(path, fmt, columns, chunk_rows, processes):
             rows = np.arange(offset, offset + len(raw))
             offset += len(raw)
             for column in distinct:
@@ -208,10 +219,20 @@ def _scan(
         raise
     except Exception as error:
         raise StageError(_read_failure(path, error, offset)) from error
-    if not kept:
-        empty = pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
-        return empty.assign(_row=np.array([], dtype=np.int64)), seen
-    return pd.concat(kept, ignore_index=True), seen
+    if kept:
+        frame = pd.concat(kept, ignore_index=True)
+    else:
+        frame = pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+        frame = frame.assign(_row=np.array([], dtype=np.int64))
+    seconds = time.perf_counter() - started
+    log.info(
+        "read %s: %d rows read, %d kept, %.0f rows/s",
+        path.name,
+        offset,
+        len(frame),
+        offset / seconds if seconds > 0 else float("nan"),
+    )
+    return frame, seen
 
 
 def read_file(
@@ -221,10 +242,11 @@ def read_file(
     *,
     keep: tuple[str, Collection[str]] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    processes: int = 1,
 ) -> pd.DataFrame:
     """Columns of one file as text, chunk by chunk, keeping only rows whose `keep` column (a
     real column name) holds one of the given values; adds the row number ``_row``."""
-    return _scan(path, fmt, columns, keep, (), chunk_rows)[0]
+    return _scan(path, fmt, columns, keep, (), chunk_rows, processes)[0]
 
 
 def _column_map(
@@ -272,6 +294,7 @@ def read_table(
     optional: Collection[str] = (),
     distinct: Collection[str] = (),
     chunk_rows: int = CHUNK_ROWS,
+    processes: int = 1,
 ) -> LoadedTable:
     """Read a logical table (newest version; every year for ``year: each`` tables).
 
@@ -295,6 +318,8 @@ def read_table(
         before `keep` filtering, are collected into ``LoadedTable.distinct``.
     chunk_rows
         Rows per chunk.
+    processes
+        Processes that parse each chunk of a .sav/.dta file (1: in this process).
 
     Returns
     -------
@@ -321,13 +346,18 @@ def read_table(
             if name == logical or name.startswith(f"{logical}_")
         }
         frame, values = _scan(
-            found.path, found.format, list(mapping.values()), real_keep, list(collect), chunk_rows
+            found.path,
+            found.format,
+            list(mapping.values()),
+            real_keep,
+            list(collect),
+            chunk_rows,
+            processes,
         )
         for real, found_values in values.items():
             seen[collect[real]].update(found_values)
         frame.columns = [*mapping, "_row"]
         frame.insert(len(mapping), "_file", index)
-        log.info("read %s: %d rows kept from %s", table, len(frame), found.path.name)
         frames.append(frame)
         files.append(found.path)
         columns.update(mapping)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from inburgering.did.bootstrap import analytic_vcov, bootstrap_inference
+from inburgering.did.bootstrap import analytic_vcov, bootstrap_inference, summarize_draws
 from inburgering.did.errors import DidError
 
 if TYPE_CHECKING:
@@ -23,35 +23,73 @@ KINDS = ("simple", "dynamic", "group", "calendar")
 _LEVEL_COLUMN = {"dynamic": "event_time", "group": "group", "calendar": "time"}
 
 
-def _wif_times_att(keep, pg_cells, cell_groups, att, G, w) -> np.ndarray:
-    """``wif(keepers, pg, w, G, group) @ att[keepers]`` of R did, without the n x K matrix."""
+def unit_basis(G: np.ndarray, w: np.ndarray, cohorts: np.ndarray) -> np.ndarray:
+    """Unit-level columns of every aggregated influence function besides the cells' ones.
+
+    R's weight term (``wif``) of an aggregation is, per unit, ``w_i * a(G_i) + b`` with one
+    coefficient per cohort: so it lies in the span of ``w * 1{G = c}`` (one column per cohort)
+    and a column of ones. ``att_gt`` bootstraps these columns along with the cells.
+    """
+    basis = np.zeros((G.size, cohorts.size + 1))
+    pos = np.clip(np.searchsorted(cohorts, G), 0, cohorts.size - 1)
+    rows = np.flatnonzero(cohorts[pos] == G)
+    basis[rows, pos[rows]] = w[rows]
+    basis[:, -1] = 1.0
+    return basis
+
+
+def _wif_coefficients(keep, pg_cells, cell_groups, att, cohorts) -> np.ndarray:
+    """``wif(keepers, pg, w, G, group) @ att[keepers]`` of R did as coefficients on unit_basis.
+
+    R's term is sum_k att_k (w 1{G = g_k} - pg_k) / P - (sum_k w 1{G = g_k} - P) A / P^2 with P
+    the kept cells' share sum and A their share-weighted ATT sum: per cohort c the coefficient
+    of ``w 1{G = c}`` is S_c / P - N_c A / P^2 (S_c, N_c: the cohort's ATT sum and cell count),
+    and the constant is -A / P + P A / P^2 (zero up to rounding; kept as R computes it).
+    """
     pk, gk, ak = pg_cells[keep], cell_groups[keep], att[keep]
     total = pk.sum()
-    levels, inverse = np.unique(gk, return_inverse=True)
-    att_sum = np.bincount(inverse, weights=ak, minlength=levels.size)
-    count = np.bincount(inverse, minlength=levels.size).astype(float)
-    pos = np.clip(np.searchsorted(levels, G), 0, levels.size - 1)
-    match = levels[pos] == G
-    ind_att = np.where(match, w * att_sum[pos], 0.0)
-    ind_cnt = np.where(match, w * count[pos], 0.0)
     weighted = pk @ ak
-    return (ind_att - weighted) / total - (ind_cnt - pk.sum()) * weighted / total**2
+    pos = np.searchsorted(cohorts, gk)
+    att_sum = np.bincount(pos, weights=ak, minlength=cohorts.size)
+    count = np.bincount(pos, minlength=cohorts.size).astype(float)
+    coef = np.empty(cohorts.size + 1)
+    coef[:-1] = att_sum / total - count * weighted / total**2
+    coef[-1] = -weighted / total + pk.sum() * weighted / total**2
+    return coef
 
 
 def _combine(res: AttGtResult, keep: np.ndarray, pg_cells: np.ndarray, with_wif: bool):
-    """Weighted average of the kept cells (weights ∝ cohort share) and its influence function."""
+    """Weighted average of the kept cells (weights ∝ cohort share) and its influence function
+    as coefficients on the basis [cells, unit_basis] (see :func:`_influence`)."""
     weights = pg_cells[keep] / pg_cells[keep].sum()
     att = float(weights @ res.att[keep])
-    inf = np.asarray(res.influence[:, keep] @ weights).ravel()
+    coef = np.zeros(res.att.size + res.groups.size + 1)
+    coef[keep] = weights
     if with_wif:
-        inf = inf + _wif_times_att(
-            keep, pg_cells, res.cell_group, res.att, res.unit_group, res.unit_weight
+        coef[res.att.size :] = _wif_coefficients(
+            keep, pg_cells, res.cell_group, res.att, res.groups
         )
-    return att, inf
+    return att, coef
 
 
-def _ses(res: AttGtResult, inf: np.ndarray, bootstrap: int, alpha: float, seed):
-    """Standard errors (bootstrap if requested, as R) and the critical value for the levels."""
+def _influence(res: AttGtResult, coef: np.ndarray) -> np.ndarray:
+    """Influence functions (n x levels) of aggregations given as basis coefficients."""
+    k = res.att.size
+    inf = np.asarray(res.influence @ coef[:k])
+    cohorts = res.groups
+    pos = np.clip(np.searchsorted(cohorts, res.unit_group), 0, cohorts.size - 1)
+    match = cohorts[pos] == res.unit_group
+    unit_part = np.where(match[:, None], res.unit_weight[:, None] * coef[k:-1][pos], 0.0)
+    return inf + unit_part + coef[-1]
+
+
+def _ses(res: AttGtResult, inf: np.ndarray, coef, bootstrap: int, alpha: float, seed):
+    """Standard errors (bootstrap if requested, as R) and the critical value for the levels.
+
+    When att_gt's stored draws came from the same multipliers (same seed, count and kind), the
+    draws of the aggregation are the stored draws times its basis coefficients: exactly what a
+    new pass over n x bootstrap multipliers would give, at the cost of a small matrix product.
+    """
     vcov = analytic_vcov(inf, res.n, res.unit_cluster, res.n_clusters)
     pointwise = norm.ppf(1 - alpha / 2)
     se = np.sqrt(np.diag(vcov))
@@ -59,16 +97,20 @@ def _ses(res: AttGtResult, inf: np.ndarray, bootstrap: int, alpha: float, seed):
     se[se <= np.sqrt(np.finfo(float).eps) * 10] = np.nan
     if not bootstrap:
         return se, pointwise, vcov
-    se, crit, _ = bootstrap_inference(
-        inf,
-        res.n,
-        alpha=alpha,
-        draws=bootstrap,
-        seed=seed,
-        cluster=res.unit_cluster,
-        n_clusters=res.n_clusters,
-        kind=res.params["multiplier"],
-    )
+    stored = res.bootstrap_draws
+    if stored is not None and stored.serves(bootstrap, seed, res.params["multiplier"]):
+        se, crit = summarize_draws(stored.draws @ coef, stored.m, res.n, alpha)
+    else:
+        se, crit, _ = bootstrap_inference(
+            inf,
+            res.n,
+            alpha=alpha,
+            draws=bootstrap,
+            seed=seed,
+            cluster=res.unit_cluster,
+            n_clusters=res.n_clusters,
+            kind=res.params["multiplier"],
+        )
     if not np.isfinite(crit) or crit < pointwise:
         crit = pointwise  # R did falls back to pointwise intervals in these cases
     return se, crit, vcov
@@ -105,12 +147,12 @@ def aggregate(
 
     levels: list[float] = []
     atts: list[float] = []
-    infs: list[np.ndarray] = []
+    coefs: list[np.ndarray] = []
     if kind == "simple":
         keep = np.flatnonzero(post & (e <= max_e))
         if keep.size == 0:
             raise DidError("aggregate: no post-treatment ATT(g,t) within max_e")
-        overall_att, overall_inf = _combine(res, keep, pg_cells, with_wif=True)
+        overall_att, overall_coef = _combine(res, keep, pg_cells, with_wif=True)
     elif kind == "dynamic":
         include = np.ones(g.size, bool)
         eseq = np.unique(e)
@@ -127,12 +169,12 @@ def aggregate(
             a, f = _combine(res, keep, pg_cells, with_wif=True)
             levels.append(ev)
             atts.append(a)
-            infs.append(f)
+            coefs.append(f)
         pos = eseq >= 0
         if not pos.any():
             raise DidError("aggregate: no non-negative event times for the overall dynamic effect")
         overall_att = float(np.mean(np.asarray(atts)[pos]))
-        overall_inf = np.mean(np.column_stack(infs)[:, pos], axis=1)
+        overall_coef = np.mean(np.column_stack(coefs)[:, pos], axis=1)
     elif kind == "group":
         for c in cohorts:
             keep = np.flatnonzero((g == c) & post & (e <= max_e))
@@ -143,13 +185,14 @@ def aggregate(
             a, f = _combine(res, keep, pg_cells, with_wif=False)
             levels.append(c)
             atts.append(a)
-            infs.append(f)
+            coefs.append(f)
         att_g = np.asarray(atts)
         share = pgg / pgg.sum()
         overall_att = float(share @ att_g)
         # did >= 2.5.1 (PR #223): the weight term uses the group list, not the cell vector.
-        overall_inf = np.column_stack(infs) @ share + _wif_times_att(
-            np.arange(cohorts.size), pgg, cohorts, att_g, res.unit_group, res.unit_weight
+        overall_coef = np.column_stack(coefs) @ share
+        overall_coef[res.att.size :] += _wif_coefficients(
+            np.arange(cohorts.size), pgg, cohorts, att_g, cohorts
         )
     else:  # calendar
         for tt in res.times[res.times >= cohorts.min()]:
@@ -159,20 +202,23 @@ def aggregate(
             a, f = _combine(res, keep, pg_cells, with_wif=True)
             levels.append(tt)
             atts.append(a)
-            infs.append(f)
+            coefs.append(f)
         overall_att = float(np.mean(atts))
-        overall_inf = np.mean(np.column_stack(infs), axis=1)
+        overall_coef = np.mean(np.column_stack(coefs), axis=1)
 
     pointwise = norm.ppf(1 - alpha / 2)
-    overall_se = _ses(res, overall_inf[:, None], bootstrap, alpha, seed)[0][0]
+    overall_inf = _influence(res, overall_coef[:, None])
+    overall_se = _ses(res, overall_inf, overall_coef[:, None], bootstrap, alpha, seed)[0][0]
+    overall_inf = overall_inf[:, 0]
     rows = []
     if kind == "simple":
         inf_levels = overall_inf[:, None]
         vcov = analytic_vcov(inf_levels, res.n, res.unit_cluster, res.n_clusters)
         crit = pointwise
     else:
-        inf_levels = np.column_stack(infs)
-        se_levels, crit, vcov = _ses(res, inf_levels, bootstrap, alpha, seed)
+        coef_levels = np.column_stack(coefs)
+        inf_levels = _influence(res, coef_levels)
+        se_levels, crit, vcov = _ses(res, inf_levels, coef_levels, bootstrap, alpha, seed)
         column = _LEVEL_COLUMN[kind]
         for lev, a, s in zip(levels, atts, se_levels, strict=True):
             rows.append(

@@ -12,9 +12,15 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import norm
 
-from inburgering.did.bootstrap import analytic_vcov, bootstrap_inference
+from inburgering.did.aggregate import unit_basis
+from inburgering.did.bootstrap import (
+    StoredDraws,
+    analytic_vcov,
+    multiplier_draws,
+    summarize_draws,
+)
 from inburgering.did.errors import DidError
-from inburgering.did.estimators import PANEL_ESTIMATORS, RC_ESTIMATORS
+from inburgering.did.estimators import PANEL_ESTIMATORS, RC_ESTIMATORS, panel_pscore
 from inburgering.did.preprocess import Prepared, prepare
 from inburgering.did.result import AttGtResult
 
@@ -46,8 +52,11 @@ def _where(g: float, t: float) -> str:
 def _estimate_panel(prep: Prepared, method: str, cells: list) -> tuple[list, np.ndarray]:
     estimator = PANEL_ESTIMATORS[method]
     n = prep.n
-    inf = np.zeros((n, len(cells)))
+    # Column-major: each cell writes one contiguous column.
+    inf = np.zeros((n, len(cells)), order="F")
     out = []
+    # Propensity scores by (cohort, covariate period): reused while the comparison units match.
+    pscores: dict[tuple, tuple[np.ndarray, tuple]] = {}
     for j, (g, is_g, cur, base, C, _post, ref) in enumerate(cells):
         t = prep.times[cur]
         if ref:
@@ -57,10 +66,18 @@ def _estimate_panel(prep: Prepared, method: str, cells: list) -> tuple[list, np.
         n_control = int(C.sum())
         if n_control == 0:
             raise DidError(f"{_where(g, t)}: no comparison units")
-        X = prep.X[min(cur, base) if prep.X.shape[0] > 1 else 0][idx]
+        period = min(cur, base) if prep.X.shape[0] > 1 else 0
+        X = prep.X[period][idx]
         dy = prep.Y[idx, cur] - prep.Y[idx, base]
         D = is_g[idx].astype(float)
-        att, psi = estimator(dy, D, X, prep.w[idx], _where(g, t))
+        extra = {}
+        if method in ("dr", "ipw"):
+            cached = pscores.get((g, period))
+            if cached is None or not np.array_equal(cached[0], C):
+                cached = (C, panel_pscore(D, X, prep.w[idx], _where(g, t)))
+                pscores[(g, period)] = cached
+            extra["pscore"] = cached[1]
+        att, psi = estimator(dy, D, X, prep.w[idx], _where(g, t), **extra)
         inf[idx, j] = psi * (n / idx.size)
         out.append((float(att), idx.size, int(is_g.sum()), n_control))
     return out, inf
@@ -197,17 +214,21 @@ def att_gt(
     se_analytic[tiny] = np.nan  # R did: reference cells (universal base) have no SE
     crit = float(norm.ppf(1 - alpha / 2))
     se = se_analytic.copy()
+    stored = None
     if bootstrap:
-        se_b, crit_b, _ = bootstrap_inference(
+        # One pass of multipliers over the cells and the aggregations' unit-level columns:
+        # every aggte() with the same seed reuses these draws (see aggregate._ses).
+        draws, m = multiplier_draws(
             inf,
-            n,
-            alpha=alpha,
             draws=int(bootstrap),
             seed=seed,
             cluster=prep.cluster,
             n_clusters=prep.n_clusters,
             kind=multiplier,
+            extra=unit_basis(prep.G, prep.w, prep.groups),
         )
+        stored = StoredDraws(draws=draws, m=m, count=int(bootstrap), seed=seed, kind=multiplier)
+        se_b, crit_b = summarize_draws(draws[:, : att.size], m, n, alpha)
         se = np.where(tiny, np.nan, se_b)
         if np.isfinite(crit_b) and crit_b >= crit:
             crit = crit_b
@@ -266,4 +287,5 @@ def att_gt(
         n_clusters=prep.n_clusters,
         params=params,
         notes=prep.notes,
+        bootstrap_draws=stored,
     )

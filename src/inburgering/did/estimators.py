@@ -98,6 +98,15 @@ def _pscore(
     return p, hinv
 
 
+def panel_pscore(
+    D: np.ndarray, X: np.ndarray, w: np.ndarray, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The propensity score the panel estimators fit (weights normalised as they do): cells
+    with the same units and covariates (one cohort against never-treated units, time-invariant
+    covariates) share it, so ``att_gt`` fits it once and passes it as ``pscore``."""
+    return _pscore(D, X, w / w.mean(), where)
+
+
 def _trim(D: np.ndarray, p: np.ndarray) -> np.ndarray:
     keep = np.ones_like(p)
     keep[D == 0] = p[D == 0] < TRIM_LEVEL
@@ -107,11 +116,11 @@ def _trim(D: np.ndarray, p: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------- panel estimators
 
 
-def dr_panel(dy, D, X, w, where="2x2"):
-    """Doubly robust DiD for panel data (DRDID::drdid_panel)."""
+def dr_panel(dy, D, X, w, where="2x2", pscore=None):
+    """Doubly robust DiD for panel data (DRDID::drdid_panel); ``pscore``: see panel_pscore."""
     w = w / w.mean()
     n = D.size
-    p, hinv = _pscore(D, X, w, where)
+    p, hinv = _pscore(D, X, w, where) if pscore is None else pscore
     trim = _trim(D, p)
     ctrl = 1.0 - D
     beta = wls(dy[D == 0], X[D == 0], w[D == 0], where)
@@ -131,11 +140,12 @@ def dr_panel(dy, D, X, w, where="2x2"):
     return eta_t - eta_c, inf_t - inf_c
 
 
-def ipw_panel(dy, D, X, w, where="2x2"):
-    """Normalised (Hajek) IPW DiD for panel data (DRDID::std_ipw_did_panel)."""
+def ipw_panel(dy, D, X, w, where="2x2", pscore=None):
+    """Normalised (Hajek) IPW DiD for panel data (DRDID::std_ipw_did_panel); ``pscore``: see
+    panel_pscore."""
     w = w / w.mean()
     n = D.size
-    p, hinv = _pscore(D, X, w, where)
+    p, hinv = _pscore(D, X, w, where) if pscore is None else pscore
     trim = _trim(D, p)
     w_t = trim * w * D
     w_c = trim * w * p * (1 - D) / (1 - p)

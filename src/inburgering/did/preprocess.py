@@ -291,7 +291,8 @@ def _prepare_panel(
     codes, _ = pd.factorize(frame[unit])
     tidx = np.searchsorted(times, frame[time].to_numpy(float))
     key = codes.astype(np.int64) * T + tidx
-    if np.unique(key).size != key.size:
+    # Counting (O(rows)) instead of np.unique, which sorts all rows.
+    if np.bincount(key).max() > 1:
         dup = pd.Series(key).duplicated(keep=False).to_numpy()
         raise DidError(
             f"att_gt: several rows per ({unit!r}, {time!r}); example row {_example(frame, dup)}"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from inburgering.did.bootstrap import analytic_vcov
+from inburgering.did.bootstrap import StoredDraws, analytic_vcov
 
 
 @dataclass
@@ -40,6 +40,9 @@ class AttGtResult:
         Analytic (cluster-robust when clustered) covariance of the ATT(g,t).
     crit_val : float
         Critical value used for ``ci_low``/``ci_high`` (simultaneous if bootstrapped).
+    bootstrap_draws : StoredDraws or None
+        The multiplier-bootstrap draws of the cells and of the aggregations' unit-level
+        columns, reused by :meth:`aggte` with the same seed and number of draws.
     """
 
     table: pd.DataFrame
@@ -58,6 +61,7 @@ class AttGtResult:
     n_clusters: int | None
     params: dict
     notes: list[str] = field(default_factory=list)
+    bootstrap_draws: StoredDraws | None = None
 
     def pretrend_test(self) -> PretrendTest | None:
         """Wald test of H0: every pre-treatment ATT(g,t) is zero (R did's ``W``/``Wpval``).

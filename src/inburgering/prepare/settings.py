@@ -59,6 +59,7 @@ class Settings:
     max_repair_share: float = 0.05
     repair_caps: dict[str, Any] = field(default_factory=dict)
     chunk_rows: int = 500_000
+    read_processes: int = 1
     memory_limit: str = "3GB"
     on_stale: str = "stop"
     not_dated: list[str] = field(default_factory=list)
@@ -83,6 +84,7 @@ class Settings:
             max_repair_share=float(validation["max_repair_share"]),
             repair_caps=dict(validation["repair_caps"]),
             chunk_rows=int(prepare["chunk_rows"]),
+            read_processes=int(prepare["read_processes"]),
             memory_limit=str(prepare["memory_limit"]),
             on_stale=prepare["coverage"]["on_stale"],
             not_dated=list(prepare["coverage"]["not_dated"]),

@@ -65,6 +65,7 @@ class Sources:
             distinct=distinct,
             optional=self.settings.optional_columns.get(table, ()),
             chunk_rows=self.settings.chunk_rows,
+            processes=self.settings.read_processes,
         )
         self.files_read += loaded.resolved
         return v.drop_duplicates(self.dq, loaded)
