@@ -29,7 +29,7 @@ def config(repo_root):
 
 def test_shipped_configs_validate(repo_root, config):
     check_all(config, base=repo_root)
-    for overlay in ("national.yaml", "cbs_ra.yaml"):
+    for overlay in ("small.yaml", "cbs_ra.yaml"):
         merged = deep_merge(config, read_yaml(repo_root / "config" / overlay))
         check_all(merged, base=repo_root)
 
@@ -151,5 +151,6 @@ def test_schemas_ship_inside_the_package():
         "catalogue.schema.yaml",
         "config.schema.yaml",
         "disclosure.schema.yaml",
+        "municipal_mergers.schema.yaml",
         "policies.schema.yaml",
     }
