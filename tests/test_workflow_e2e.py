@@ -64,6 +64,22 @@ def test_config_error_stops_before_any_work(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize(
+    ("primary", "key"),
+    [
+        ({"horizons": [36]}, "primary.horizons"),
+        ({"outcomes": {"in_education": "higher_is_better"}}, "primary.outcomes"),
+        ({"comparisons": ["groningen"]}, "primary.comparisons"),
+    ],
+)
+def test_a_primary_family_that_is_not_estimated_stops_before_any_work(tmp_path, primary, key):
+    overlay = write_overlay(tmp_path / "overlay.yaml", tmp_path / "results", primary=primary)
+    completed = run_snakemake("--dry-run", "--configfile", "config/config.yaml", str(overlay))
+    assert completed.returncode != 0
+    assert key in completed.stdout + completed.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_lint_is_clean():
     completed = run_snakemake("--lint", cwd=ROOT)
     assert completed.returncode == 0, completed.stdout + completed.stderr
