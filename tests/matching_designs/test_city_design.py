@@ -7,8 +7,8 @@ import pytest
 from designs_helpers import assert_person_free, design_config, joined, limited
 
 from inburgering.contracts.tidy import read_tidy
+from inburgering.designs import cells
 from inburgering.designs.matching import city_matching_rows, run_city
-from inburgering.matching import _cells
 from inburgering.workflow import RuleJob
 
 
@@ -61,10 +61,10 @@ def test_headline_covers_truth(city, sim):
 def test_side_tables_are_person_free(city, sim):
     n = len(sim.persons)
     for name, columns in (
-        ("balance", _cells.BALANCE_COLUMNS),
-        ("overlap", _cells.OVERLAP_COLUMNS),
-        ("sensitivity", _cells.SENSITIVITY_COLUMNS),
-        ("samples", _cells.SAMPLE_COLUMNS),
+        ("balance", cells.BALANCE_COLUMNS),
+        ("overlap", cells.OVERLAP_COLUMNS),
+        ("sensitivity", cells.SENSITIVITY_COLUMNS),
+        ("samples", cells.SAMPLE_COLUMNS),
     ):
         assert_person_free(getattr(city, name), columns, n)
 

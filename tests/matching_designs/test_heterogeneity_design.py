@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from designs_helpers import assert_person_free, joined, limited, simulate
 
+from inburgering.designs import cells
 from inburgering.designs.heterogeneity import (
     SUMMARY_COLUMNS,
     dr_att_scores,
     heterogeneity_rows,
     ratio_att,
 )
-from inburgering.matching import _cells
 from inburgering.workflow import StageError
 
 SUBGROUPS = {
@@ -59,7 +59,7 @@ def test_subgroup_intervals_cover(het, sim):
 
 def test_side_tables_are_person_free(het, sim):
     n = len(sim.persons)
-    assert_person_free(het.sensitivity, _cells.SENSITIVITY_COLUMNS, n)
+    assert_person_free(het.sensitivity, cells.SENSITIVITY_COLUMNS, n)
     assert_person_free(het.cate_summary, SUMMARY_COLUMNS, n)
     assert len(het.sensitivity) == len(het.estimates)
 

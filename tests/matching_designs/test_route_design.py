@@ -8,8 +8,8 @@ import pytest
 from designs_helpers import assert_person_free, joined, limited
 
 from inburgering.contracts.tidy import KEY_COLUMNS, TIDY_COLUMNS
+from inburgering.designs import cells
 from inburgering.designs.matching import route_matching_rows
-from inburgering.matching import _cells
 from inburgering.workflow import StageError
 
 
@@ -53,11 +53,11 @@ def test_sensitivity_has_a_row_per_estimate(route):
 
 def test_side_tables_are_person_free(route, sim):
     n = len(sim.persons)
-    assert_person_free(route.balance, _cells.BALANCE_COLUMNS, n)
-    assert_person_free(route.overlap, _cells.OVERLAP_COLUMNS, n)
-    assert_person_free(route.sensitivity, _cells.SENSITIVITY_COLUMNS, n)
-    assert_person_free(route.refutations, _cells.REFUTATION_COLUMNS, n)
-    assert_person_free(route.samples, _cells.SAMPLE_COLUMNS, n)
+    assert_person_free(route.balance, cells.BALANCE_COLUMNS, n)
+    assert_person_free(route.overlap, cells.OVERLAP_COLUMNS, n)
+    assert_person_free(route.sensitivity, cells.SENSITIVITY_COLUMNS, n)
+    assert_person_free(route.refutations, cells.REFUTATION_COLUMNS, n)
+    assert_person_free(route.samples, cells.SAMPLE_COLUMNS, n)
     # Overlap is counts only, and they add up to the headline's analysed persons.
     counts = route.overlap.groupby(["treatment", "horizon"])[["n_treated", "n_control"]].sum()
     headline = route.estimates[route.estimates["headline"]]
@@ -89,7 +89,7 @@ def test_controls_without_treated_peers_are_dropped_not_the_treated():
     data = pd.DataFrame(
         {"t": [1, 1, 0, 0, 0], "band": ["a", "b", "a", "c", "c"], "x": [1.0, 2, 3, 4, 5]}
     )
-    kept, removed = _cells.att_support(data, "t", ["band", "x"])
+    kept, removed = cells.att_support(data, "t", ["band", "x"])
     assert removed == 2 and list(kept.index) == [0, 1, 2]
 
 
@@ -100,7 +100,7 @@ def test_nested_covariate_is_dropped():
         {"cohort": cohort, "version": np.where(np.isin(cohort, ["q1", "q2"]), "v1", "v2")}
     )
     frame["x"] = rng.normal(size=200)
-    assert _cells.usable_covariates(frame, ["version", "x", "cohort"]) == ["x", "cohort"]
+    assert cells.usable_covariates(frame, ["version", "x", "cohort"]) == ["x", "cohort"]
 
 
 def test_missing_route_column_is_named(sim, config):
