@@ -79,8 +79,10 @@ def test_primary_hash_follows_the_primary_analysis_only(config):
 
 
 def test_config_hash_ignores_locations_but_not_values(config, tmp_path):
+    mergers = {**config["prepare"]["municipalities"], "mergers": "/abs/municipal_mergers.csv"}
     moved = {**config, "run": {**config["run"], "results": "/elsewhere"},
-             "data": {**config["data"], "root": "/other/root"}}  # fmt: skip
+             "data": {**config["data"], "root": "/other/root"},
+             "prepare": {**config["prepare"], "municipalities": mergers}}  # fmt: skip
     reseeded = {**config, "run": {**config["run"], "seed": config["run"]["seed"] + 1}}
     hashes = [provenance(c, inputs=[], input_root=None)["config_hash"]
               for c in (config, moved, reseeded)]  # fmt: skip

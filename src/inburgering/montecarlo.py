@@ -67,13 +67,16 @@ class SeedRun:
 
 def overlay_for(results: Path, **sections: dict[str, Any]) -> dict[str, Any]:
     """A --configfile overlay that sends a run below `results` and works from any folder
-    (catalogue and policy paths absolute, since the run has its own working folder)."""
+    (catalogue, policy and merger-table paths absolute: the run has its own working folder)."""
     overlay: dict[str, Any] = {
         "run": {"results": str(results)},
         "data": {
             "root": str(results / "synthetic" / "microdata"),
             "catalogue": str(ROOT / "config" / "catalogue.yaml"),
             "policies": str(ROOT / "config" / "policies.yaml"),
+        },
+        "prepare": {
+            "municipalities": {"mergers": str(ROOT / "config" / "municipal_mergers.csv")},
         },
     }
     for name, values in sections.items():

@@ -40,6 +40,7 @@ LOCATION_KEYS = (
     ("data", "root"),
     ("data", "catalogue"),
     ("data", "policies"),
+    ("prepare", "municipalities", "mergers"),
 )
 # The code that produces results: the package and the workflow definition.
 CODE_GLOBS = ("src/inburgering/**/*.py", "src/inburgering/**/*.yaml", "workflow/**/*", "Snakefile")
@@ -145,9 +146,12 @@ def input_checksums(paths: Iterable[Path], root: Path | None = None) -> dict[str
 def portable_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The configuration without its location keys (see LOCATION_KEYS), JSON-compatible."""
     portable = json.loads(json.dumps(dict(config), sort_keys=True, default=str))
-    for section, key in LOCATION_KEYS:
-        if isinstance(portable.get(section), dict):
-            portable[section].pop(key, None)
+    for *sections, key in LOCATION_KEYS:
+        parent = portable
+        for section in sections:
+            parent = parent.get(section) if isinstance(parent, dict) else None
+        if isinstance(parent, dict):
+            parent.pop(key, None)
     return portable
 
 
