@@ -793,7 +793,8 @@ def rest_nl_rows(
                 base_quarters=s.base_quarters,
             )
         except DidError as exc:
-            log.warning("subgroup %s %s: %s", subgroup, city, exc)
+            reason = "DiD estimator not estimable"
+            not_estimated.note(log, reason, f"{reason}: {exc}", **{**key, "subgroup": subgroup})
             continue
         rows.append(fit_row(gfit, {**key, "subgroup": subgroup}, s.alpha))
     return rows, inference
