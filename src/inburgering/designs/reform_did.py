@@ -220,7 +220,8 @@ def rest_nl_rows(
                 shocks=shocks,
             )
         except DidError as exc:
-            log.warning("subgroup %s %s: %s", subgroup, city, exc)
+            reason = "DiD estimator not estimable"
+            not_estimated.note(log, reason, f"{reason}: {exc}", **{**key, "subgroup": subgroup})
             continue
         rows.append(fit_row(gfit, {**key, "subgroup": subgroup}, s.alpha))
     return rows, inference
