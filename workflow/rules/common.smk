@@ -91,6 +91,7 @@ def export_inputs(wildcards):
         "persons": rules.prepare.output.persons,
         "composition": rules.process.output.composition,
         "route_mix": rules.process.output.route_mix,
+        "outcome_trends": rules.process.output.outcome_trends,
         "survival": rules.process.output.survival,
         "catalogue": config["data"]["catalogue"],
         "policies": config["data"]["policies"],

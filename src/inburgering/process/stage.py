@@ -8,6 +8,7 @@ from inburgering.io import write_csv_atomic
 from inburgering.process.indicators import (
     composition,
     indicator_rows,
+    outcome_trends,
     route_mix,
     route_start_survival,
 )
@@ -23,3 +24,5 @@ def run(job: RuleJob) -> None:
     write_csv_atomic(composition(persons), job.output["composition"])
     write_csv_atomic(route_mix(persons), job.output["route_mix"])
     write_csv_atomic(route_start_survival(persons, data_end, alpha), job.output["survival"])
+    outcomes = pd.read_parquet(job.input["outcomes"])
+    write_csv_atomic(outcome_trends(persons, outcomes), job.output["outcome_trends"])
