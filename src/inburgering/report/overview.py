@@ -145,7 +145,12 @@ def _outcome_trends(report: Report) -> str:
     if report.city and report.city != FOCAL:
         comparisons = [c for c in comparisons if c == report.city]
     outcome = main_outcome(trends)
-    horizon = first_horizon(trends[trends["outcome"] == outcome])
+    # The horizon of the reform estimates (the first one they report), else the table's first.
+    reform = report.estimates("reform_did", "att_overall")
+    measured = trends[trends["outcome"] == outcome]
+    horizon = first_horizon(reform) if len(reform) else None
+    if horizon is None or horizon not in set(measured["horizon"]):
+        horizon = first_horizon(measured)
     rows = trends[(trends["outcome"] == outcome) & (trends["horizon"] == horizon)]
     cohorts = sorted(rows["cohort"].astype(str).unique())
     ncols = 2 if len(comparisons) > 1 else 1
@@ -169,7 +174,15 @@ def _trend_line(ax, t, rows: pd.DataFrame, cohorts: list[str], city: str) -> Non
     shares = rows.set_index(rows["cohort"].astype(str))["share"].reindex(cohorts)
     x = list(range(len(cohorts)))
     colour = style.city_style(city)["color"]
-    ax.plot(x, shares.to_numpy(), label=t.label("city", city), color=colour, linewidth=1.3)
+    ax.plot(
+        x,
+        shares.to_numpy(),
+        label=t.label("city", city),
+        color=colour,
+        linewidth=1.3,
+        marker=style.city_style(city)["marker"],
+        markersize=3,
+    )
     gaps = [i for i, v in zip(x, shares, strict=True) if pd.isna(v)]
     if gaps:
         ax.plot(gaps, [0] * len(gaps), "x", color=colour, markersize=4, clip_on=False)
