@@ -19,7 +19,14 @@ def test_reports_and_export_exist(tiny_run):
     assert "data:image/png;base64" in html  # figures embedded: the report is self-contained
     assert 'src="http' not in html
     manifest = pd.read_csv(tiny_run / "export" / "MANIFEST.csv")
-    assert set(manifest["file"]) >= {"estimates.csv", "sample_flow.csv", "uniform_bands.csv"}
+    assert set(manifest["file"]) >= {
+        "estimates.csv",
+        "sample_flow.csv",
+        "uniform_bands.csv",
+        "outcome_trends.csv",
+    }
+    leftovers = [p.name for p in (tiny_run / "reports").iterdir() if p.is_dir()]
+    assert leftovers == []  # no render folders beside the reports
 
 
 def test_event_studies_carry_uniform_bands_through_the_export(tiny_run):

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from inburgering.process import composition, indicator_rows, route_mix, route_start_survival
+from inburgering.process import (
+    composition,
+    indicator_rows,
+    outcome_trends,
+    route_mix,
+    route_start_survival,
+)
 
 DATA_END = pd.Timestamp("2025-12-31")
 G4 = ("rotterdam", "amsterdam", "den_haag", "utrecht")  # the default policy calendar's cities
@@ -91,3 +97,25 @@ def test_route_mix_shares_sum_to_one_and_composition_counts_everyone():
     counts = composition(persons, G4)
     assert counts.loc[counts["city"] == "all", "n"].sum() == len(persons)
     assert "rest_nl" not in set(counts["city"])
+
+
+def test_outcome_trends_are_raw_shares_of_measured_persons():
+    persons = persons_frame(300)
+    rng = np.random.default_rng(3)
+    outcomes = pd.DataFrame(
+        {
+            "person_id": np.repeat(persons["person_id"].to_numpy(), 2),
+            "horizon": np.tile([12, 24], len(persons)),
+            "participation": rng.integers(0, 2, 2 * len(persons)).astype(float),
+        }
+    )
+    outcomes.loc[outcomes["horizon"] == 24, "participation"] = np.nan  # right-censored
+    trends = outcome_trends(persons, outcomes, G4)
+    assert set(trends["city"]) == {"rotterdam", "amsterdam", "rest_nl"}
+    assert set(trends["horizon"]) == {12}  # a horizon nobody reached is not a row of zeros
+    merged = outcomes[outcomes["horizon"] == 12].merge(persons, on="person_id")
+    in_2022 = merged["cohort"].str.startswith("2022")  # cohort years
+    rotterdam = merged[(merged["city"] == "rotterdam") & in_2022]
+    row = trends[(trends["city"] == "rotterdam") & (trends["cohort"] == "2022")].iloc[0]
+    assert row["n"] == len(rotterdam)
+    assert row["share"] == pytest.approx(rotterdam["participation"].mean())

@@ -452,10 +452,29 @@ def verdict_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def outcome_trends_table() -> pd.DataFrame:
+    """Raw shares per city x cohort; Utrecht's first cohort withheld (empty share)."""
+    rows = [
+        {
+            "city": city,
+            "cohort": cohort,
+            "outcome": outcome,
+            "horizon": 12,
+            "n": 40 + 5 * c,
+            "share": None if city == "utrecht" and k == 0 else 0.3 + 0.05 * k + 0.02 * c,
+        }
+        for c, city in enumerate((*CITIES, "rest_nl"))
+        for k, cohort in enumerate(COHORTS)
+        for outcome in ("participation", "employed")
+    ]
+    return pd.DataFrame(rows)
+
+
 def write_full_export(folder: Path) -> Path:
     """Every file of the export contract."""
     write_minimal_export(folder)
     _write_csv(verdict_table(), folder / "verdict.csv")
+    _write_csv(outcome_trends_table(), folder / "outcome_trends.csv")
     estimates = pd.DataFrame(_estimates())
     write_tidy(estimates, folder / "estimates.csv")
     for name, frame in _side_tables().items():

@@ -40,6 +40,6 @@ def test_quarto_renders_html_and_pdf(quarto, full_export, tmp_path, document, la
     )
     text = html.read_text(encoding="utf-8")
     assert "Could not fetch resource" not in text
-    assert "figure-img" in text or document == "appendix-reproducibility"
+    assert "data:image/png;base64" in text or document == "appendix-reproducibility"
     assert pdf.read_bytes().startswith(b"%PDF")
     assert html.stat().st_size <= 2_000_000, f"{html.name}: {html.stat().st_size:,} bytes"

@@ -66,6 +66,7 @@ def test_executive_summary_leads_with_the_verdict(full_main):
     assert "Rotterdam was more effective in participation at 12 months" in summary
     assert "Rotterdam was less effective in employed at 24 months" in summary
     assert "the pre-reform trends already differed" in summary
+    assert ". No distinguishable difference in" in summary and ". no " not in summary
     assert 'id="fig-verdict"' in full_main[0].read_text(encoding="utf-8")
 
 

@@ -34,6 +34,7 @@ def test_full_export_renders_every_section(full_main):
         "fig-reform",
         "fig-event",
         "fig-verdict",
+        "fig-trends",
         "tbl-primary",
         "fig-route-start",
         "fig-pip",

@@ -191,6 +191,7 @@ def export_inputs(wildcards):
         "mergers": config["prepare"]["municipalities"]["mergers"],
         "composition": rules.process.output.composition,
         "route_mix": rules.process.output.route_mix,
+        "outcome_trends": rules.process.output.outcome_trends,
         "survival": rules.process.output.survival,
         "catalogue": config["data"]["catalogue"],
         "policies": config["data"]["policies"],

@@ -61,11 +61,13 @@ rule process:
     input:
         persons=rules.prepare.output.persons,
         policies=config["data"]["policies"],
+        outcomes=rules.prepare.output.outcomes,
     output:
         estimates=f"{RESULTS}/estimates/process.csv",
         composition=f"{RESULTS}/estimates/composition.csv",
         route_mix=f"{RESULTS}/estimates/route_mix.csv",
         survival=f"{RESULTS}/estimates/route_start_survival.csv",
+        outcome_trends=f"{RESULTS}/estimates/outcome_trends.csv",
     log:
         log_file("process"),
     benchmark:

@@ -104,6 +104,18 @@ def route_mix_item(mix: pd.DataFrame) -> Item:
     return mix, spec
 
 
+def outcome_trends_item(trends: pd.DataFrame) -> Item:
+    spec = TableSpec(
+        "outcome_trends",
+        "share",
+        count_columns=("n",),
+        group_columns=("city", "cohort", "outcome", "horizon"),
+        value_columns=("share",),
+        description="raw outcome shares by city, cohort quarter and horizon",
+    )
+    return trends, spec
+
+
 def pool_bins(frame: pd.DataFrame, by: Sequence[str], counts: Sequence[str], minimum: int):
     """Merge adjacent histogram bins until every bin holds `minimum` persons in each count.
 

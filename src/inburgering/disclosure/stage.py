@@ -75,6 +75,8 @@ def _items(job: RuleJob, estimates: pd.DataFrame, minimum: int) -> list[assemble
         assemble.composition_item(read(job.input["composition"])),
         assemble.route_mix_item(read(job.input["route_mix"])),
     ]
+    if "outcome_trends" in job.input:
+        items.append(assemble.outcome_trends_item(read(job.input["outcome_trends"])))
     sides = {
         name: assemble.concat(job.inputs(name))
         for name in ("balance", "overlap", "sensitivity", "refutations")

@@ -4,8 +4,16 @@ from inburgering.process.indicators import (
     INDICATORS,
     composition,
     indicator_rows,
+    outcome_trends,
     route_mix,
     route_start_survival,
 )
 
-__all__ = ["INDICATORS", "composition", "indicator_rows", "route_mix", "route_start_survival"]
+__all__ = [
+    "INDICATORS",
+    "composition",
+    "indicator_rows",
+    "outcome_trends",
+    "route_mix",
+    "route_start_survival",
+]

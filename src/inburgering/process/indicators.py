@@ -146,6 +146,30 @@ def composition(persons: pd.DataFrame, cities: Sequence[str]) -> pd.DataFrame:
     return counts
 
 
+OUTCOMES = ("participation", "employed", "in_education", "social_assistance")
+
+
+def outcome_trends(
+    persons: pd.DataFrame, outcomes: pd.DataFrame, cities: Sequence[str]
+) -> pd.DataFrame:
+    """Raw outcome shares by city (each G4 city and the rest of the Netherlands), cohort year
+    and horizon: the descriptive trends behind the reform contrasts. ``n`` counts the persons
+    whose outcome is measured at that horizon (right-censored horizons are missing). Cohort
+    years, not quarters: a G4 city's quarter holds too few persons for a publishable share."""
+    cities = (*cities, "rest_nl")
+    people = persons.loc[persons["city"].isin(cities), ["person_id", "city", "cohort"]]
+    people = people.assign(cohort=people["cohort"].astype(str).str[:4])
+    frame = outcomes.merge(people, on="person_id", how="inner")
+    tables = []
+    for outcome in [o for o in OUTCOMES if o in frame.columns]:
+        measured = frame[frame[outcome].notna()]
+        grouped = measured.groupby(["city", "cohort", "horizon"], sort=True)[outcome]
+        table = grouped.agg(n="size", share="mean").reset_index()
+        tables.append(table.assign(outcome=outcome))
+    columns = ["city", "cohort", "outcome", "horizon", "n", "share"]
+    return pd.concat(tables)[columns] if tables else pd.DataFrame(columns=columns)
+
+
 def route_mix(persons: pd.DataFrame, cities: Sequence[str]) -> pd.DataFrame:
     """Initial learning route shares of new-law persons with a known route, by city and year."""
     known = persons[persons["wi2021"] & persons["route"].notna()].copy()

@@ -10,6 +10,7 @@ from inburgering.io import write_csv_atomic
 from inburgering.process.indicators import (
     composition,
     indicator_rows,
+    outcome_trends,
     route_mix,
     route_start_survival,
 )
@@ -26,3 +27,5 @@ def run(job: RuleJob) -> None:
     write_csv_atomic(route_mix(persons, cities), job.output["route_mix"])
     survival = route_start_survival(persons, cities, data_end, alpha)
     write_csv_atomic(survival, job.output["survival"])
+    outcomes = pd.read_parquet(job.input["outcomes"])
+    write_csv_atomic(outcome_trends(persons, outcomes, cities), job.output["outcome_trends"])

@@ -86,9 +86,14 @@ def full_tables(report: Report) -> str:
     balance, the sensitivity to unobserved confounding."""
     t = report.t
     text = report.heading("full_tables") + t("full_tables_intro") + "\n\n"
-    return (
-        text + effects.reform_pairs(report) + _balance_table(report) + effects.sensitivity(report)
-    )
+    inference = report.exports.table("inference")
+    text += effects.reform_pairs(report)
+    if inference is not None:
+        text += effects.inference_table(report, inference, "tbl-inference-full")
+    pretrends = report.exports.table("pretrends")
+    if pretrends is not None:
+        text += effects.pretrend_table(report, pretrends, "tbl-pretrends-full")
+    return text + _balance_table(report) + effects.sensitivity(report)
 
 
 def _balance_table(report: Report) -> str:

@@ -254,11 +254,20 @@ def _estimator_name(t, row: pd.Series) -> str:
 
 
 def _inference(report: Report) -> str:
+    """Few-cluster inference for the main outcome at the first horizon (every outcome and
+    horizon in the methods appendix)."""
     t = report.t
     text = "\n" + report.heading("inference", 3) + t("inference_caveat") + "\n\n"
     frame = report.city_rows(report.exports.table("inference"))
     if frame is None:
         return text + report.not_run("inference.csv")
+    frame = frame[frame["outcome"] == main_outcome(frame)]
+    frame = frame[frame["horizon"] == first_horizon(frame)]
+    return text + inference_table(report, frame, "tbl-inference")
+
+
+def inference_table(report: Report, frame: pd.DataFrame, label: str) -> str:
+    t = report.t
     columns = [
         label_column(t, "city"),
         label_column(t, "outcome"),
@@ -268,7 +277,11 @@ def _inference(report: Report) -> str:
         Column("col_clusters", lambda r: t.count(r["n_clusters"]), True),
         Column("col_p_floor", lambda r: p_value(t, r["p_floor"]), True),
     ]
-    return text + frame_table(t, frame, columns, t("tbl_inference"), "tbl-inference")
+    if frame["horizon"].nunique() > 1:
+        columns.insert(2, Column("col_horizon", lambda r: t.count(r["horizon"]), True))
+    if frame["treatment"].nunique() > 1:  # reform and instrument bundles mix: name each
+        columns.insert(0, label_column(t, "treatment"))
+    return frame_table(t, frame, columns, t("tbl_inference"), label)
 
 
 def instruments(report: Report) -> str:
@@ -577,11 +590,20 @@ def robustness(report: Report) -> str:
 
 
 def _pretrends(report: Report) -> str:
-    t = report.t
     frame = report.city_rows(report.exports.table("pretrends"))
     if frame is None:
         return report.not_run("pretrends.csv")
-    frame = _primary(frame)
+    # The body: reform contrasts, main outcome, first horizon; every test in the appendix.
+    frame = _primary(frame[frame["design"] == "reform_did"])
+    if frame.empty:
+        return report.not_run("pretrends.csv (reform_did)")
+    frame = frame[frame["outcome"] == main_outcome(frame)]
+    frame = frame[frame["horizon"] == first_horizon(frame)]
+    return pretrend_table(report, frame, "tbl-pretrends")
+
+
+def pretrend_table(report: Report, frame: pd.DataFrame, label: str) -> str:
+    t = report.t
     columns = [
         label_column(t, "treatment"),
         label_column(t, "city"),
@@ -592,7 +614,7 @@ def _pretrends(report: Report) -> str:
         Column("col_df", lambda r: t.count(r["df"]), True),
         Column("col_p", lambda r: p_value(t, r["p_value"]), True),
     ]
-    return frame_table(t, frame, columns, t("tbl_pretrends"), "tbl-pretrends")
+    return frame_table(t, frame, columns, t("tbl_pretrends"), label)
 
 
 HONEST_LIMIT_PP = 100.0  # outcomes are shares: no effect difference exceeds 100 pp

@@ -94,6 +94,12 @@ CONTRACT: tuple[ExportFile, ...] = (
         "'all' for the pooled mix; share in [0, 1] of persons with a known route.",
     ),
     ExportFile(
+        "outcome_trends.csv",
+        ("city", "cohort", "outcome", "horizon", "n", "share"),
+        "Raw outcome shares by city (G4 cities and rest_nl), cohort year and horizon; "
+        "n = persons whose outcome is measured; withheld cells have an empty share.",
+    ),
+    ExportFile(
         "route_start_survival.csv",
         ("city", "cohort", "weeks", "survival", "ci_low", "ci_high", "n_at_risk"),
         "Kaplan-Meier share not yet started on a learning route, by weeks since the "

@@ -60,6 +60,7 @@ def data_and_cohorts(report: Report) -> str:
         + report.t("data_intro")
         + "\n\n"
         + _sample_flow(report)
+        + _outcome_trends(report)
         + _composition(report)
         + _route_mix(report)
     )
@@ -126,6 +127,70 @@ def _composition(report: Report) -> str:
         + pipe_table(header, rows, caption, "tbl-composition", [False] + [True] * len(cities))
         + "\n"
     )
+
+
+FOCAL = "rotterdam"
+REFORM_YEAR = "2022"  # Wi2021 applies to obligations starting from 1 January 2022
+TREND_COMPARISONS = ("amsterdam", "den_haag", "utrecht", "rest_nl")
+
+
+def _outcome_trends(report: Report) -> str:
+    """Raw outcome shares by cohort: Rotterdam against each comparison, one panel each, the
+    main outcome at the first horizon; withheld cells are gaps marked on the axis."""
+    t = report.t
+    trends = report.exports.table("outcome_trends")
+    if trends is None:
+        return report.not_run("outcome_trends.csv")
+    comparisons = [c for c in TREND_COMPARISONS if c in set(trends["city"]) and c != FOCAL]
+    if report.city and report.city != FOCAL:
+        comparisons = [c for c in comparisons if c == report.city]
+    outcome = main_outcome(trends)
+    # The horizon of the reform estimates (the first one they report), else the table's first.
+    reform = report.estimates("reform_did", "att_overall")
+    measured = trends[trends["outcome"] == outcome]
+    horizon = first_horizon(reform) if len(reform) else None
+    if horizon is None or horizon not in set(measured["horizon"]):
+        horizon = first_horizon(measured)
+    rows = trends[(trends["outcome"] == outcome) & (trends["horizon"] == horizon)]
+    cohorts = sorted(rows["cohort"].astype(str).unique())
+    ncols = 2 if len(comparisons) > 1 else 1
+    nrows = -(-len(comparisons) // ncols)
+    fig, axes = style.figure(2.0 * nrows + 0.6, ncols=ncols, nrows=nrows, sharey=True)
+    for ax, comparison in zip(axes.flat, comparisons, strict=False):
+        for city in (FOCAL, comparison):
+            _trend_line(ax, t, rows[rows["city"] == city], cohorts, city)
+        ax.set_title(t("trend_panel", comparison=t.label("comparison", comparison)))
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(lambda y, _: f"{y:.0%}")
+        ax.legend(frameon=False, fontsize=7)
+    for ax in list(axes.flat)[len(comparisons) :]:
+        ax.set_visible(False)
+    fig.supxlabel(t("axis_cohort_year"), fontsize=9)
+    caption = t("fig_trends", outcome=t.label("outcome", outcome), horizon=int(horizon))
+    return report.figure(fig, "fig-trends", caption, t("alt_trends"))
+
+
+def _trend_line(ax, t, rows: pd.DataFrame, cohorts: list[str], city: str) -> None:
+    shares = rows.set_index(rows["cohort"].astype(str))["share"].reindex(cohorts)
+    x = list(range(len(cohorts)))
+    colour = style.city_style(city)["color"]
+    ax.plot(
+        x,
+        shares.to_numpy(),
+        label=t.label("city", city),
+        color=colour,
+        linewidth=1.3,
+        marker=style.city_style(city)["marker"],
+        markersize=3,
+    )
+    gaps = [i for i, v in zip(x, shares, strict=True) if pd.isna(v)]
+    if gaps:
+        ax.plot(gaps, [0] * len(gaps), "x", color=colour, markersize=4, clip_on=False)
+    reform = [i for i, c in enumerate(cohorts) if c[:4] >= REFORM_YEAR]
+    if reform:
+        ax.axvline(reform[0] - 0.5, color="grey", linestyle="--", linewidth=0.8)
+    step = max(1, len(cohorts) // 6)
+    ax.set_xticks(x[::step], cohorts[::step], fontsize=7.5)
 
 
 def _group_total(t, total: float | None, withheld: int, cells: int) -> str:

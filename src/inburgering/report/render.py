@@ -56,6 +56,8 @@ PANDOC_FLAGS = (
     "execute",
     "html-math-method",
     "include-in-header",
+    "minimal",
+    "css",
 )
 # Quarto warnings about its own installation rather than the document: an install without the
 # optional typst-gather binary stages all of Quarto's Typst packages instead of the needed ones.
@@ -109,6 +111,7 @@ def _stage_sources(source: Path, folder: Path) -> Path:
     for path in source.parent.iterdir():
         if path.is_file() and (path.suffix == ".qmd" or path.name == "_quarto.yml"):
             shutil.copyfile(path, folder / path.name)
+    shutil.copyfile(CSS, folder / CSS.name)  # _quarto.yml's html css
     return folder / source.name
 
 
@@ -119,8 +122,10 @@ def _render_quarto(
     params_file = work_dir / "params.yml"
     params_file.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     metadata_file = work_dir / "metadata.yml"
-    metadata_file.write_text(yaml.safe_dump(metadata, allow_unicode=True), encoding="utf-8")
     for output, fmt in zip(outputs, _formats(outputs), strict=True):
+        metadata_file.write_text(
+            yaml.safe_dump(_quarto_metadata(metadata, fmt), allow_unicode=True), encoding="utf-8"
+        )
         arguments = [
             "quarto",
             "render",
@@ -140,6 +145,20 @@ def _render_quarto(
         _check_quarto_warnings(source, fmt, completed.stderr)
         with atomic_path(output) as tmp:
             shutil.copyfile(work_dir / f"{source.stem}{output.suffix}", tmp)
+
+
+RAW_INLINE = re.compile(r"^`(.*)`\{=(\w+)\}$", re.DOTALL)
+
+
+def _quarto_metadata(metadata: dict, fmt: str) -> dict:
+    """Quarto inserts header-includes verbatim (no Markdown): keep the raw snippets of this
+    format only, the HTML ones at the start of the body (a banner is no <head> element)."""
+    snippets = [RAW_INLINE.match(str(item)) for item in metadata.get("header-includes") or []]
+    own = [m.group(1) for m in snippets if m and m.group(2) == fmt]
+    quarto = {k: v for k, v in metadata.items() if k != "header-includes"}
+    if own:
+        quarto["include-before" if fmt == "html" else "header-includes"] = "\n".join(own)
+    return quarto
 
 
 def _quarto_env() -> dict[str, str]:

@@ -70,7 +70,8 @@ def _comparison_sentence(report: Report, comparison: str, rows: pd.DataFrame) ->
         cells = [
             _contrast(report, row, detailed=verdict in VERDICTS[:2]) for _, row in chosen.iterrows()
         ]
-        parts.append(t("verdict_" + verdict) + " " + "; ".join(cells))
+        part = t("verdict_" + verdict) + " " + "; ".join(cells)
+        parts.append(part[:1].upper() + part[1:])  # each part is a sentence
     return (
         t("verdict_compared", comparison=t.label("comparison", comparison))
         + " "
@@ -112,7 +113,7 @@ def _forest(report: Report, rows: pd.DataFrame):
         if (part["direction"] == "lower_is_better").any():
             title += f" ({t('lower_is_better')})"
         ax.set_title(title)
-        ax.set_xlabel(t("axis_difference_pp"))
+        ax.set_xlabel(t("axis_pp_short"))
     labels = [
         t("verdict_row", comparison=t.label("comparison", c), horizon=int(h)) for c, h in keys
     ]
