@@ -8,6 +8,7 @@ import pytest
 from scipy.stats import norm
 
 from inburgering.config import ConfigError, check_primary
+from inburgering.designs.event_study import HEADLINE_INFERENCE
 from inburgering.did.shocks import NO_SHOCKS, ShockModel
 from inburgering.primary import minimum_detectable, primary_family, verdict_table
 from inburgering.primary.power import design_contrast, minimum_detectable_differences
@@ -46,7 +47,8 @@ def _inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             estimates.append({**cell, "estimand": "att_overall", "subgroup": "all",
                               "estimator": estimator, "headline": headline, "estimate": est,
                               "se": row_se, "ci_low": est - z * row_se, "ci_high": est + z * row_se,
-                              "p_value": 2 * norm.sf(abs(est / row_se)), "inference": "honest",
+                              "p_value": 2 * norm.sf(abs(est / row_se)),
+                              "inference": HEADLINE_INFERENCE,
                               "n_treated": n, "n_control": 5 * n})  # fmt: skip
         pretrends.append({**cell, "wald_p": pre_p})
         honest += [{**cell, "restriction": "relative_magnitude", "M": m, "breakdown": 0.7}
@@ -71,6 +73,7 @@ def test_every_branch_of_the_decision_rule():
     # The honest (headline) row, not the person-level one, carries the verdict.
     assert table.loc[("den_haag", "participation"), "se"] == 0.03
     assert table.loc[("amsterdam", "participation"), "breakdown_mbar"] == 0.7
+    assert set(table["inference"].dropna()) == {"variance_component"}
 
 
 def test_holm_runs_over_the_tested_rows_only():

@@ -31,6 +31,7 @@ from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
 from inburgering.config import config_hash
+from inburgering.designs.event_study import HEADLINE_INFERENCE, PERSON_INFERENCE
 
 COLUMNS = (
     "city",
@@ -53,6 +54,8 @@ COLUMNS = (
     "verdict",
     "reason",
 )
+# The headline rows' inference, as a method code the reports label.
+METHODS = {HEADLINE_INFERENCE: "variance_component", PERSON_INFERENCE: "persons_only"}
 VERDICTS = ("more_effective", "less_effective", "no_distinguishable_difference", "not_assessable")
 KEY = ["city", "comparison", "outcome", "horizon"]
 
@@ -95,7 +98,8 @@ def _headline(estimates: pd.DataFrame) -> pd.DataFrame:
     ]
     cols = [*KEY, "estimate", "se", "ci_low", "ci_high", "p_value", "inference"]
     rows = rows[[*cols, "n_treated", "n_control"]]
-    return rows.assign(horizon=rows["horizon"].astype(int))
+    method = rows["inference"].map(METHODS).fillna(rows["inference"])
+    return rows.assign(horizon=rows["horizon"].astype(int), inference=method)
 
 
 def _breakdowns(honestdid: pd.DataFrame) -> pd.DataFrame:
