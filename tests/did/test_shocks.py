@@ -77,3 +77,9 @@ def test_contrast_variance_adds_shocks_to_sampling_noise():
     pool = contrast_variance(ShockModel(0.03, 0.5), quarters, contrast, n, n * 300, 0.21, 300)
     single = contrast_variance(ShockModel(0.03, 0.5), quarters, contrast, n, n * 300, 0.21, 1)
     assert pool < single
+
+
+def test_no_cell_large_enough_gives_no_shocks():
+    y, mun, q = _world(0.03, 0.5, seed=2)
+    fit = estimate_shock_model(y, mun, q, min_cell=10_000)
+    assert (fit.sd, fit.n_pairs, fit.n_municipalities) == (0.0, 0, 0)

@@ -23,6 +23,7 @@ from inburgering.designs.event_study import ReformSettings, analysis_frame, quar
 from inburgering.designs.instrument_did import adoption_table
 from inburgering.synth import truth
 from inburgering.synth.dates import quarter_from_label
+from inburgering.synth.shocks import PersonShocks
 
 QUARTERS = [f"{y}Q{q}" for y in range(2017, 2022) for q in range(1, 5)]
 ROTTERDAM = "0599"
@@ -86,6 +87,7 @@ def _truth(people: pd.DataFrame) -> pd.DataFrame:
             "horizon": 12,
             "observed": True,
             "u": 0.5,
+            **PersonShocks.none(len(people)).columns(),
             "regime": "wi2013",
             "cohort_q": [quarter_from_label(c) for c in people["cohort"]],
             "city": np.where(people["municipality"] == ROTTERDAM, "rotterdam", "rest_nl"),

@@ -24,6 +24,7 @@ from inburgering.did.attgt import att_gt
 from inburgering.synth import truth
 from inburgering.synth.dates import quarter_from_label
 from inburgering.synth.municipalities import NEVER
+from inburgering.synth.shocks import PersonShocks
 
 QUARTERS = [f"{y}Q{q}" for y in (2019, 2020) for q in range(1, 5)]
 G4_CODE = "0599"
@@ -100,6 +101,7 @@ def _truth_cells(people: pd.DataFrame) -> pd.DataFrame:
             ],
             "city": np.where(people["municipality"] == G4_CODE, "rotterdam", "rest_nl"),
             "u": 0.5,
+            **PersonShocks.none(len(people)).columns(),
             **{"obs_E": people["y1"], "obs_D": zeros, "obs_S": zeros},
             **{"off_x_E": people["y0"], "off_x_D": zeros, "off_x_S": zeros},
         }

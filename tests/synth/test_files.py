@@ -53,7 +53,8 @@ def test_sav_has_value_labels(sav_run):
     _, catalogue = sav_run
     path = catalogue.resolve("gba_persons")[0].path
     _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
-    assert meta.variable_value_labels["GBAGESLACHT"] == {"1": "man", "2": "vrouw"}
+    # Labels from the catalogue code list, unknown sex ("-") included as CBS labels it.
+    assert meta.variable_value_labels["GBAGESLACHT"] == {"1": "man", "2": "vrouw", "-": "onbekend"}
     secm = catalogue.resolve("socio_economic")[0].path
     _, meta = pyreadstat.read_sav(str(secm), metadataonly=True)
     assert meta.variable_value_labels["SECM"]["22"] == "Ontvanger bijstandsuitkering"

@@ -75,6 +75,8 @@ def _deviations(cells: pd.DataFrame, pooled_var: float) -> pd.DataFrame:
 
 def variogram(cells: pd.DataFrame, max_lag: int) -> pd.DataFrame:
     """Per lag k: the precision-weighted mean of squared k-differences net of sampling variance."""
+    if cells.empty:  # no municipality-quarter with enough persons: nothing to estimate from
+        return pd.DataFrame(columns=["lag", "gamma", "pairs"])
     # Weights from the pooled within-cell variance: a cell's own estimate is itself noisy (0 for
     # a small cell whose persons all agree), and weighting by it selects cells by their noise.
     pooled_var = float(np.average(cells["var"].fillna(0.0), weights=cells["n"] - 1))

@@ -133,6 +133,12 @@ class PersonShocks:
     def from_table(cls, frame: pd.DataFrame) -> PersonShocks:
         return cls(**{name: frame[f"shock_{name}"].to_numpy(float) for name in SHOCK_COLUMNS})
 
+    @classmethod
+    def none(cls, persons: int) -> PersonShocks:
+        """No city shock for ``persons`` persons (shift 0, stretch 1): a world without them."""
+        zero, one = np.zeros(persons), np.ones(persons)
+        return cls(shift_E=zero, stretch_E=one, shift_S=zero, stretch_S=one)
+
     def per_row(self) -> PersonShocks:
         """Shapes persons x 1, to move persons x months probabilities."""
         return PersonShocks(**{name: getattr(self, name)[:, None] for name in SHOCK_COLUMNS})
