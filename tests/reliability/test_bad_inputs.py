@@ -323,7 +323,7 @@ def _policies_with_typo(tmp: Path) -> str:
 CONFIG_CASES = {
     "unknown_key": ({"prepare": {"horizon": [6, 12]}}, ["prepare", "horizon"]),
     "misspelt_section": ({"estimat": {"bootstrap": 9}}, ["estimat"]),
-    "wrong_type_number": ({"estimate": {"bootstrap": "many"}}, ["estimate.bootstrap"]),
+    "wrong_type_number": ({"estimate": {"alpha": "many"}}, ["estimate.alpha"]),
     "wrong_type_integer": ({"synth": {"persons": 12.5}}, ["synth.persons"]),
     "wrong_type_list": ({"estimate": {"cities": "rotterdam"}}, ["estimate.cities"]),
     "bad_date": ({"prepare": {"reform_date": "2022-13-01"}}, ["prepare.reform_date"]),
