@@ -31,32 +31,11 @@ from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
 from inburgering.config import config_hash
+from inburgering.contracts.verdict import COLUMNS
 from inburgering.designs.event_study import HEADLINE_INFERENCE, PERSON_INFERENCE
 
-COLUMNS = (
-    "city",
-    "comparison",
-    "outcome",
-    "horizon",
-    "direction",
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "inference",
-    "p_value",
-    "p_adjusted",
-    "pretrend_p",
-    "breakdown_mbar",
-    "mde",
-    "n_treated",
-    "n_control",
-    "verdict",
-    "reason",
-)
 # The headline rows' inference, as a method code the reports label.
 METHODS = {HEADLINE_INFERENCE: "variance_component", PERSON_INFERENCE: "persons_only"}
-VERDICTS = ("more_effective", "less_effective", "no_distinguishable_difference", "not_assessable")
 KEY = ["city", "comparison", "outcome", "horizon"]
 
 

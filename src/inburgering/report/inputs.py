@@ -24,6 +24,7 @@ from inburgering.contracts.tidy import (
     read_tidy,
     tidy_frame,
 )
+from inburgering.contracts.verdict import COLUMNS as VERDICT_COLUMNS
 from inburgering.report.document import RenderError
 
 
@@ -39,28 +40,6 @@ class ExportFile:
     def stem(self) -> str:
         return self.name.rsplit(".", 1)[0]
 
-
-VERDICT_COLUMNS = (
-    "city",
-    "comparison",
-    "outcome",
-    "horizon",
-    "direction",
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "inference",
-    "p_value",
-    "p_adjusted",
-    "pretrend_p",
-    "breakdown_mbar",
-    "mde",
-    "n_treated",
-    "n_control",
-    "verdict",
-    "reason",
-)
 
 CONTRACT: tuple[ExportFile, ...] = (
     ExportFile(

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from inburgering.contracts.verdict import VERDICTS
 from inburgering.report import style
 from inburgering.report.context import Report
 from inburgering.report.tables import PP, counts, effect, interval, p_value, pipe_table
 
 FOCAL = "rotterdam"
 COMPARISONS = ("amsterdam", "den_haag", "utrecht", "rest_nl")
-VERDICTS = ("more_effective", "less_effective", "no_distinguishable_difference", "not_assessable")
 VERDICT_COLOURS = {
     "more_effective": style.OKABE_ITO["blue"],
     "less_effective": style.OKABE_ITO["vermillion"],
