@@ -107,3 +107,23 @@ def test_missing_route_column_is_named(sim, config):
     persons = sim.persons.drop(columns="route")
     with pytest.raises(StageError, match=r"\['route'\].*route_matching|route"):
         route_matching_rows(persons, sim.outcomes, config)
+
+
+def test_a_refutation_dowhy_cannot_compute_is_recorded_not_raised(monkeypatch, caplog):
+    """dowhy failing on one cell (seen on the rehearsal files: a dropped effect modifier) leaves
+    the cell's estimate alone: no refutation rows, a not-estimated record in the log."""
+    import inburgering.matching.refute as refute_module
+    from inburgering.not_estimated import MARKER
+
+    def broken(*args, **kwargs):
+        raise KeyError("None of [Index(['female'])] are in the [columns]")
+
+    monkeypatch.setattr(refute_module, "refute", broken)
+    cell = cells.Cell("route_matching", "z_vs_b1", "all", "matched", "participation", 24)
+    data = pd.DataFrame({"t": [1, 0, 1, 0], "participation": [1.0, 0, 1, 0], "x": [1.0, 2, 3, 4]})
+    rows = cells.refutation_rows(
+        data, cell, "t", ["x"], {"num_simulations": 2}, ["x"], "route_matching", seed=1
+    )
+    assert rows.empty and list(rows.columns) == list(cells.REFUTATION_COLUMNS)
+    assert any(MARKER in r.getMessage() and "refutation not estimable" in r.getMessage()
+               for r in caplog.records)  # fmt: skip

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from inburgering import not_estimated
 from inburgering.contracts.tidy import CELL_COLUMNS, tidy_frame
 from inburgering.covariates import impute_with_indicators, prune_collinear
 from inburgering.matching._design import MatchingInputError
@@ -750,14 +751,23 @@ def refutation_rows(
     frame = data[[treated, cell.outcome, *nodes]].rename(
         columns={treated: _TREATMENT_NODE, cell.outcome: _OUTCOME_NODE}
     )
-    rows = refute(
-        frame,
-        treatment=_TREATMENT_NODE,
-        outcome=_OUTCOME_NODE,
-        common_causes=nodes,
-        graph=graph,
-        seed=seed,
-        num_simulations=int(refute_config["num_simulations"]),
-        max_rows=refute_config.get("max_persons"),
-    )
+    try:
+        rows = refute(
+            frame,
+            treatment=_TREATMENT_NODE,
+            outcome=_OUTCOME_NODE,
+            common_causes=nodes,
+            graph=graph,
+            seed=seed,
+            num_simulations=int(refute_config["num_simulations"]),
+            max_rows=refute_config.get("max_persons"),
+        )
+    except (KeyError, ValueError, np.linalg.LinAlgError) as exc:
+        # A diagnostic dowhy cannot compute for this cell (seen: an effect modifier it drops
+        # when covariates carry missing values under pandas 3) must not stop the estimate.
+        reason = "refutation not estimable"
+        not_estimated.note(
+            log, reason, f"{reason}: dowhy {type(exc).__name__}: {exc}", **cell.key()
+        )
+        return pd.DataFrame(columns=list(REFUTATION_COLUMNS))
     return rows.assign(**cell.key()).loc[:, list(REFUTATION_COLUMNS)]
