@@ -81,8 +81,11 @@ def test_fit_adds_exactly_the_shock_covariance(world, calendar):
 
 
 def test_the_switch_turns_the_component_off(world, calendar):
-    data = analysis_frame(world["persons"], world["outcomes"], 12, [])
-    on = ReformSettings(horizons=[12], cities=["rotterdam"])
-    off = ReformSettings(horizons=[12], cities=["rotterdam"], shock_variance=False)
+    covariates = ["female", "age", "schooling_years"]
+    data = analysis_frame(world["persons"], world["outcomes"], 12, covariates)
+    on = ReformSettings(horizons=[12], cities=["rotterdam"], covariates=covariates)
+    off = ReformSettings(
+        horizons=[12], cities=["rotterdam"], covariates=covariates, shock_variance=False
+    )
     assert shock_model(data, "participation", off, reform_q(calendar)) is None
     assert shock_model(data, "participation", on, reform_q(calendar)).sd > 0
