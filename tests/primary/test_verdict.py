@@ -65,9 +65,9 @@ def test_every_branch_of_the_decision_rule():
     assert verdict[("den_haag", "participation")] == "no_distinguishable_difference"
     assert verdict[("den_haag", "social_assistance")] == "more_effective"
     assert verdict[("utrecht", "participation")] == "not_assessable"
-    assert "fewer than 200 persons" in table.loc[("utrecht", "participation"), "reason"]
+    assert table.loc[("utrecht", "participation"), "reason"] == "too few persons"
     assert verdict[("utrecht", "social_assistance")] == "not_assessable"
-    assert "pre-trend" in table.loc[("utrecht", "social_assistance"), "reason"]
+    assert table.loc[("utrecht", "social_assistance"), "reason"] == "pre-trend test rejects"
     assert verdict[("rest_nl", "social_assistance")] == "not_assessable"
     assert table.loc[("rest_nl", "social_assistance"), "reason"] == "no honest interval"
     # The honest (headline) row, not the person-level one, carries the verdict.
@@ -128,3 +128,20 @@ def test_a_primary_family_the_designs_do_not_estimate_stops_naming_the_key(chang
                 "social_assistance"], "horizons": [12, 24]}  # fmt: skip
     with pytest.raises(ConfigError, match=key):
         check_primary({**PRIMARY, **change}, estimate)
+
+
+def test_every_reason_and_verdict_has_a_label_in_both_editions():
+    """The reports label the verdict table's fixed phrases; an unlabelled one would show raw
+    English in the Dutch edition."""
+    from importlib.resources import files
+
+    import yaml
+
+    from inburgering.contracts.verdict import REASONS, VERDICTS
+
+    table = yaml.safe_load((files("inburgering.report") / "translations.yaml").read_text("utf-8"))
+    for language in ("en", "nl"):
+        labels = table[language]["labels"]
+        assert set(REASONS.values()) <= set(labels["reason"]), language
+        assert set(VERDICTS) <= set(labels["verdict"]), language
+        assert {"variance_component", "persons_only"} <= set(labels["inference"]), language

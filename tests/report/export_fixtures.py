@@ -394,30 +394,30 @@ def write_minimal_export(folder: Path) -> Path:
 COMPARISONS = ("amsterdam", "den_haag", "utrecht", "rest_nl")
 # (comparison, outcome, horizon) -> verdict and reason; every other row: no difference.
 VERDICTS = {
-    ("amsterdam", "participation", 12): ("more_effective", "adjusted p < 0.05"),
-    ("den_haag", "employed", 24): ("less_effective", "adjusted p < 0.05"),
+    ("amsterdam", "participation", 12): ("more_effective", "adjusted p below alpha"),
+    ("den_haag", "employed", 24): ("less_effective", "adjusted p below alpha"),
     ("utrecht", "participation", 12): ("not_assessable", "pre-trend test rejects"),
     ("utrecht", "participation", 24): ("not_assessable", "pre-trend test rejects"),
-    ("utrecht", "employed", 12): ("not_assessable", "fewer than 500 persons"),
+    ("utrecht", "employed", 12): ("not_assessable", "too few persons"),
 }
 
 
 def verdict_table() -> pd.DataFrame:
     """The primary family's verdict rows (the contract in docs/report-inputs.md): Rotterdam vs
     each comparison x participation/employed x 12/24 months. One row is suppressed (empty
-    estimate and interval: fewer than 500 persons), and its counts withheld."""
+    estimate and interval: too few persons), and its counts withheld."""
     rows = []
     for c, comparison in enumerate(COMPARISONS):
         for outcome in ("participation", "employed"):
             for horizon in (12, 24):
                 verdict, reason = VERDICTS.get(
                     (comparison, outcome, horizon),
-                    ("no_distinguishable_difference", "adjusted p >= 0.05"),
+                    ("no_distinguishable_difference", "adjusted p not below alpha"),
                 )
                 estimate = {"more_effective": 0.062, "less_effective": -0.071}.get(
                     verdict, 0.012 - 0.008 * c
                 )
-                suppressed = reason == "fewer than 500 persons"
+                suppressed = reason == "too few persons"
                 rows.append(
                     {
                         "city": "rotterdam",

@@ -23,3 +23,12 @@ COLUMNS = (
     "reason",
 )
 VERDICTS = ("more_effective", "less_effective", "no_distinguishable_difference", "not_assessable")
+# The reason behind each verdict, one per step of the decision rule (primary.verdict); the
+# thresholds are in config (primary) and docs/methods.md, the reports label these phrases.
+REASONS = {
+    "no_interval": "no honest interval",
+    "few_persons": "too few persons",
+    "pretrend": "pre-trend test rejects",
+    "significant": "adjusted p below alpha",
+    "not_significant": "adjusted p not below alpha",
+}

@@ -31,7 +31,7 @@ from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
 from inburgering.config import config_hash
-from inburgering.contracts.verdict import COLUMNS
+from inburgering.contracts.verdict import COLUMNS, REASONS
 from inburgering.designs.event_study import HEADLINE_INFERENCE, PERSON_INFERENCE
 
 # The headline rows' inference, as a method code the reports label.
@@ -97,11 +97,11 @@ def _pretrends(pretrends: pd.DataFrame) -> pd.DataFrame:
 def _decide(row: pd.Series, primary: Mapping[str, Any]) -> tuple[str, str]:
     """Steps 1-3 of the decision rule; None for rows that go on to the adjusted test."""
     if not np.isfinite(row["se"]) or row["se"] <= 0:
-        return "not_assessable", "no honest interval"
+        return "not_assessable", REASONS["no_interval"]
     if min(row["n_treated"], row["n_control"]) < primary["min_persons"]:
-        return "not_assessable", f"fewer than {primary['min_persons']} persons on one side"
+        return "not_assessable", REASONS["few_persons"]
     if np.isfinite(row["pretrend_p"]) and row["pretrend_p"] < primary["pretrend_alpha"]:
-        return "not_assessable", f"pre-trend test rejects (p < {primary['pretrend_alpha']})"
+        return "not_assessable", REASONS["pretrend"]
     return "", ""
 
 
@@ -137,11 +137,9 @@ def verdict_table(
         )[1]
     significant = tested & (merged["p_adjusted"] < primary["alpha"])
     merged.loc[significant, "verdict"] = merged[significant].apply(_direction, axis=1)
-    merged.loc[significant, "reason"] = f"{primary['adjustment']}-adjusted p < {primary['alpha']}"
+    merged.loc[significant, "reason"] = REASONS["significant"]
     merged.loc[tested & ~significant, "verdict"] = "no_distinguishable_difference"
-    merged.loc[tested & ~significant, "reason"] = (
-        f"{primary['adjustment']}-adjusted p >= {primary['alpha']}"
-    )
+    merged.loc[tested & ~significant, "reason"] = REASONS["not_significant"]
     merged["mde"] = minimum_detectable(
         merged["se"], primary["alpha"], len(family), primary["power"]
     )
