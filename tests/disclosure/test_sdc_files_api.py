@@ -113,3 +113,17 @@ def test_export_from_files(tmp_path):
             persons=tmp_path / "persons.parquet",
         )
     assert not (tmp_path / "export2").exists()
+
+
+def test_a_side_table_written_from_no_rows_reads_as_empty(tmp_path):
+    """pandas writes an empty frame without columns as a bare newline (a design that estimated
+    nothing); the export reads it as a table of no rows instead of stopping on it."""
+    from inburgering.disclosure.assemble import concat
+    from inburgering.disclosure.files import read_table
+
+    empty = tmp_path / "city_instrument_did_pretrends.csv"
+    pd.DataFrame().to_csv(empty, index=False)
+    full = tmp_path / "pretrends.csv"
+    pd.DataFrame({"design": ["reform_did"], "wald_p": [0.3]}).to_csv(full, index=False)
+    assert read_table(empty).empty
+    assert len(concat([full, empty])) == 1

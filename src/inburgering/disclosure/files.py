@@ -26,9 +26,14 @@ def read_table(path: PathLike, text_columns: Iterable[str] = ()) -> pd.DataFrame
     path = Path(path)
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(
-        path, keep_default_na=False, na_values=[""], dtype={c: str for c in text_columns}
-    )
+    try:
+        return pd.read_csv(
+            path, keep_default_na=False, na_values=[""], dtype={c: str for c in text_columns}
+        )
+    except pd.errors.EmptyDataError:
+        # A design with nothing to report writes its side table from no rows, which has no
+        # header either (a G4 bundle design without eligible bundles): a table of no rows.
+        return pd.DataFrame()
 
 
 def _person_inputs(
