@@ -470,11 +470,34 @@ def outcome_trends_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def not_estimated_table() -> pd.DataFrame:
+    """Cells a design did not estimate (export columns of inburgering.not_estimated)."""
+    key = {"treatment": "wi2021", "city": "utrecht", "outcome": "participation", "horizon": 12}
+    reform = {**key, "design": "reform_did", "subgroup": "all"}
+    rows = [
+        {**reform, "comparison": comparison, "reason": "DiD estimator not estimable"}
+        for comparison in ("den_haag", "amsterdam")
+    ]
+    rows.append(
+        {
+            **key,
+            "design": "instrument_did",
+            "treatment": "onderwijsroute",
+            "city": "all",
+            "comparison": "",
+            "subgroup": "",
+            "reason": "no eligible adoption cohort (no municipality adopts inside the data)",
+        }
+    )
+    return pd.DataFrame(rows)
+
+
 def write_full_export(folder: Path) -> Path:
     """Every file of the export contract."""
     write_minimal_export(folder)
     _write_csv(verdict_table(), folder / "verdict.csv")
     _write_csv(outcome_trends_table(), folder / "outcome_trends.csv")
+    _write_csv(not_estimated_table(), folder / "not_estimated.csv")
     estimates = pd.DataFrame(_estimates())
     write_tidy(estimates, folder / "estimates.csv")
     for name, frame in _side_tables().items():

@@ -70,6 +70,14 @@ def test_executive_summary_leads_with_the_verdict(full_main):
     assert 'id="fig-verdict"' in full_main[0].read_text(encoding="utf-8")
 
 
+def test_the_report_says_what_was_not_estimated_and_why(full_main):
+    page = section(full_main[0].read_text(encoding="utf-8"), "limitations", "references")
+    assert "What was not estimated." in page
+    assert "DiD estimator not estimable" in page and "no eligible adoption cohort" in page
+    # Cells per design and reason: two reform_did contrasts, one instrument.
+    assert re.search(r"reform DiD\s+DiD estimator not estimable\s+2", page), page
+
+
 def test_without_verdict_the_report_says_the_primary_analysis_was_not_run(minimal_export, tmp_path):
     page = render_report(minimal_export, tmp_path, "main")[0].read_text()
     assert "The primary analysis was not run" in section(page, "summary", "data")

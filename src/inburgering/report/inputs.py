@@ -25,6 +25,7 @@ from inburgering.contracts.tidy import (
     tidy_frame,
 )
 from inburgering.contracts.verdict import COLUMNS as VERDICT_COLUMNS
+from inburgering.not_estimated import EXPORT_COLUMNS as NOT_ESTIMATED_COLUMNS
 from inburgering.report.document import RenderError
 
 
@@ -42,6 +43,11 @@ class ExportFile:
 
 
 CONTRACT: tuple[ExportFile, ...] = (
+    ExportFile(
+        "not_estimated.csv",
+        NOT_ESTIMATED_COLUMNS,
+        "Every cell a design did not estimate, with the count-free reason (no statistic).",
+    ),
     ExportFile(
         "verdict.csv",
         VERDICT_COLUMNS,

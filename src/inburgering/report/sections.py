@@ -5,6 +5,7 @@ horizons and outcomes of this run's export."""
 from __future__ import annotations
 
 from inburgering.report.context import Report
+from inburgering.report.tables import pipe_table
 
 REFERENCES = (
     "Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time "
@@ -50,7 +51,33 @@ def identification(report: Report) -> str:
 
 
 def limitations(report: Report) -> str:
-    return report.heading("limitations") + report.t("limitations_text") + "\n\n"
+    return (
+        report.heading("limitations")
+        + report.t("limitations_text")
+        + "\n\n"
+        + not_estimated(report)
+    )
+
+
+def not_estimated(report: Report) -> str:
+    """What the run did not estimate and why (not_estimated.csv): cells per design and reason,
+    so that an empty design is never mistaken for one that found nothing."""
+    t = report.t
+    if not report.exports.path("not_estimated"):
+        return report.not_run("not_estimated.csv")
+    frame = report.exports.table("not_estimated")
+    if frame is None:
+        return t("not_estimated_none") + "\n\n"
+    counts = frame.groupby(["design", "reason"], sort=True).size().reset_index(name="cells")
+    rows = [
+        [t.label("design", r.design), t.label("not_estimated", r.reason), t.count(r.cells)]
+        for r in counts.itertuples()
+    ]
+    header = [t("col_design"), t("col_reason"), t("col_cells")]
+    table = pipe_table(
+        header, rows, t("tbl_not_estimated"), "tbl-not-estimated", [False, False, True]
+    )
+    return t("not_estimated_intro") + "\n\n" + table + "\n"
 
 
 def references(report: Report) -> str:
