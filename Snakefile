@@ -44,7 +44,8 @@ onstart:
 
     SCHEDULED_RULES.update(job.rule.name for job in workflow.dag.needrun_jobs())
     mark_stale(
-        stale_folders(SCHEDULED_RULES, OUTDATED_BY), remove=["MANIFEST.csv", "manifest.json"]
+        stale_folders(SCHEDULED_RULES, OUTDATED_BY),
+        remove=["MANIFEST.csv", "manifest.json"],
     )
 
 

@@ -39,7 +39,11 @@ def layered_config():
     result in place: every rule, the provenance and the config hash see the final configuration.
     """
     overlays = [Path(path).absolute() for path in workflow.overwrite_configfiles]
-    bases = [Path(path) for path in workflow.configfiles if Path(path).absolute() not in overlays]
+    bases = [
+        Path(path)
+        for path in workflow.configfiles
+        if Path(path).absolute() not in overlays
+    ]
     layers = [(str(path), read_yaml(path)) for path in bases + overlays]
     if workflow.config_settings.config:
         layers.append(("--config", dict(workflow.config_settings.config)))
