@@ -162,6 +162,13 @@ def test_default_workflow_runs_through_slurm_and_matches_local(tmp_path, cluster
     # this test isolates SLURM vs local execution; hash-seed independence itself is tested in
     # tests/reliability/test_determinism.py (pyfixest fits use did.comparison.DEMEANER).
     monkeypatch.setenv("PYTHONHASHSEED", "0")
+    # Reports with the built-in renderer in both runs: this test is about the scheduler, and the
+    # Quarto CLI (on PATH in CI, where tests/report/test_quarto.py renders with it) would take
+    # the SLURM run past its hang guard.
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join(d for d in path if not (Path(d) / "quarto").exists())
+    )
 
     # Reference: the same configuration run locally.
     local = tmp_path / "local" / "results"
