@@ -10,7 +10,9 @@ from scipy.stats import norm
 from inburgering.config import ConfigError, check_primary
 from inburgering.designs.event_study import HEADLINE_INFERENCE
 from inburgering.did.shocks import NO_SHOCKS, ShockModel
+from inburgering.contracts.verdict import COLUMNS
 from inburgering.primary import minimum_detectable, primary_family, verdict_table
+from inburgering.primary.verdict import control_means
 from inburgering.primary.power import design_contrast, minimum_detectable_differences
 
 PRIMARY = {
@@ -49,7 +51,8 @@ def _inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                               "se": row_se, "ci_low": est - z * row_se, "ci_high": est + z * row_se,
                               "p_value": 2 * norm.sf(abs(est / row_se)),
                               "inference": HEADLINE_INFERENCE,
-                              "n_treated": n, "n_control": 5 * n})  # fmt: skip
+                              "n_treated": n, "n_control": 5 * n,
+                              "n_clusters": 340 if comparison == "rest_nl" else 2})  # fmt: skip
         pretrends.append({**cell, "wald_p": pre_p})
         honest += [{**cell, "restriction": "relative_magnitude", "M": m, "breakdown": 0.7}
                    for m in (0, 0.5)]  # fmt: skip
@@ -74,6 +77,37 @@ def test_every_branch_of_the_decision_rule():
     assert table.loc[("den_haag", "participation"), "se"] == 0.03
     assert table.loc[("amsterdam", "participation"), "breakdown_mbar"] == 0.7
     assert set(table["inference"].dropna()) == {"variance_component"}
+
+
+def test_paper_table_columns_ri_p_clusters_and_control_mean_without_changing_the_verdict():
+    """RI p joins its contrast (rest of NL only), clusters count each side's municipalities,
+    the control mean pools the comparison's post-reform cohort years by persons."""
+    inference = pd.DataFrame([{"design": "reform_did", "treatment": "wi2021",
+                               "city": "rotterdam", "comparison": "rest_nl",
+                               "outcome": "participation", "horizon": 24, "ri_p": 0.075}])  # fmt: skip
+    trends = pd.DataFrame(
+        [("amsterdam", "2021", "participation", 24, 500, 0.9),  # before the reform: left out
+         ("amsterdam", "2022", "participation", 24, 300, 0.40),
+         ("amsterdam", "2023", "participation", 24, 100, 0.60),
+         ("amsterdam", "2022", "participation", 12, 300, 0.10)],  # another horizon
+        columns=["city", "cohort", "outcome", "horizon", "n", "share"],
+    )  # fmt: skip
+    plain = verdict_table(*_inputs(), PRIMARY)
+    table = verdict_table(*_inputs(), PRIMARY, inference=inference,
+                          controls=control_means(trends, 2022))  # fmt: skip
+    assert list(table.columns) == list(COLUMNS)
+    pd.testing.assert_series_equal(table["verdict"], plain["verdict"])
+    table = table.set_index(["comparison", "outcome"])
+    assert table.loc[("rest_nl", "participation"), "ri_p"] == 0.075
+    assert table["ri_p"].notna().sum() == 1
+    assert table.loc[("amsterdam", "participation"), "control_mean"] == pytest.approx(0.45)
+    assert table.loc[("amsterdam", "participation"), "n_control_post"] == 400
+    assert pd.isna(table.loc[("den_haag", "participation"), "control_mean"])
+    assert table.loc[("rest_nl", "participation"), "clusters_control"] == 339
+    assert table.loc[("amsterdam", "participation"), "clusters_control"] == 1
+    assert (table["clusters_treated"].dropna() == 1).all()
+    # No headline row: no clusters either (never a made-up 1 vs 0).
+    assert pd.isna(table.loc[("rest_nl", "social_assistance"), "clusters_treated"])
 
 
 def test_holm_runs_over_the_tested_rows_only():

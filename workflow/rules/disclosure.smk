@@ -23,6 +23,7 @@ rule export:
     params:
         entry="inburgering.disclosure.stage:run",
         disclosure=config["disclosure"],
+        descriptives=config.get("descriptives", {}),
         # provenance records the configuration the export depends on (not the report's)
         config={key: value for key, value in config.items() if key != "report"},
         data_root=config["data"]["root"],

@@ -142,6 +142,9 @@ rule verdict:
         estimates=rules.reform_did.output.estimates,
         pretrends=rules.reform_did.output.pretrends,
         honestdid=rules.reform_did.output.honestdid,
+        inference=rules.reform_did.output.inference,
+        outcome_trends=rules.process.output.outcome_trends,
+        policies=config["data"]["policies"],
     output:
         verdict=f"{RESULTS}/estimates/verdict.csv",
     log:

@@ -143,3 +143,18 @@ SIDE_TABLES: Mapping[str, SideTable] = {
         ),
     )
 }
+
+
+# Table 1 of the reports: persons per settlement city and level of each configured
+# characteristic at the obligation start (config ``descriptives``), computed from the prepared
+# person table by the export rule. Level ``TOTAL_LEVEL`` is each city's total for the variable
+# (persons, unknown values included): the margin the levels are protected against.
+TOTAL_LEVEL = "all"
+UNKNOWN_LEVEL = "missing"
+DESCRIPTIVES = SideTable(
+    "descriptives",
+    "persons per settlement city and level of each characteristic at the obligation start",
+    keys=("city", "variable", "level"),
+    values=(),
+    counts=("n",),
+)

@@ -14,14 +14,24 @@ COLUMNS = (
     "inference",
     "p_value",
     "p_adjusted",
+    "ri_p",
     "pretrend_p",
     "breakdown_mbar",
     "mde",
+    "control_mean",
+    "n_control_post",
     "n_treated",
     "n_control",
+    "clusters_treated",
+    "clusters_control",
     "verdict",
     "reason",
 )
+# ri_p: randomization-inference p over placebo municipalities (the rest-of-NL contrast only: its
+# placebo pool is the non-G4 municipalities; empty for a G4 pair). control_mean: the comparison's
+# raw outcome share among its persons of the cohort years from the reform year on whose outcome
+# at the horizon is measured (n_control_post of them), not covariate-adjusted. clusters_*: the
+# municipalities on each side of the contrast (public facts, not persons).
 VERDICTS = ("more_effective", "less_effective", "no_distinguishable_difference", "not_assessable")
 # The reason behind each verdict, one per step of the decision rule (primary.verdict); the
 # thresholds are in config (primary) and docs/methods.md, the reports label these phrases.

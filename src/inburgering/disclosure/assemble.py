@@ -11,25 +11,32 @@ from the estimate rows it belongs to: a statistic is only as safe as the persons
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from inburgering.contracts.side_tables import (
     COUNTS,
+    DESCRIPTIVES,
     OVERLAP_ARMS,
     PRETREND_TESTS,
     RANDOMIZATION,
     SENSITIVITY_MEASURES,
     SIDE_TABLES,
+    TOTAL_LEVEL,
+    UNKNOWN_LEVEL,
     SideTable,
 )
 from inburgering.contracts.tidy import CELL_COLUMNS, KEY_COLUMNS, TIDY_COLUMNS, VALUE_COLUMNS
 from inburgering.disclosure.files import read_table
+from inburgering.disclosure.primary import primary_row_masks
+from inburgering.disclosure.rules import DisclosureRules
 from inburgering.disclosure.spec import TableSpec
 from inburgering.disclosure.summaries import tidy_estimates_spec
+from inburgering.workflow import StageError
 
 Item = tuple[pd.DataFrame, TableSpec]
 LABELS = ("estimator", "headline", "inference")  # describe the row: never suppressed
@@ -114,6 +121,90 @@ def outcome_trends_item(trends: pd.DataFrame) -> Item:
         description="raw outcome shares by city, cohort quarter and horizon",
     )
     return trends, spec
+
+
+def _levels(column: pd.Series, variable: Mapping[str, Any]) -> pd.Series:
+    """A person's level of one characteristic: numeric columns cut at ``edges`` into left-closed
+    bins named by ``labels`` (below the first edge: ``<edge``), other columns as they are
+    (booleans as true/false), unknown values as their own level. The same convention as the
+    heterogeneity subgroups (``designs.heterogeneity.subgroup_columns``), written out here so
+    that the export does not import the learners that module needs."""
+    if "edges" in variable:
+        edges = np.asarray(variable["edges"], dtype=float)
+        values = pd.to_numeric(column, errors="coerce").astype(float).to_numpy()
+        position = np.searchsorted(edges, values, side="right") - 1
+        named = np.asarray(variable["labels"], dtype=object)[position.clip(0)]
+        levels = pd.Series(np.where(position < 0, f"<{edges[0]:g}", named), index=column.index)
+    else:
+        levels = column.astype("string").str.lower()
+    return levels.where(column.notna(), UNKNOWN_LEVEL).astype(str)
+
+
+def _check_variables(persons: pd.DataFrame, variables: Mapping[str, Mapping[str, Any]]) -> None:
+    for name, variable in variables.items():
+        key = f"config key descriptives.variables.{name}"
+        if variable["column"] not in persons.columns:
+            raise StageError(
+                f"{key}: column {variable['column']!r} is not in the persons table "
+                f"(columns: {', '.join(map(str, persons.columns))})"
+            )
+        edges = list(variable.get("edges", ()))
+        if edges != sorted(set(edges)) or len(edges) != len(variable.get("labels", ())):
+            raise StageError(
+                f"{key}: edges must increase and have one label each "
+                f"(edges {edges}, labels {variable.get('labels')})"
+            )
+
+
+def descriptives_table(
+    persons: pd.DataFrame, variables: Mapping[str, Mapping[str, Any]], cities: Sequence[str]
+) -> pd.DataFrame:
+    """Persons per city and level of every configured characteristic, with each city's total
+    for the variable as level ``all``. Levels keep the configured band order, other levels go
+    by their frequency in the population; zero cells are kept (a publishable frequency)."""
+    _check_variables(persons, variables)
+    people = persons[persons["city"].isin(cities)]
+    frames = []
+    for name, variable in variables.items():
+        levels = _levels(people[variable["column"]], variable)
+        counts = pd.crosstab(levels, people["city"]).reindex(columns=list(cities), fill_value=0)
+        edges = variable.get("edges")
+        order = [f"<{edges[0]:g}", *variable["labels"]] if edges else []
+        ranked = counts.sum(axis=1).sort_index().sort_values(ascending=False, kind="stable")
+        order = [v for v in order if v in counts.index] + [
+            v for v in ranked.index if v not in order and v != UNKNOWN_LEVEL
+        ]
+        order += [UNKNOWN_LEVEL] if UNKNOWN_LEVEL in counts.index else []
+        counts = counts.loc[order]
+        counts.loc[TOTAL_LEVEL] = counts.sum()
+        long = counts.rename_axis(index="level", columns="city").stack().rename("n")
+        frames.append(long.reset_index().assign(variable=name))
+    columns = list(DESCRIPTIVES.columns)
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True)
+    table["city"] = pd.Categorical(table["city"], categories=list(cities))
+    table = table.sort_values("city", kind="stable").astype({"city": str, "n": "int64"})
+    return table[columns].reset_index(drop=True)
+
+
+def descriptives_item(
+    persons: pd.DataFrame, variables: Mapping[str, Mapping[str, Any]], cities: Sequence[str]
+) -> Item:
+    """Table 1 as a frequency table: every level and each city's total are counts of persons,
+    checked for the minimum, group disclosure (a level holding a city's every person) and,
+    with the total as margin, secondary suppression so no withheld level can be recovered by
+    subtraction. Shares are computed in the report from the published counts only."""
+    table = descriptives_table(persons, variables, cities)
+    spec = TableSpec(
+        DESCRIPTIVES.name,
+        "frequency",
+        count_columns=DESCRIPTIVES.counts,
+        group_columns=DESCRIPTIVES.keys,
+        margins={"level": TOTAL_LEVEL},
+        description=DESCRIPTIVES.description,
+    )
+    return table, spec
 
 
 def pool_bins(frame: pd.DataFrame, by: Sequence[str], counts: Sequence[str], minimum: int):
@@ -234,11 +325,36 @@ def refutations_item(refutations: pd.DataFrame, estimates: pd.DataFrame, alpha: 
     return table, _spec(contract, table)
 
 
-def verdict_item(verdict: pd.DataFrame) -> Item:
+# The comparison's outcome mean after the reform is a share of its own persons: checked as one.
+CONTROL_MEAN = TableSpec(
+    "verdict_control_mean",
+    "share",
+    count_columns=("n_control_post",),
+    value_columns=("control_mean",),
+)
+
+
+def verdict_item(verdict: pd.DataFrame, rules: DisclosureRules) -> Item:
     """The primary analysis' verdict rows: estimates with their persons (``primary.verdict``);
-    the verdict and its reason describe the row and are never suppressed."""
-    labels = ("direction", "inference", "verdict", "reason")
+    the verdict and its reason describe the row and are never suppressed, nor are the
+    municipalities on each side (public facts). The control mean rests on its own persons
+    (``n_control_post``): where they are too few, or the share would reveal a small group
+    (numerator, complement, 0 or 100 %), the mean and its count are withheld before the row
+    check, which then suppresses whole rows on the treated and control persons."""
+    labels = ("direction", "inference", "verdict", "reason", "clusters_treated", "clusters_control")
     keys = ("city", "comparison", "outcome", "horizon")
+    verdict = verdict.copy()
+    if len(verdict):
+        masks = primary_row_masks(
+            verdict[list(CONTROL_MEAN.value_columns + CONTROL_MEAN.count_columns)],
+            CONTROL_MEAN,
+            rules,
+        )
+        unsafe = np.logical_or.reduce(list(masks.values()))
+        verdict[["control_mean", "n_control_post"]] = verdict[
+            ["control_mean", "n_control_post"]
+        ].astype(float)
+        verdict.loc[unsafe, ["control_mean", "n_control_post"]] = np.nan
     spec = TableSpec(
         "verdict",
         "estimate",

@@ -14,13 +14,14 @@ from typing import Any
 import pandas as pd
 
 from inburgering import not_estimated
+from inburgering.calendar import PolicyCalendar
 from inburgering.config import load_policies, schema_path
 from inburgering.contracts.tidy import read_tidy
 from inburgering.disclosure import assemble
 from inburgering.disclosure.export import write_export
 from inburgering.disclosure.figures import check_figure_data
 from inburgering.disclosure.files import read_table
-from inburgering.disclosure.rules import load_rules
+from inburgering.disclosure.rules import DisclosureRules, load_rules
 from inburgering.disclosure.tables import check_tables
 from inburgering.provenance import write_provenance
 from inburgering.workflow import RuleJob
@@ -65,16 +66,25 @@ def config_values(node: Any) -> set[str]:
     return {str(node)}
 
 
-def _items(job: RuleJob, estimates: pd.DataFrame, minimum: int) -> list[assemble.Item]:
+def _items(
+    job: RuleJob, estimates: pd.DataFrame, persons: pd.DataFrame, rules: DisclosureRules
+) -> list[assemble.Item]:
     read = read_table
     items = [
         assemble.estimates_item(estimates),
-        assemble.verdict_item(read(job.input["verdict"])),
+        assemble.verdict_item(read(job.input["verdict"]), rules),
         assemble.sample_flow_item(read(job.input["sample_flow"])),
         assemble.data_quality_item(read(job.input["data_quality"])),
         assemble.composition_item(read(job.input["composition"])),
         assemble.route_mix_item(read(job.input["route_mix"])),
     ]
+    variables = (job.params.get("descriptives") or {}).get("variables") or {}
+    if variables:
+        cities = (
+            *PolicyCalendar.from_policies(load_policies(job.input["policies"])).cities,
+            "rest_nl",
+        )
+        items.append(assemble.descriptives_item(persons, variables, cities))
     if "outcome_trends" in job.input:
         items.append(assemble.outcome_trends_item(read(job.input["outcome_trends"])))
     sides = {
@@ -84,7 +94,7 @@ def _items(job: RuleJob, estimates: pd.DataFrame, minimum: int) -> list[assemble
     if len(sides["balance"]):
         items.append(assemble.balance_item(sides["balance"], estimates))
     if len(sides["overlap"]):
-        items.append(assemble.overlap_item(sides["overlap"], minimum))
+        items.append(assemble.overlap_item(sides["overlap"], rules.min_persons))
     if len(sides["sensitivity"]):
         items.append(assemble.sensitivity_item(sides["sensitivity"], estimates))
     if len(sides["refutations"]):
@@ -102,7 +112,8 @@ def _items(job: RuleJob, estimates: pd.DataFrame, minimum: int) -> list[assemble
 def run(job: RuleJob) -> None:
     rules = load_rules(job.params["disclosure"], schema_path=SCHEMA)
     estimates = read_tidy(job.input["estimates"])
-    checked = check_tables(_items(job, estimates, rules.min_persons), rules)
+    persons = pd.read_parquet(job.input["persons"])
+    checked = check_tables(_items(job, estimates, persons, rules), rules)
     survival = check_figure_data(
         read_table(job.input["survival"]),
         "survival",
@@ -113,7 +124,6 @@ def run(job: RuleJob) -> None:
         # gets small: that is how a publishable Kaplan-Meier curve is made, not a failure.
         on_violation="suppress",
     )
-    persons = pd.read_parquet(job.input["persons"])
     config = job.params["config"]
     policies = load_policies(job.input["policies"])
     data_root = job.params["data_root"]

@@ -18,6 +18,11 @@ is not assessable does not dilute the others. The HonestDiD breakdown value (rel
 magnitudes) and the minimum detectable difference are reported beside each verdict, not used in
 it: the first tells how large a post-reform violation of parallel trends, relative to the largest
 pre-reform one, would overturn the sign; the second what the design could have detected.
+
+For the paper-format table each row also carries the randomization-inference p-value of the
+same contrast where the design computed one (rest of NL: placebo municipalities), the
+municipalities on each side, and the comparison's raw outcome share after the reform (the
+level a difference is read against), none of which enters the decision.
 """
 
 from __future__ import annotations
@@ -76,9 +81,38 @@ def _headline(estimates: pd.DataFrame) -> pd.DataFrame:
         & estimates["headline"].astype(bool)
     ]
     cols = [*KEY, "estimate", "se", "ci_low", "ci_high", "p_value", "inference"]
-    rows = rows[[*cols, "n_treated", "n_control"]]
+    rows = rows[[*cols, "n_treated", "n_control", "n_clusters"]]
     method = rows["inference"].map(METHODS).fillna(rows["inference"])
-    return rows.assign(horizon=rows["horizon"].astype(int), inference=method)
+    # The treated side is the focal city, one municipality; every other cluster of the
+    # contrast is a comparison municipality.
+    clusters = rows["n_clusters"].astype(float)
+    return rows.drop(columns="n_clusters").assign(
+        horizon=rows["horizon"].astype(int),
+        inference=method,
+        clusters_treated=np.where(clusters.notna(), 1.0, np.nan),
+        clusters_control=clusters - 1,
+    )
+
+
+def _randomization(inference: pd.DataFrame | None) -> pd.DataFrame:
+    """The randomization-inference p-value per contrast (the design's ``inference`` table)."""
+    if inference is None or inference.empty:
+        return pd.DataFrame(columns=[*KEY, "ri_p"])
+    rows = inference[inference["design"] == "reform_did"]
+    return rows[[*KEY, "ri_p"]].assign(horizon=rows["horizon"].astype(int))
+
+
+def control_means(trends: pd.DataFrame | None, first_year: int) -> pd.DataFrame:
+    """The comparison's raw outcome share over its cohort years from ``first_year`` on
+    (process ``outcome_trends``: persons whose outcome at the horizon is measured)."""
+    columns = ["comparison", "outcome", "horizon", "control_mean", "n_control_post"]
+    if trends is None or trends.empty:
+        return pd.DataFrame(columns=columns)
+    post = trends[pd.to_numeric(trends["cohort"], errors="coerce") >= first_year]
+    post = post.assign(hits=post["share"] * post["n"])
+    sums = post.groupby(["city", "outcome", "horizon"], as_index=False)[["hits", "n"]].sum()
+    sums = sums.assign(control_mean=sums["hits"] / sums["n"], horizon=sums["horizon"].astype(int))
+    return sums.rename(columns={"city": "comparison", "n": "n_control_post"})[columns]
 
 
 def _breakdowns(honestdid: pd.DataFrame) -> pd.DataFrame:
@@ -115,13 +149,25 @@ def verdict_table(
     pretrends: pd.DataFrame,
     honestdid: pd.DataFrame,
     primary: Mapping[str, Any],
+    *,
+    inference: pd.DataFrame | None = None,
+    controls: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The verdict per primary contrast x outcome x horizon (``COLUMNS``)."""
+    """The verdict per primary contrast x outcome x horizon (``COLUMNS``).
+
+    ``inference``: the design's randomization-inference rows (``ri_p``); ``controls``: the
+    comparisons' post-reform outcome means (:func:`control_means`). Without them (the design
+    simulator of the Monte Carlo) those columns are empty; the verdict does not use them.
+    """
     family = primary_family(primary)
+    if controls is None or controls.empty:
+        controls = control_means(None, 0)
     merged = (
         family.merge(_headline(estimates), on=KEY, how="left")
         .merge(_pretrends(pretrends), on=KEY, how="left")
         .merge(_breakdowns(honestdid), on=KEY, how="left")
+        .merge(_randomization(inference), on=KEY, how="left")
+        .merge(controls, on=["comparison", "outcome", "horizon"], how="left")
     )
     merged[["se", "pretrend_p"]] = merged[["se", "pretrend_p"]].astype(float)
     merged[["n_treated", "n_control"]] = merged[["n_treated", "n_control"]].fillna(0)
@@ -144,4 +190,7 @@ def verdict_table(
         merged["se"], primary["alpha"], len(family), primary["power"]
     )
     merged[["n_treated", "n_control"]] = merged[["n_treated", "n_control"]].astype(int)
+    counts = ["n_control_post", "clusters_treated", "clusters_control"]
+    merged[counts] = merged[counts].astype(float).astype("Int64")
+    merged[["ri_p", "control_mean"]] = merged[["ri_p", "control_mean"]].astype(float)
     return merged.loc[:, list(COLUMNS)]
