@@ -13,6 +13,9 @@ import numpy as np
 import pandas as pd
 
 from inburgering.contracts.tidy import write_tidy
+from inburgering.disclosure import check_tables, load_rules
+from inburgering.disclosure.assemble import descriptives_item
+from inburgering.prepare.flow import STEPS
 from inburgering.report.inputs import CONTRACT
 
 CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
@@ -375,7 +378,7 @@ def write_minimal_export(folder: Path) -> Path:
     _write_csv(
         pd.DataFrame(
             {
-                "step": ["obligated persons", "analysis persons"],
+                "step": [STEPS["obligated"], STEPS["municipality_known"]],
                 "persons": [5000, 4000],
                 "persons_rotterdam": [900, 800],
             }
@@ -443,6 +446,11 @@ def verdict_table() -> pd.DataFrame:
                         "pretrend_p": 0.004 if reason == "pre-trend test rejects" else 0.41,
                         "breakdown_mbar": 0.6 if verdict == "more_effective" else None,
                         "mde": 0.09,
+                        "ri_p": 0.075 if comparison == "rest_nl" and not suppressed else None,
+                        "control_mean": None if suppressed else 0.31 + 0.02 * c,
+                        "n_control_post": None if suppressed else 900 + 100 * c,
+                        "clusters_treated": 1,
+                        "clusters_control": 339 if comparison == "rest_nl" else 1,
                         "n_treated": None if suppressed else 2400,
                         "n_control": None if suppressed else 1800 + 500 * c,
                         "verdict": verdict,
@@ -468,6 +476,40 @@ def outcome_trends_table() -> pd.DataFrame:
         for outcome in ("participation", "employed")
     ]
     return pd.DataFrame(rows)
+
+
+DESCRIPTIVE_VARIABLES = {
+    "female": {"column": "female"},
+    "age": {"column": "age", "edges": [18, 27, 45], "labels": ["18-26", "27-44", "45+"]},
+    "group": {"column": "group"},
+    "origin": {"column": "origin_region"},
+}
+
+
+def descriptives_table() -> pd.DataFrame:
+    """Table 1 made by the export's own producer and rules from crafted persons: Utrecht has
+    four persons of 45+ (withheld, and a second age cell with it) and no known origin for 3."""
+    rng = np.random.default_rng(5)
+    sizes = {"rotterdam": 300, "amsterdam": 260, "den_haag": 200, "utrecht": 120, "rest_nl": 900}
+    city = np.repeat(list(sizes), list(sizes.values()))
+    age = rng.integers(18, 44, len(city)).astype(float)
+    age[rng.random(len(city)) < 0.15] = 50
+    utrecht = np.flatnonzero(city == "utrecht")
+    age[utrecht] = np.where(np.arange(len(utrecht)) < 4, 50, np.minimum(age[utrecht], 44))
+    origin = rng.choice(["syria", "eritrea", "turkey", "other"], len(city)).astype(object)
+    origin[utrecht[:3]] = None
+    persons = pd.DataFrame(
+        {
+            "city": city,
+            "female": rng.random(len(city)) < 0.5,
+            "age": age,
+            "group": rng.choice(["statushouder", "gezinsmigrant"], len(city)),
+            "origin_region": origin,
+        }
+    )
+    item = descriptives_item(persons, DESCRIPTIVE_VARIABLES, (*CITIES, "rest_nl"))
+    [checked] = check_tables([item], load_rules())
+    return checked.frame
 
 
 def not_estimated_table() -> pd.DataFrame:
@@ -497,6 +539,7 @@ def write_full_export(folder: Path) -> Path:
     write_minimal_export(folder)
     _write_csv(verdict_table(), folder / "verdict.csv")
     _write_csv(outcome_trends_table(), folder / "outcome_trends.csv")
+    _write_csv(descriptives_table(), folder / "descriptives.csv")
     _write_csv(not_estimated_table(), folder / "not_estimated.csv")
     estimates = pd.DataFrame(_estimates())
     write_tidy(estimates, folder / "estimates.csv")

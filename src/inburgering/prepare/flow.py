@@ -15,6 +15,15 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht", "rest_nl", "unknown")
+# The selection steps of prepare, in order (the exported table's ``step`` values, which the
+# reports label in both editions); ``{resident}`` is the catalogue's resident person-type code.
+STEPS = {
+    "obligated": "obligated persons in SWI basisbestand",
+    "resident": "person type {resident} (resident register)",
+    "start_known": "obligation start known",
+    "in_gba": "person in GBAPERSOONTAB",
+    "municipality_known": "settlement municipality known",
+}
 
 
 @dataclass

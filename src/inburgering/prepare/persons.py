@@ -31,7 +31,7 @@ import pandas as pd
 from inburgering.cbs.readers import LoadedTable
 from inburgering.prepare import sources as s
 from inburgering.prepare import validate as v
-from inburgering.prepare.flow import SampleFlow
+from inburgering.prepare.flow import STEPS, SampleFlow
 from inburgering.prepare.municipalities import harmonise
 from inburgering.prepare.settings import Settings
 
@@ -263,15 +263,15 @@ def build_persons(src: s.Sources) -> tuple[pd.DataFrame, pd.DataFrame]:
     people = people.merge(process_dates(src, reports, ids, known, coa), on=KEY, how="left")
 
     flow = SampleFlow()
-    flow.record("obligated persons in SWI basisbestand", people)
+    flow.record(STEPS["obligated"], people)
     people = flow.keep(
         people,
         people["person_type"] == codes["person_type_resident"],
-        f"person type {codes['person_type_resident']} (resident register)",
+        STEPS["resident"].format(resident=codes["person_type_resident"]),
     )
-    people = flow.keep(people, people["obligation_start"].notna(), "obligation start known")
-    people = flow.keep(people, people["_in_gba"].fillna(False), "person in GBAPERSOONTAB")
-    people = flow.keep(people, people["municipality"].notna(), "settlement municipality known")
+    people = flow.keep(people, people["obligation_start"].notna(), STEPS["start_known"])
+    people = flow.keep(people, people["_in_gba"].fillna(False), STEPS["in_gba"])
+    people = flow.keep(people, people["municipality"].notna(), STEPS["municipality_known"])
     return _finish(people, settings, codes), flow.table()
 
 

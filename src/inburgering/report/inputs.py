@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from inburgering.contracts.side_tables import DESCRIPTIVES
 from inburgering.contracts.tidy import (
     SUPPRESSED,
     TIDY_COLUMNS,
@@ -52,8 +53,9 @@ CONTRACT: tuple[ExportFile, ...] = (
         "verdict.csv",
         VERDICT_COLUMNS,
         "The primary analysis: one row per pre-specified contrast (Rotterdam vs each "
-        "comparison) x outcome x horizon with honest interval, Holm-adjusted p, pre-trend p, "
-        "HonestDiD breakdown M-bar, MDE and the verdict (more_effective, less_effective, "
+        "comparison) x outcome x horizon with honest interval, Holm-adjusted p, RI p, pre-trend "
+        "p, HonestDiD breakdown M-bar, MDE, the comparison's post-reform outcome mean, "
+        "municipalities on each side and the verdict (more_effective, less_effective, "
         "no_distinguishable_difference, not_assessable) with its reason.",
     ),
     ExportFile(
@@ -66,6 +68,13 @@ CONTRACT: tuple[ExportFile, ...] = (
         "sample_flow.csv",
         ("step", "persons"),
         "Sample flow: one row per selection step in order; optional persons_<city>.",
+    ),
+    ExportFile(
+        "descriptives.csv",
+        DESCRIPTIVES.columns,
+        "Table 1: persons per settlement city (G4 cities and rest_nl) and level of each "
+        "configured characteristic (config descriptives); level 'all' is the city's total for "
+        "the variable; withheld counts are empty.",
     ),
     ExportFile(
         "composition.csv",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from inburgering.report import style
+from inburgering.report import descriptives, style
 from inburgering.report.context import Report, first_horizon, main_outcome
 from inburgering.report.tables import PP, estimate_cells, pipe_table
 
@@ -60,6 +60,7 @@ def data_and_cohorts(report: Report) -> str:
         + report.t("data_intro")
         + "\n\n"
         + _sample_flow(report)
+        + descriptives.table_one(report)
         + _outcome_trends(report)
         + _composition(report)
         + _route_mix(report)
@@ -78,7 +79,7 @@ def _sample_flow(report: Report) -> str:
         t.label("city", c.removeprefix("persons_")) for c in city_columns
     ]
     rows = [
-        [str(r["step"]), t.count(r["persons"])] + [t.count(r[c]) for c in city_columns]
+        [t.label("step", r["step"]), t.count(r["persons"])] + [t.count(r[c]) for c in city_columns]
         for _, r in flow.iterrows()
     ]
     numeric = [False] + [True] * (len(header) - 1)

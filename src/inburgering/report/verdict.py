@@ -197,6 +197,13 @@ def _withheld(t, row: pd.Series) -> str:
     return t("suppressed") if pd.isna(row["estimate"]) else ""
 
 
+def _clusters(t, row: pd.Series) -> str:
+    """Municipalities on each side (public facts: shown even for a withheld row)."""
+    if pd.isna(row["clusters_treated"]) or pd.isna(row["clusters_control"]):
+        return "–"
+    return f"{t.count(row['clusters_treated'])} / {t.count(row['clusters_control'])}"
+
+
 def _optional(t, value: float, digits: int, scale: float = 1.0) -> str:
     return "–" if pd.isna(value) else t.number(value * scale, digits)
 
@@ -207,8 +214,11 @@ PRIMARY_STATISTICS = (
     ("stat_interval", lambda t, r: _withheld(t, r) or interval(t, r["ci_low"], r["ci_high"])),
     ("stat_p_adjusted", lambda t, r: p_value(t, r["p_adjusted"])),
     ("stat_pretrend_p", lambda t, r: p_value(t, r["pretrend_p"])),
+    ("stat_ri_p", lambda t, r: _withheld(t, r) or p_value(t, r["ri_p"])),
     ("stat_breakdown", lambda t, r: _optional(t, r["breakdown_mbar"], 2)),
     ("stat_mde", lambda t, r: _optional(t, r["mde"], 1, PP)),
+    ("stat_control_mean", lambda t, r: _optional(t, r["control_mean"], 1, PP)),
     ("stat_persons", lambda t, r: counts(t, r["n_treated"], r["n_control"])),
+    ("stat_clusters", lambda t, r: _clusters(t, r)),
     ("stat_verdict", lambda t, r: f"*{t.label('verdict', r['verdict'])}*"),
 )
