@@ -8,12 +8,12 @@ import pytest
 from scipy.stats import norm
 
 from inburgering.config import ConfigError, check_primary
+from inburgering.contracts.verdict import COLUMNS
 from inburgering.designs.event_study import HEADLINE_INFERENCE
 from inburgering.did.shocks import NO_SHOCKS, ShockModel
-from inburgering.contracts.verdict import COLUMNS
 from inburgering.primary import minimum_detectable, primary_family, verdict_table
-from inburgering.primary.verdict import control_means
 from inburgering.primary.power import design_contrast, minimum_detectable_differences
+from inburgering.primary.verdict import control_means
 
 PRIMARY = {
     "city": "rotterdam",
@@ -84,7 +84,8 @@ def test_paper_table_columns_ri_p_clusters_and_control_mean_without_changing_the
     the control mean pools the comparison's post-reform cohort years by persons."""
     inference = pd.DataFrame([{"design": "reform_did", "treatment": "wi2021",
                                "city": "rotterdam", "comparison": "rest_nl",
-                               "outcome": "participation", "horizon": 24, "ri_p": 0.075}])  # fmt: skip
+                               "outcome": "participation", "horizon": 24,
+                               "ri_p": 0.075}])  # fmt: skip
     trends = pd.DataFrame(
         [("amsterdam", "2021", "participation", 24, 500, 0.9),  # before the reform: left out
          ("amsterdam", "2022", "participation", 24, 300, 0.40),
