@@ -24,6 +24,12 @@ that every primary contrast's truth is zero and any "more/less effective" verdic
 The summary (``summary.csv`` and printed) gives, per world x scale x comparison x outcome x
 horizon: seeds, bias, RMSE, mean SE against the SD of the estimates, coverage of the honest
 interval and of the person-level one, the share of each verdict, and the false-verdict rate.
+Its stable, committed form is ``--summary-file`` (default
+``benchmarks/results/mc_primary_summary.csv``): the same rows with the engine, the persons per
+world and the family-wise false-verdict share of each world x scale, fixed column order and
+precision; rows of another engine or size already in the file are kept, so one file holds
+every run. The export carries it when config ``run.monte_carlo_primary`` names it, and the
+methods appendix shows it (one table per engine and size).
 """
 
 from __future__ import annotations
@@ -53,6 +59,12 @@ VERDICT = "estimates/verdict.csv"
 ESTIMATES = "estimates/reform_did.csv"
 TRUTH = "synthetic/truth/estimands.csv"
 OUT = Path(__file__).with_name("results") / "mc_primary"
+SUMMARY_FILE = Path(__file__).with_name("results") / "mc_primary_summary.csv"
+RUN = ["engine", "persons", "world", "scale"]
+ROW = ["comparison", "outcome", "horizon"]
+SUMMARY_COLUMNS = [*RUN, "seeds", *ROW, "truth", "bias", "rmse", "mean_se", "sd_estimate",
+                   "coverage", "coverage_persons_only", "not_assessable", "false_verdict",
+                   "family_false_verdict"]  # fmt: skip
 EQUAL_EFFECT = 0.03
 DESIGNSIM_SHOCK_SD = 0.03
 
@@ -107,7 +119,7 @@ def piece_rows(world: str, scale: float, seed: int, persons: int, scratch: Path)
                       how="left")  # fmt: skip
     shutil.rmtree(base)
     print(f"{base.name}: {len(rows)} rows in {time.perf_counter() - started:.0f} s", flush=True)
-    return rows.assign(world=world, scale=scale, seed=seed)
+    return rows.assign(world=world, scale=scale, seed=seed, engine="workflow", persons=persons)
 
 
 def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: Path):
@@ -128,7 +140,9 @@ def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: 
     settings = replace(ReformSettings.from_config(estimate), ri_pool=9, wild_draws=99,
                        band_draws=999)  # fmt: skip
     calendar = load_calendar(ROOT / config["data"]["policies"])
-    tables: dict[str, list[pd.DataFrame]] = {"estimates": [], "pretrends": [], "honestdid": []}
+    tables: dict[str, list[pd.DataFrame]] = {
+        "estimates": [], "pretrends": [], "honestdid": [], "inference": []
+    }  # fmt: skip
     with single_threaded_blas():
         for outcome in primary["outcomes"]:
             for h in primary["horizons"]:
@@ -138,7 +152,8 @@ def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: 
                 for name in tables:
                     tables[name].append(out[name])
     frames = {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
-    verdict = verdict_table(frames["estimates"], frames["pretrends"], frames["honestdid"], primary)
+    verdict = verdict_table(frames["estimates"], frames["pretrends"], frames["honestdid"], primary,
+                            inference=frames["inference"])  # fmt: skip
     truth = data["truth"].query("subgroup == 'all'")[[*KEY, "truth"]]
     rows = verdict.merge(truth, on=KEY, how="left", validate="one_to_one")
     est = frames["estimates"]
@@ -150,7 +165,7 @@ def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: 
                       how="left")  # fmt: skip
     name = f"{world}_x{scale:g}_{seed}"
     print(f"{name}: {len(rows)} rows in {time.perf_counter() - started:.0f} s", flush=True)
-    return rows.assign(world=world, scale=scale, seed=seed)
+    return rows.assign(world=world, scale=scale, seed=seed, engine="designsim", persons=persons)
 
 
 def false_verdict(frame: pd.DataFrame) -> pd.Series:
@@ -192,6 +207,46 @@ def family_false_verdicts(frame: pd.DataFrame) -> pd.DataFrame:
     return per_seed.groupby(["world", "scale"]).agg(["mean", "size"]).reset_index()
 
 
+def stable_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """The committed summary of every engine x persons x world x scale in ``frame``: the
+    per-row summary with the family-wise false-verdict share of its world x scale."""
+    parts = []
+    for (engine, persons), pieces in frame.groupby(["engine", "persons"], sort=True):
+        rows = summarise(pieces).assign(engine=engine, persons=int(persons))
+        family = family_false_verdicts(pieces).rename(columns={"mean": "family_false_verdict"})
+        parts.append(rows.merge(family[["world", "scale", "family_false_verdict"]],
+                                on=["world", "scale"], how="left"))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)[SUMMARY_COLUMNS]
+
+
+def update_summary_file(path: Path, summary: pd.DataFrame) -> pd.DataFrame:
+    """Replace the rows of the runs in ``summary`` and keep every other run's rows, sorted so
+    that the file changes only where a result did."""
+    if path.exists():
+        kept = pd.read_csv(path)
+        runs = summary[RUN].drop_duplicates().assign(_replaced=True)
+        kept = kept.merge(runs, on=RUN, how="left")
+        summary = pd.concat([kept[kept["_replaced"].isna()][SUMMARY_COLUMNS], summary])
+    summary = summary.sort_values([*RUN, *ROW], kind="stable").reset_index(drop=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    summary.to_csv(tmp, index=False, float_format="%.4f", lineterminator="\n")
+    tmp.replace(path)
+    return summary
+
+
+def read_pieces(pieces: Path, engine: str, persons: int) -> pd.DataFrame:
+    """Every piece; pieces written before the engine and persons were recorded in them take
+    the ``--engine`` and ``--persons`` they were run with."""
+    frames = [pd.read_csv(p) for p in sorted(pieces.glob("*.csv"))]
+    if not frames:
+        raise SystemExit(f"no pieces below {pieces}: run some seeds first")
+    frame = pd.concat(frames, ignore_index=True)
+    for column, value in (("engine", engine), ("persons", persons)):
+        frame[column] = frame[column].fillna(value) if column in frame else value
+    return frame
+
+
 def seeds_of(text: str) -> list[int]:
     first, _, last = text.partition("-")
     return list(range(int(first), int(last or first) + 1))
@@ -207,6 +262,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--summary", action="store_true", help="only aggregate existing pieces")
     parser.add_argument("--engine", choices=["workflow", "designsim"], default="workflow")
+    parser.add_argument("--summary-file", type=Path, default=SUMMARY_FILE,
+                        help="the committed summary this run's rows are written into")  # fmt: skip
     args = parser.parse_args()
     pieces = args.out / "seeds"
     pieces.mkdir(parents=True, exist_ok=True)
@@ -228,7 +285,8 @@ def main() -> None:
 
             with ThreadPoolExecutor(args.jobs) as pool:
                 list(pool.map(work, todo))
-    frame = pd.concat([pd.read_csv(p) for p in sorted(pieces.glob("*.csv"))], ignore_index=True)
+    frame = read_pieces(pieces, args.engine, args.persons)
+    update_summary_file(args.summary_file, stable_summary(frame))
     summary = summarise(frame)
     summary.to_csv(args.out / "summary.csv", index=False, float_format="%.4f")
     family = family_false_verdicts(frame)

@@ -4,6 +4,7 @@ raw identifiers (issue #17), in both editions."""
 from __future__ import annotations
 
 import re
+import shutil
 from importlib.resources import files
 from pathlib import Path
 
@@ -107,3 +108,26 @@ def test_descriptives_levels_are_labelled(full_main):
     """No data code of Table 1 reaches the page (origin and group codes included)."""
     table = _table(full_main[0].read_text(encoding="utf-8"), "tbl-descriptives")
     assert SNAKE.findall(table) == [] and not re.search(r"\b(true|false|missing)\b", table)
+
+
+def test_methods_appendix_shows_the_primary_monte_carlo_per_engine_and_size(full_export, tmp_path):
+    page = render_report(full_export, tmp_path, "appendix-methods")[0].read_text("utf-8")
+    table = _table(page, "tbl-mc-primary-designsim-40000")
+    cells = _cells(table)
+    assert "the design simulator, 40,000 persons per world" in table
+    assert "equal effects × 2" in cells and "planted effects × 1" in cells
+    at = cells.index("equal effects × 2")
+    # world, row, seeds, honest coverage, persons-only coverage, ..., family-wise false share
+    assert cells[at + 1 : at + 5] == ["Amsterdam: participation at 24 months", "30", "93%", "70%"]
+    assert cells[at + 10] == "3%"
+    # The other Monte Carlo table names its shock scale.
+    shocks = _cells(_table(page, "tbl-monte-carlo"))
+    assert "Shocks" in shocks and "× 2" in shocks and "× 0" in shocks
+
+
+def test_methods_appendix_without_the_primary_monte_carlo_says_so(full_export, tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(full_export, export)
+    (export / "monte_carlo_primary.csv").unlink()
+    page = visible_text(render_report(export, tmp_path, "appendix-methods")[0].read_text("utf-8"))
+    assert "committed summary enters the export" in page

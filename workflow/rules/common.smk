@@ -211,6 +211,8 @@ def export_inputs(wildcards):
         "monte_carlo"
     ]:  # written by `make montecarlo`, outside the workflow
         files["monte_carlo"] = config["run"]["monte_carlo"]
+    if config["run"]["monte_carlo_primary"]:  # benchmarks/mc_primary.py, committed
+        files["monte_carlo_primary"] = config["run"]["monte_carlo_primary"]
     return files
 
 

@@ -395,6 +395,23 @@ def monte_carlo_item(table: pd.DataFrame) -> Item:
     return table, spec
 
 
+def monte_carlo_primary_item(table: pd.DataFrame) -> Item:
+    """The primary analysis' Monte Carlo summary (benchmarks/mc_primary.py): statistics over
+    synthetic seeds per engine, size, world, shock scale and primary row; like the other Monte
+    Carlo table it passes the rules with the seeds as its count."""
+    groups = ("engine", "persons", "world", "scale", "comparison", "outcome", "horizon")
+    spec = TableSpec(
+        "monte_carlo_primary",
+        "frequency",
+        count_columns=("seeds",),
+        group_columns=groups,
+        value_columns=tuple(c for c in table.columns if c not in (*groups, "seeds")),
+        description="synthetic runs: the primary analysis' coverage, bias and false verdicts "
+        "over seeds",
+    )
+    return table, spec
+
+
 def _headline_counts(table: pd.DataFrame, estimates: pd.DataFrame) -> pd.DataFrame:
     overall = estimates[estimates["headline"] & (estimates["estimand"] == "att_overall")]
     overall = overall[overall["subgroup"].isin(["all", ""])]

@@ -106,6 +106,8 @@ def _items(
         items.append(assemble.validation_item(read(job.input["validation"])))
     if "monte_carlo" in job.input:
         items.append(assemble.monte_carlo_item(read(job.input["monte_carlo"])))
+    if "monte_carlo_primary" in job.input:
+        items.append(assemble.monte_carlo_primary_item(read(job.input["monte_carlo_primary"])))
     return items
 
 

@@ -154,11 +154,17 @@ def _monte_carlo(report: Report) -> str:
     frame = report.exports.table("monte_carlo")
     if frame is None:
         return report.not_run("monte_carlo.csv") + t("monte_carlo_how") + "\n\n"
+    shocks = (
+        [Column("col_shocks", lambda r: _scale(t, r["shock_scale"]), True)]
+        if "shock_scale" in frame.columns
+        else []
+    )
     columns = [
         label_column(t, "design"),
         label_column(t, "estimator"),
         label_column(t, "city"),
         label_column(t, "outcome"),
+        *shocks,
         Column("col_reps", lambda r: t.count(r["n_reps"]), True),
         Column("col_mean_bias", lambda r: _points(t, r["mean_bias"], sign=True), True),
         Column("col_rmse", lambda r: _points(t, r["rmse"]), True),
@@ -166,7 +172,62 @@ def _monte_carlo(report: Report) -> str:
         Column("col_ci_width", lambda r: _points(t, r["mean_ci_width"]), True),
     ]
     table = frame_table(t, frame, columns, t("tbl_monte_carlo"), "tbl-monte-carlo")
-    return t("monte_carlo_intro") + "\n\n" + table
+    return t("monte_carlo_intro") + "\n\n" + table + _monte_carlo_primary(report)
+
+
+def _scale(t: Translator, scale: float) -> str:
+    return f"× {t.number(scale, 0)}"
+
+
+def _monte_carlo_primary(report: Report) -> str:
+    """The primary analysis' Monte Carlo, one table per engine and size: each world and shock
+    scale with its primary rows (benchmarks/mc_primary.py)."""
+    t = report.t
+    frame = report.exports.table("monte_carlo_primary")
+    if frame is None:
+        return report.not_run("monte_carlo_primary.csv") + t("mc_primary_how") + "\n\n"
+    text = t("mc_primary_intro") + "\n\n"
+    for (engine, persons), rows in frame.groupby(["engine", "persons"], sort=True):
+        rows = rows.sort_values(["world", "scale", "comparison", "outcome"], kind="stable")
+        first = ~rows.duplicated(["world", "scale"])
+        rows = rows.assign(_first=first.to_numpy())
+        caption = t("tbl_mc_primary", engine=t.label("engine", engine), persons=t.count(persons))
+        label = f"tbl-mc-primary-{engine}-{int(persons)}"
+        text += frame_table(t, rows, _mc_primary_columns(t), caption, label)
+    return text
+
+
+def _mc_primary_columns(t: Translator) -> list[Column]:
+    def run(r: pd.Series) -> str:
+        return f"{t.label('world', r['world'])} {_scale(t, r['scale'])}" if r["_first"] else ""
+
+    def row(r: pd.Series) -> str:
+        what = t(
+            "verdict_cell", outcome=t.label("outcome", r["outcome"]), horizon=int(r["horizon"])
+        )
+        return f"{t.label('comparison', r['comparison'])}: {what}"
+
+    return [
+        Column("col_world", run),
+        Column("col_row", row),
+        Column("col_reps", lambda r: t.count(r["seeds"]), True),
+        Column("col_coverage", lambda r: _percent(t, r["coverage"]), True),
+        Column("col_coverage_persons", lambda r: _percent(t, r["coverage_persons_only"]), True),
+        Column("col_mean_bias", lambda r: _points(t, r["bias"], sign=True), True),
+        Column("col_rmse", lambda r: _points(t, r["rmse"]), True),
+        Column(
+            "col_se_sd",
+            lambda r: f"{_points(t, r['mean_se'])} / {_points(t, r['sd_estimate'])}",
+            True,
+        ),
+        Column("col_not_assessable", lambda r: _percent(t, r["not_assessable"]), True),
+        Column("col_false_verdicts", lambda r: _percent(t, r["false_verdict"]), True),
+        Column(
+            "col_family_false",
+            lambda r: _percent(t, r["family_false_verdict"]) if r["_first"] else "",
+            True,
+        ),
+    ]
 
 
 def reproducibility(report: Report) -> str:

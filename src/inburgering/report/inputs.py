@@ -239,6 +239,30 @@ CONTRACT: tuple[ExportFile, ...] = (
         "Synthetic runs only: Monte Carlo performance over repeated synthetic samples.",
     ),
     ExportFile(
+        "monte_carlo_primary.csv",
+        (
+            "engine",
+            "persons",
+            "world",
+            "scale",
+            "seeds",
+            "comparison",
+            "outcome",
+            "horizon",
+            "bias",
+            "rmse",
+            "mean_se",
+            "sd_estimate",
+            "coverage",
+            "coverage_persons_only",
+            "not_assessable",
+            "false_verdict",
+            "family_false_verdict",
+        ),
+        "Synthetic runs only: the primary analysis' Monte Carlo (benchmarks/mc_primary.py) per "
+        "engine, persons, world (planted / equal effects), shock scale and primary row.",
+    ),
+    ExportFile(
         "RUNTIMES.csv",
         ("rule", "seconds", "max_rss_mb"),
         "Run time and peak memory per workflow rule (from Snakemake benchmark files); the one "
