@@ -131,3 +131,19 @@ def test_methods_appendix_without_the_primary_monte_carlo_says_so(full_export, t
     (export / "monte_carlo_primary.csv").unlink()
     page = visible_text(render_report(export, tmp_path, "appendix-methods")[0].read_text("utf-8"))
     assert "committed summary enters the export" in page
+
+
+def test_honestdid_legend_sits_below_the_panels(full_export, tmp_path, monkeypatch):
+    """At print size a legend inside each panel covered the intervals: one figure legend,
+    below the panels, and no axes legend."""
+    figures = {}
+    save = style.save
+
+    def keep(fig, path):
+        figures[path.stem] = (len(fig.legends), [ax.get_legend() for ax in fig.axes])
+        return save(fig, path)
+
+    monkeypatch.setattr(style, "save", keep)
+    render_report(full_export, tmp_path, "main")
+    legends, inside = figures["fig-honestdid"]
+    assert legends == 1 and inside == [None] * len(inside)

@@ -631,15 +631,27 @@ def _honestdid(report: Report) -> str:
     outcome, horizon = main_outcome(frame), first_horizon(frame)
     frame = frame[(frame["outcome"] == outcome) & (frame["horizon"] == horizon)]
     methods = list(dict.fromkeys(frame["method"]))
-    fig, axes = style.figure(2.9, ncols=len(methods), sharey=True)
+    fig, axes = style.figure(3.2, ncols=len(methods), sharey=True)
+    handles: dict[str, object] = {}
     for ax, method in zip(axes[0], methods, strict=True):
         cities = frame[frame["method"] == method].groupby("city", sort=False)
         for offset, (city, rows) in enumerate(cities):
-            _honest_city(ax, t, city, rows.sort_values("m"), offset)
+            handles[t.label("city", city)] = _honest_city(
+                ax, t, city, rows.sort_values("m"), offset
+            )
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_title(t.label("method", method))
         ax.set_xlabel(t("axis_m_" + method) if method in HONEST_AXES else t("axis_m"))
-        ax.legend(frameon=False, fontsize=7.5)
+    # One legend for both panels, below them: inside the panels it covered the intervals at
+    # print size. Breakdown values are written beside their dotted line in the city's colour.
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside lower center",
+        ncols=len(handles),
+        frameon=False,
+        fontsize=8,
+    )
     bound = frame[["ci_low", "ci_high"]].abs().max().max() * PP
     bound = min(bound * 1.1 if pd.notna(bound) and bound > 0 else 10.0, HONEST_LIMIT_PP)
     axes[0, 0].set_ylim(-bound, bound)
@@ -668,21 +680,29 @@ def breakdown_value(rows: pd.DataFrame) -> float | None:
     return float(covers["m"].iloc[0]) if len(covers) else None
 
 
-def _honest_city(ax, t, city: str, rows: pd.DataFrame, offset: int) -> None:
+def _honest_city(ax, t, city: str, rows: pd.DataFrame, offset: int):
+    """One city's robust intervals over M; its breakdown value marked and written at the top
+    of the panel. Returns the artist for the shared legend."""
     colour = style.city_style(city)["color"]
     x = rows["m"] + 0.02 * offset * (rows["m"].max() or 1)
     breakdown = breakdown_value(rows)
-    name = t.label("city", city)
     if breakdown is not None:
-        name += f" ({t('breakdown_at', value=t.number(breakdown, 2))})"
         ax.axvline(breakdown, color=colour, linestyle=":", linewidth=1)
-    ax.errorbar(
+        ax.annotate(
+            t("breakdown_at", value=t.number(breakdown, 2)),
+            xy=(breakdown, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -9 - 9 * offset),
+            textcoords="offset points",
+            fontsize=7,
+            color=colour,
+        )
+    return ax.errorbar(
         x,
         (rows["ci_low"] + rows["ci_high"]) / 2 * PP,
         yerr=(rows["ci_high"] - rows["ci_low"]) / 2 * PP,
         fmt="none",
         capsize=3,
-        label=name,
         color=colour,
     )
 
