@@ -113,18 +113,72 @@ def image_pages(pdf: Path) -> set[int]:
     return {int(line.split()[0]) for line in listing if line.strip()}
 
 
+def pdf_lines(pdf: Path) -> list[list[tuple[float, float, str]]]:
+    """Per page, the body's text lines as (top, bottom, text), top to bottom (``pdftotext
+    -bbox-layout``); the running synthetic mark and page numbers left out."""
+    layout = subprocess.run(
+        ["pdftotext", "-bbox-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pages = []
+    for page in re.findall(r"<page .*?</page>", layout, flags=re.DOTALL):
+        lines = []
+        for top, bottom, body in re.findall(
+            r'<line xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">(.*?)</line>',
+            page,
+            flags=re.DOTALL,
+        ):
+            text = " ".join(re.findall(r"<word [^>]*>(.*?)</word>", body))
+            if not re.fullmatch(r"\d+|SYNTHETIC DATA", text):
+                lines.append((float(top), float(bottom), html_module.unescape(text)))
+        pages.append(sorted(lines))
+    return pages
+
+
+# A figure caption sits below its image: the body text above it on its page ends at least this
+# far above it (the image is in between). A table caption sits above its table: its first row
+# starts within this distance below.
+MIN_FIGURE_GAP_PT = 40.0
+MAX_TABLE_GAP_PT = 30.0
+PAGE_TOP_PT = 50.0  # below the running synthetic mark: where a page's body starts
+
+
+def caption_problems(pages: list[list[tuple[float, float, str]]]) -> list[str]:
+    """Captions separated from their float: a figure caption with no room for an image above
+    it on its page (at the top of the page, or text right above), a table caption with no
+    table right below it (last line of its page, or a gap)."""
+    problems = []
+    for number, lines in enumerate(pages, start=1):
+        for i, (top, bottom, text) in enumerate(lines):
+            if re.match(r"Figure \d+:", text):
+                ceiling = max((b for _, b, _ in lines[:i] if b <= top), default=PAGE_TOP_PT)
+                if top - ceiling < MIN_FIGURE_GAP_PT:
+                    problems.append(f"page {number}: {text[:40]!r} without its figure above")
+            if re.match(r"Table \d+:", text):
+                below = [t for t, _, _ in lines[i + 1 :] if t >= bottom]
+                if not below or min(below) - bottom > MAX_TABLE_GAP_PT:
+                    problems.append(f"page {number}: {text[:40]!r} without its table below")
+    return problems
+
+
 @needs_poppler
 def test_every_caption_is_on_the_page_of_its_float(full_main):
-    """A table caption (above its table) never ends a page; a figure caption (below its figure)
-    is on a page that holds an image."""
-    with_images = image_pages(full_main[1])
-    for number, page in enumerate(pdf_pages(full_main[1]), start=1):
-        lines = [line.strip() for line in page.splitlines() if line.strip()]
-        body = [line for line in lines if not re.fullmatch(r"\d+|SYNTHETIC DATA", line)]
-        assert body, f"page {number} is empty"
-        assert not re.match(r"Table \d+:", body[-1]), f"page {number} ends with {body[-1]!r}"
-        if any(re.match(r"Figure \d+:", line) for line in body):
-            assert number in with_images, f"page {number}: figure caption without its figure"
+    """Every figure caption has its image above it on its page and every table caption its
+    table right below it (Typst: figure captions below, table captions above)."""
+    pages = pdf_lines(full_main[1])
+    assert all(pages), "a page without body text"
+    assert caption_problems(pages) == []
+
+
+def test_caption_check_catches_a_caption_moved_off_its_float():
+    """The check itself: a figure caption at the top of the next page, a table caption
+    ending a page, both found; a caption under an image, a table under its caption, not."""
+    good = [[(100.0, 110.0, "Some text."), (300.0, 311.0, "Figure 1: A chart."),
+             (330.0, 341.0, "Table 1: Numbers."), (345.0, 356.0, "Step Persons")]]  # fmt: skip
+    assert caption_problems(good) == []
+    orphaned = [[(100.0, 110.0, "Text."), (700.0, 711.0, "Table 2: Numbers.")],
+                [(60.0, 71.0, "Figure 2: A chart."), (200.0, 211.0, "More text.")]]  # fmt: skip
+    found = caption_problems(orphaned)
+    assert any("Table 2" in p for p in found) and any("Figure 2" in p for p in found)
 
 
 def test_figures_are_legible_and_small(full_main):
