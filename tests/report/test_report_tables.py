@@ -131,6 +131,13 @@ def test_methods_appendix_without_the_primary_monte_carlo_says_so(full_export, t
     (export / "monte_carlo_primary.csv").unlink()
     page = visible_text(render_report(export, tmp_path, "appendix-methods")[0].read_text("utf-8"))
     assert "committed summary enters the export" in page
+    # And the other way round: without the workflow's Monte Carlo the primary one still shows.
+    (export / "monte_carlo_primary.csv").write_bytes(
+        (full_export / "monte_carlo_primary.csv").read_bytes()
+    )
+    (export / "monte_carlo.csv").unlink()
+    page = render_report(export, tmp_path, "appendix-methods")[0].read_text("utf-8")
+    assert 'id="tbl-mc-primary-designsim-40000"' in page
 
 
 def test_honestdid_legend_sits_below_the_panels(full_export, tmp_path, monkeypatch):

@@ -153,7 +153,8 @@ def _monte_carlo(report: Report) -> str:
     t = report.t
     frame = report.exports.table("monte_carlo")
     if frame is None:
-        return report.not_run("monte_carlo.csv") + t("monte_carlo_how") + "\n\n"
+        absent = report.not_run("monte_carlo.csv") + t("monte_carlo_how") + "\n\n"
+        return absent + _monte_carlo_primary(report)
     shocks = (
         [Column("col_shocks", lambda r: _scale(t, r["shock_scale"]), True)]
         if "shock_scale" in frame.columns
