@@ -689,13 +689,14 @@ def _honest_city(ax, t, city: str, rows: pd.DataFrame, offset: int):
     if breakdown is not None:
         ax.axvline(breakdown, color=colour, linestyle=":", linewidth=1)
         ax.annotate(
-            t("breakdown_at", value=t.number(breakdown, 2)),
+            t.number(breakdown, 2),
             xy=(breakdown, 1),
             xycoords=("data", "axes fraction"),
-            xytext=(3, -9 - 9 * offset),
+            xytext=(2, -9 - 9 * offset),
             textcoords="offset points",
             fontsize=7,
             color=colour,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
         )
     return ax.errorbar(
         x,
