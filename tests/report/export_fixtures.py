@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from inburgering.contracts.tidy import write_tidy
+from inburgering.contracts.verdict import COLUMNS as VERDICT_COLUMNS
 from inburgering.disclosure import check_tables, load_rules
 from inburgering.disclosure.assemble import descriptives_item
 from inburgering.prepare.flow import STEPS
@@ -457,7 +458,7 @@ def verdict_table() -> pd.DataFrame:
                         "reason": reason,
                     }
                 )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows)[list(VERDICT_COLUMNS)]
 
 
 def outcome_trends_table() -> pd.DataFrame:
