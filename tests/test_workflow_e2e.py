@@ -24,6 +24,7 @@ def test_reports_and_export_exist(tiny_run):
         "sample_flow.csv",
         "uniform_bands.csv",
         "outcome_trends.csv",
+        "descriptives.csv",
     }
     leftovers = [p.name for p in (tiny_run / "reports").iterdir() if p.is_dir()]
     assert leftovers == []  # no render folders beside the reports
