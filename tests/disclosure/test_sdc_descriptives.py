@@ -11,7 +11,12 @@ import pytest
 from inburgering.contracts.side_tables import DESCRIPTIVES
 from inburgering.contracts.verdict import COLUMNS as VERDICT_COLUMNS
 from inburgering.disclosure import assert_no_leaks, check_tables, write_export
-from inburgering.disclosure.assemble import descriptives_item, descriptives_table, verdict_item
+from inburgering.disclosure.assemble import (
+    composition_item,
+    descriptives_item,
+    descriptives_table,
+    verdict_item,
+)
 from inburgering.workflow import StageError
 
 CITIES = ("rotterdam", "amsterdam", "rest_nl")
@@ -84,6 +89,52 @@ def test_small_cells_are_withheld_and_protected_never_zero(persons, rules):
     assert _cell(frame, "amsterdam", "group", "statushouder")["suppressed"]
     assert _cell(frame, "amsterdam", "group", "gezinsmigrant")["suppressed"]
     assert set(frame.columns) == {*DESCRIPTIVES.columns, "suppressed"}
+
+
+def _composition(persons: pd.DataFrame) -> pd.DataFrame:
+    """Rotterdam's persons by cohort quarter and group, as the process stage counts them: its
+    gezinsmigrant cells of one quarter hold 4 persons (withheld), the rest are large."""
+    quarters = np.where(np.arange(len(persons)) % 2 == 0, "2022Q1", "2022Q2")
+    frame = persons.assign(cohort=quarters)
+    rotterdam_gm = frame.index[(frame["city"] == "rotterdam") & (frame["group"] == "gezinsmigrant")]
+    frame.loc[rotterdam_gm, "cohort"] = "2022Q2"
+    frame.loc[rotterdam_gm[:4], "cohort"] = "2022Q1"
+    counts = frame[frame["city"] == "rotterdam"].groupby(["city", "cohort", "group"]).size()
+    return counts.rename("n").reset_index()
+
+
+def test_table_1_cannot_reveal_a_cell_the_composition_table_withholds(persons, rules):
+    """Table 1's city x group count is composition's total over cohorts: published beside a
+    composition with one withheld quarter it would give that quarter by subtraction."""
+    composition = _composition(persons)
+    small = composition[composition["n"] < rules.min_persons]
+    assert small[["city", "group"]].drop_duplicates().values.tolist() == [
+        ["rotterdam", "gezinsmigrant"]
+    ]
+    checked = check_tables(
+        [composition_item(composition), descriptives_item(persons, VARIABLES, CITIES)], rules
+    )
+    withheld = checked[0].frame
+    rotterdam = withheld[(withheld["city"] == "rotterdam") & (withheld["group"] == "gezinsmigrant")]
+    assert rotterdam["suppressed"].sum() == 1  # the other quarter stays published
+    table_1 = checked[1].frame
+    assert _cell(table_1, "rotterdam", "group", "gezinsmigrant")["suppressed"]
+    # The city total is repeated once per variable: it is one cell, published or withheld alike.
+    totals = table_1[(table_1["city"] == "rotterdam") & (table_1["level"] == "all")]
+    assert totals["suppressed"].nunique() == 1
+
+
+def test_composition_checked_after_table_1_protects_its_small_quarter(persons, rules):
+    """The export's order: Table 1 first, so its city x group totals stay published and the
+    composition table withholds a second quarter of the group beside the small one."""
+    checked = check_tables(
+        [descriptives_item(persons, VARIABLES, CITIES), composition_item(_composition(persons))],
+        rules,
+    )
+    assert not _cell(checked[0].frame, "rotterdam", "group", "gezinsmigrant")["suppressed"]
+    composition = checked[1].frame
+    rotterdam = composition[(composition["group"] == "gezinsmigrant")]
+    assert rotterdam["suppressed"].all()
 
 
 def test_descriptives_export_passes_the_leak_scan(persons, rules, tmp_path):

@@ -202,6 +202,9 @@ def descriptives_item(
         count_columns=DESCRIPTIVES.counts,
         group_columns=DESCRIPTIVES.keys,
         margins={"level": TOTAL_LEVEL},
+        # Its city x group cells are composition's city x group totals over cohorts.
+        universe="persons",
+        stacked=("variable", "level"),
         description=DESCRIPTIVES.description,
     )
     return table, spec

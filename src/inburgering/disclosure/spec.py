@@ -59,6 +59,13 @@ class TableSpec:
         Group column whose rows (in table order) are nested subsets, e.g. the ``step`` of a
         sample-flow table: the persons dropped between consecutive steps are counts too, so
         each difference must be 0 or at least the threshold (checked within the other groups).
+    stacked
+        ``(name column, level column)`` of a long table that stacks several breakdowns (e.g.
+        Table 1: ``variable`` = ``group``, ``level`` = ``statushouder``): a row's level is a
+        value of the dimension its name column names, so its cells are the same cells as another
+        table's breakdown by that dimension (a city's persons by group here and in a city x
+        cohort x group table), and cross-table secondary suppression sees them. The level
+        column's total label comes from ``margins``; each stacked breakdown is exhaustive.
     """
 
     name: str
@@ -72,12 +79,15 @@ class TableSpec:
     df_column: str | None = None
     share_scale: float = 1.0
     funnel: str | None = None
+    stacked: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         # Accept lists from callers but keep the spec hashable and immutable.
         for attribute in ("count_columns", "group_columns", "value_columns"):
             object.__setattr__(self, attribute, tuple(getattr(self, attribute)))
         object.__setattr__(self, "margins", dict(self.margins))
+        if self.stacked is not None:
+            object.__setattr__(self, "stacked", tuple(self.stacked))
 
     @property
     def universe_name(self) -> str:

@@ -75,8 +75,6 @@ def _items(
         assemble.verdict_item(read(job.input["verdict"]), rules),
         assemble.sample_flow_item(read(job.input["sample_flow"])),
         assemble.data_quality_item(read(job.input["data_quality"])),
-        assemble.composition_item(read(job.input["composition"])),
-        assemble.route_mix_item(read(job.input["route_mix"])),
     ]
     variables = (job.params.get("descriptives") or {}).get("variables") or {}
     if variables:
@@ -84,7 +82,14 @@ def _items(
             *PolicyCalendar.from_policies(load_policies(job.input["policies"])).cities,
             "rest_nl",
         )
+        # Table 1's city x group counts are composition's totals over cohorts: checked first,
+        # they are published and composition protects its small quarters against them (the
+        # other order would have to withhold a city's total persons in Table 1).
         items.append(assemble.descriptives_item(persons, variables, cities))
+    items += [
+        assemble.composition_item(read(job.input["composition"])),
+        assemble.route_mix_item(read(job.input["route_mix"])),
+    ]
     if "outcome_trends" in job.input:
         items.append(assemble.outcome_trends_item(read(job.input["outcome_trends"])))
     sides = {

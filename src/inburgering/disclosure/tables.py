@@ -56,6 +56,8 @@ def _validate(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules) -> N
         raise DisclosureError(
             spec.name, "min_persons", "no count column: persons cannot be checked"
         )
+    if spec.stacked is not None:
+        _validate_stacked(frame, spec)
     if spec.funnel is not None and spec.funnel not in spec.group_columns:
         raise DisclosureError(spec.name, "spec", f"funnel '{spec.funnel}' is not a group column")
     bad_margin = [d for d in spec.margins if d not in spec.group_columns]
@@ -77,21 +79,58 @@ def _validate(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules) -> N
         raise DisclosureError(spec.name, "spec", "a frequency table needs count_columns")
 
 
+def _validate_stacked(frame: pd.DataFrame, spec: TableSpec) -> None:
+    names, level = spec.stacked
+    if names not in spec.group_columns or level not in spec.group_columns:
+        raise DisclosureError(
+            spec.name, "spec", f"stacked columns {spec.stacked} are not both group columns"
+        )
+    clash = sorted(set(frame[names].astype(str)) & set(spec.group_columns))
+    if clash:
+        raise DisclosureError(
+            spec.name,
+            "spec",
+            f"stacked breakdowns {clash} have the name of a group column (row e.g. "
+            f"{frame[frame[names].astype(str) == clash[0]].iloc[0].to_dict()})",
+        )
+
+
 def _row_keys(frame: pd.DataFrame, spec: TableSpec) -> list[dict[Key, float]]:
-    """Cells of each row: one per count column, dimensions at their total label dropped."""
-    groups = frame.loc[:, list(spec.group_columns)].astype(str).to_numpy()
+    """Cells of each row: one per count column, dimensions at their total label dropped (a
+    stacked table's level is named by its row's name column, see ``TableSpec.stacked``)."""
+    names, level = spec.stacked or (None, None)
+    columns = [c for c in spec.group_columns if c != names]
+    groups = frame.loc[:, columns].astype(str).to_numpy()
+    dimension_of = frame[names].astype(str).to_numpy() if names else None
     counts = {c: as_counts(frame, c) for c in spec.count_columns}
     rows: list[dict[Key, float]] = []
     for i in range(len(frame)):
         dims = tuple(
             sorted(
-                (d, groups[i, j])
-                for j, d in enumerate(spec.group_columns)
+                (dimension_of[i] if d == level else d, groups[i, j])
+                for j, d in enumerate(columns)
                 if spec.margins.get(d) != groups[i, j]
             )
         )
         rows.append({(f"{spec.universe_name}|{c}", dims): float(v[i]) for c, v in counts.items()})
     return rows
+
+
+def _margin_dimensions(frame: pd.DataFrame, spec: TableSpec) -> list[str]:
+    """The dimensions whose breakdowns add up to their total: the declared margins, with a
+    stacked table's level column standing for every dimension its name column names."""
+    if spec.stacked is None:
+        return list(spec.margins)
+    names, level = spec.stacked
+    stacked = sorted(frame[names].astype(str).unique()) if level in spec.margins else []
+    return [d for d in spec.margins if d != level] + stacked
+
+
+def _with_copies(rows: list[dict[Key, float]], suppressed: set[int]) -> set[int]:
+    """Suppressed rows plus every other row holding one of their cells: a stacked table repeats
+    a total (each breakdown's ``all``), and suppression protects cells, not rows."""
+    hidden = {k for i in suppressed for k in rows[i]}
+    return suppressed | {i for i, row in enumerate(rows) if hidden & row.keys()}
 
 
 def _equation_checks(
@@ -185,7 +224,7 @@ def check_table(
     masks = primary_row_masks(table, spec, rules)
     cell_masks = percentile_cell_masks(table, spec, rules) if spec.kind == "percentile" else {}
     rows = _row_keys(table, spec)
-    equations = table_equations([k for row in rows for k in row], spec.margins)
+    equations = table_equations([k for row in rows for k in row], _margin_dimensions(table, spec))
     if spec.kind == "frequency":
         masks["group_disclosure"] = _equation_checks(spec, rows, equations, rules)
     primary = np.zeros(len(table), dtype=bool)
@@ -205,6 +244,7 @@ def check_table(
         )
     elif spec.margins:
         notes.append("secondary suppression disabled by configuration")
+    suppressed_rows = _with_copies(rows, suppressed_rows)
     registry.add(spec.name, rows, suppressed_rows, primary_rows, small, equations)
     row_mask = np.isin(np.arange(len(table)), sorted(suppressed_rows))
     _suppress(table, [*spec.value_columns, *spec.count_columns], row_mask)
