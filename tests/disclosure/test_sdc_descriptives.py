@@ -15,6 +15,7 @@ from inburgering.disclosure.assemble import (
     composition_item,
     descriptives_item,
     descriptives_table,
+    outcome_trends_item,
     verdict_item,
 )
 from inburgering.workflow import StageError
@@ -179,7 +180,28 @@ def test_verdict_control_mean_is_withheld_when_it_reveals_a_small_group(rules):
     assert frame.loc["amsterdam", "control_mean"] == 0.40
     assert pd.isna(frame.loc["den_haag", "control_mean"])  # 6 persons
     assert pd.isna(frame.loc["utrecht", "control_mean"])  # 5 persons without the outcome
-    assert pd.isna(frame.loc["utrecht", "n_control_post"])
+    assert "n_control_post" not in frame.columns  # a cohort sum: it stays inside RA
     assert not frame["suppressed"].any()
     assert (frame["estimate"] == 0.01).all()
     assert (frame["clusters_control"] == 1).all()
+
+
+def test_outcome_trends_export_shares_without_the_persons_behind_them(persons, rules):
+    """A city-year's measured persons at a horizon everyone has reached is its cohort total:
+    published, it would give composition's withheld quarter by subtraction. The share rules
+    still see the count inside RA (a share of 2 persons is withheld)."""
+    trends = pd.DataFrame(
+        {
+            "city": ["rotterdam", "rotterdam", "amsterdam"],
+            "cohort": ["2022", "2023", "2022"],
+            "outcome": "participation",
+            "horizon": 6,
+            "n": [120, 2, 90],
+            "share": [0.25, 0.5, 0.3],
+        }
+    )
+    [checked] = check_tables([outcome_trends_item(trends)], rules)
+    frame = checked.frame
+    assert "n" not in frame.columns and not any(c.startswith("_sdc") for c in frame.columns)
+    assert frame["suppressed"].tolist() == [False, True, False]
+    assert frame["share"].iloc[0] == 0.25 and pd.isna(frame["share"].iloc[1])

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from inburgering.contracts.tidy import write_tidy
-from inburgering.contracts.verdict import COLUMNS as VERDICT_COLUMNS
+from inburgering.contracts.verdict import EXPORT_COLUMNS as VERDICT_COLUMNS
 from inburgering.disclosure import check_tables, load_rules
 from inburgering.disclosure.assemble import descriptives_item
 from inburgering.prepare.flow import STEPS
@@ -449,7 +449,6 @@ def verdict_table() -> pd.DataFrame:
                         "mde": 0.09,
                         "ri_p": 0.075 if comparison == "rest_nl" and not suppressed else None,
                         "control_mean": None if suppressed else 0.31 + 0.02 * c,
-                        "n_control_post": None if suppressed else 900 + 100 * c,
                         "clusters_treated": 1,
                         "clusters_control": 339 if comparison == "rest_nl" else 1,
                         "n_treated": None if suppressed else 2400,
@@ -469,7 +468,6 @@ def outcome_trends_table() -> pd.DataFrame:
             "cohort": cohort,
             "outcome": outcome,
             "horizon": 12,
-            "n": 40 + 5 * c,
             "share": None if city == "utrecht" and k == 0 else 0.3 + 0.05 * k + 0.02 * c,
         }
         for c, city in enumerate((*CITIES, "rest_nl"))

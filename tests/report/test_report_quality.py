@@ -246,10 +246,10 @@ def test_rounded_zero_has_no_sign():
 
 
 def test_verdict_fixture_follows_the_contract():
-    from inburgering.report.inputs import VERDICT_COLUMNS
+    from inburgering.report.inputs import VERDICT_EXPORT_COLUMNS
 
     frame = verdict_table()
-    assert tuple(frame.columns) == VERDICT_COLUMNS
+    assert tuple(frame.columns) == VERDICT_EXPORT_COLUMNS
     assert set(frame["verdict"]) == {
         "more_effective",
         "less_effective",

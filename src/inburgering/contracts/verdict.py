@@ -31,7 +31,11 @@ COLUMNS = (
 # placebo pool is the non-G4 municipalities; empty for a G4 pair). control_mean: the comparison's
 # raw outcome share among its persons of the cohort years from the reform year on whose outcome
 # at the horizon is measured (n_control_post of them), not covariate-adjusted. clusters_*: the
-# municipalities on each side of the contrast (public facts, not persons).
+# municipalities on each side of the contrast (public facts, not persons). The export leaves out
+# n_control_post (EXPORT_COLUMNS): a sum of whole cohorts' persons, it could give a withheld
+# composition cell by subtraction; it stays inside RA, where it checks the control mean.
+INTERNAL_COLUMNS = ("n_control_post",)
+EXPORT_COLUMNS = tuple(c for c in COLUMNS if c not in INTERNAL_COLUMNS)
 VERDICTS = ("more_effective", "less_effective", "no_distinguishable_difference", "not_assessable")
 # The reason behind each verdict, one per step of the decision rule (primary.verdict); the
 # thresholds are in config (primary) and docs/methods.md, the reports label these phrases.

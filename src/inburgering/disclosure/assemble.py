@@ -31,10 +31,11 @@ from inburgering.contracts.side_tables import (
     SideTable,
 )
 from inburgering.contracts.tidy import CELL_COLUMNS, KEY_COLUMNS, TIDY_COLUMNS, VALUE_COLUMNS
+from inburgering.contracts.verdict import INTERNAL_COLUMNS as VERDICT_INTERNAL
 from inburgering.disclosure.files import read_table
 from inburgering.disclosure.primary import primary_row_masks
 from inburgering.disclosure.rules import DisclosureRules
-from inburgering.disclosure.spec import TableSpec
+from inburgering.disclosure.spec import AUDIT_PREFIX, TableSpec
 from inburgering.disclosure.summaries import tidy_estimates_spec
 from inburgering.workflow import StageError
 
@@ -112,10 +113,14 @@ def route_mix_item(mix: pd.DataFrame) -> Item:
 
 
 def outcome_trends_item(trends: pd.DataFrame) -> Item:
+    """Shares only: the persons behind each share stay inside RA (an audit column the share
+    rules read). A city-year's count at a horizon everyone has reached is the city's cohort
+    total, which would give a withheld quarter of the composition table by subtraction."""
+    trends = trends.rename(columns={"n": f"{AUDIT_PREFIX}n"})
     spec = TableSpec(
         "outcome_trends",
         "share",
-        count_columns=("n",),
+        count_columns=(f"{AUDIT_PREFIX}n",),
         group_columns=("city", "cohort", "outcome", "horizon"),
         value_columns=("share",),
         description="raw outcome shares by city, cohort quarter and horizon",
@@ -342,8 +347,9 @@ def verdict_item(verdict: pd.DataFrame, rules: DisclosureRules) -> Item:
     the verdict and its reason describe the row and are never suppressed, nor are the
     municipalities on each side (public facts). The control mean rests on its own persons
     (``n_control_post``): where they are too few, or the share would reveal a small group
-    (numerator, complement, 0 or 100 %), the mean and its count are withheld before the row
-    check, which then suppresses whole rows on the treated and control persons."""
+    (numerator, complement, 0 or 100 %), the mean is withheld before the row check, which then
+    suppresses whole rows on the treated and control persons. The count itself stays inside
+    (``contracts.verdict.INTERNAL_COLUMNS``)."""
     labels = ("direction", "inference", "verdict", "reason", "clusters_treated", "clusters_control")
     keys = ("city", "comparison", "outcome", "horizon")
     verdict = verdict.copy()
@@ -358,6 +364,7 @@ def verdict_item(verdict: pd.DataFrame, rules: DisclosureRules) -> Item:
             ["control_mean", "n_control_post"]
         ].astype(float)
         verdict.loc[unsafe, ["control_mean", "n_control_post"]] = np.nan
+    verdict = verdict.drop(columns=list(VERDICT_INTERNAL))
     spec = TableSpec(
         "verdict",
         "estimate",

@@ -296,7 +296,8 @@ def _report(table, spec, rules, masks, cell_masks, reasons, n_primary, suppresse
     if rules.rounding_base:
         applied.append(f"rounding({rules.rounding_base})")
     underlying = {}
-    for column in spec.count_columns:
+    # A count kept inside RA (an audit column) is not described in the manifest either.
+    for column in (c for c in spec.count_columns if c in table.columns):
         values = as_counts(table, column)
         values = values[~np.isnan(values)]
         underlying[column] = (int(values.min()), int(values.max())) if len(values) else None

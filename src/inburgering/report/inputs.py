@@ -25,7 +25,7 @@ from inburgering.contracts.tidy import (
     read_tidy,
     tidy_frame,
 )
-from inburgering.contracts.verdict import COLUMNS as VERDICT_COLUMNS
+from inburgering.contracts.verdict import EXPORT_COLUMNS as VERDICT_EXPORT_COLUMNS
 from inburgering.not_estimated import EXPORT_COLUMNS as NOT_ESTIMATED_COLUMNS
 from inburgering.report.document import RenderError
 
@@ -51,7 +51,7 @@ CONTRACT: tuple[ExportFile, ...] = (
     ),
     ExportFile(
         "verdict.csv",
-        VERDICT_COLUMNS,
+        VERDICT_EXPORT_COLUMNS,
         "The primary analysis: one row per pre-specified contrast (Rotterdam vs each "
         "comparison) x outcome x horizon with honest interval, Holm-adjusted p, RI p, pre-trend "
         "p, HonestDiD breakdown M-bar, MDE, the comparison's post-reform outcome mean, "
@@ -89,9 +89,10 @@ CONTRACT: tuple[ExportFile, ...] = (
     ),
     ExportFile(
         "outcome_trends.csv",
-        ("city", "cohort", "outcome", "horizon", "n", "share"),
-        "Raw outcome shares by city (G4 cities and rest_nl), cohort year and horizon; "
-        "n = persons whose outcome is measured; withheld cells have an empty share.",
+        ("city", "cohort", "outcome", "horizon", "share"),
+        "Raw outcome shares by city (G4 cities and rest_nl), cohort year and horizon, among the "
+        "persons whose outcome is measured (their number stays inside RA); withheld cells have "
+        "an empty share.",
     ),
     ExportFile(
         "route_start_survival.csv",
