@@ -49,6 +49,10 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         if column in NUMERIC:
             out[column] = pd.to_numeric(values).astype(float)
+        elif isinstance(values.dtype, pd.StringDtype):
+            # Already text: the same str objects, missing as "", without a numpy unicode copy.
+            text = values.to_numpy(dtype=object, na_value="")
+            out[column] = pd.Series(text, index=frame.index, dtype=object)
         else:
             text = np.where(values.isna().to_numpy(), "", values.to_numpy(dtype=object).astype(str))
             out[column] = pd.Series(text.astype(object), index=frame.index, dtype=object)
@@ -91,4 +95,14 @@ def _pin_sav_timestamp(path: Path) -> None:
 
 
 def as_text_ids(values: np.ndarray, width: int = 9) -> np.ndarray:
-    return np.char.zfill(np.asarray(values).astype(str), width).astype(object)
+    """Ids as zero-padded text (np.char.zfill), built from the digits of value + 10**width for
+    non-negative ids below 10**width (several times faster for millions of job periods)."""
+    values = np.asarray(values)
+    limit = 10**width
+    if values.dtype.kind not in "iu" or values.ndim != 1 or width > 17:
+        return np.char.zfill(values.astype(str), width).astype(object)
+    if values.size == 0 or values.min() < 0 or values.max() >= limit:
+        return np.char.zfill(values.astype(str), width).astype(object)
+    digits = (values.astype(np.int64) + limit).astype(f"U{width + 1}")
+    padded = np.ascontiguousarray(digits.view("U1").reshape(values.size, width + 1)[:, 1:])
+    return padded.view(f"U{width}").ravel().astype(object)
