@@ -142,7 +142,11 @@ def quarter_weights(municipality: np.ndarray, q: np.ndarray, quarters: np.ndarra
     Counted with ``np.bincount``: ``pd.crosstab`` aggregated every municipality-quarter group in
     Python and took a quarter of a reform_did job (it runs for every placebo fit).
     """
-    rows, row = np.unique(np.asarray(municipality), return_inverse=True)
+    # Hash the labels, then sort only the distinct ones (np.unique sorted every row's string).
+    code, labels = pd.factorize(np.asarray(municipality), sort=False)
+    rank = np.empty(labels.size, dtype=np.int64)
+    rank[np.argsort(np.asarray(labels, dtype=object), kind="stable")] = np.arange(labels.size)
+    rows, row = labels, rank[code]
     column = pd.Index(quarters).get_indexer(np.asarray(q))
     inside = column >= 0
     n_quarters = len(quarters)
