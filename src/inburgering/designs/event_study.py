@@ -509,6 +509,9 @@ def placebo_t(
     city as well, so that the statistic is the same for treated and placebos.
     """
     out = []
+    # The rows every placebo fit keeps (fit_contrast's own filter then keeps them all, in order):
+    # filtered once instead of once per placebo municipality.
+    rest = rest[rest[outcome].notna()].dropna(subset=covariates)
     mun = rest["municipality"].to_numpy()
     for m in pool:
         try:
