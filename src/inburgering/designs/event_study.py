@@ -247,9 +247,11 @@ def _drop_sparse_quarters(frame: pd.DataFrame, min_cell: int = 2) -> pd.DataFram
     Repeated cross-sections need both groups in every quarter; a quarter without the treated
     city's persons carries no information about it (small runs only).
     """
-    tr = frame["g"] > 0
-    counts = pd.crosstab(frame["q"], tr)
-    ok = counts.index[(counts.get(True, 0) >= min_cell) & (counts.get(False, 0) >= min_cell)]
+    quarters, quarter = np.unique(frame["q"].to_numpy(), return_inverse=True)
+    treated = (frame["g"] > 0).to_numpy()
+    n_treated = np.bincount(quarter[treated], minlength=quarters.size)
+    n_control = np.bincount(quarter[~treated], minlength=quarters.size)
+    ok = quarters[(n_treated >= min_cell) & (n_control >= min_cell)]
     return frame[frame["q"].isin(ok)]
 
 
@@ -507,6 +509,9 @@ def placebo_t(
     city as well, so that the statistic is the same for treated and placebos.
     """
     out = []
+    # The rows every placebo fit keeps (fit_contrast's own filter then keeps them all, in order):
+    # filtered once instead of once per placebo municipality.
+    rest = rest[rest[outcome].notna()].dropna(subset=covariates)
     mun = rest["municipality"].to_numpy()
     for m in pool:
         try:

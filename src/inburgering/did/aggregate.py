@@ -79,8 +79,13 @@ def _influence(res: AttGtResult, coef: np.ndarray) -> np.ndarray:
     cohorts = res.groups
     pos = np.clip(np.searchsorted(cohorts, res.unit_group), 0, cohorts.size - 1)
     match = cohorts[pos] == res.unit_group
-    unit_part = np.where(match[:, None], res.unit_weight[:, None] * coef[k:-1][pos], 0.0)
-    return inf + unit_part + coef[-1]
+    # In place (n x levels, the aggregation's largest arrays); the same sums as
+    # inf + where(match, w * coef, 0) + coef[-1], addition being commutative.
+    out = res.unit_weight[:, None] * coef[k:-1][pos]
+    out[~match] = 0.0
+    out += inf
+    out += coef[-1]
+    return out
 
 
 def _ses(res: AttGtResult, inf: np.ndarray, coef, bootstrap: int, alpha: float, seed):

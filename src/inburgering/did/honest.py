@@ -371,16 +371,46 @@ def _arp_lf_accept(
     kappa = alpha / 10
     size = (alpha - kappa) / (1 - kappa)
     Y = y[:, None] - a1[:, None] * grid[None, :]
-    rng = np.random.default_rng(seed)
-    xi = rng.multivariate_normal(np.zeros(y.size), S, size=LF_SIMULATIONS, method="eigh")
+    verts, lf_cv = _lf_critical_value(X, S, kappa, seed)
     if X.shape[1] == 0:
-        lf_cv = float(np.quantile(np.max(xi / np.sqrt(np.diag(S)), axis=1), 1 - kappa))
         return _no_nuisance_accept(Y, S, lf_cv, size)
-    verts = _dual_vertices(np.sqrt(np.diag(S)), X)
     if verts.shape[0] == 0:  # the LP is unbounded: R's test does not reject
         return np.ones(grid.size, bool)
-    lf_cv = float(np.quantile(np.max(verts @ xi.T, axis=0), 1 - kappa))
     return _nuisance_accept(Y, X, S, lf_cv, size, verts)
+
+
+# (X, S, kappa, seed) -> (dual vertices, LF critical value): a breakdown search and the interval
+# at the same Mbar (and each widening of an open interval's grid) test the same polyhedra.
+_LF_CACHE: dict[bytes, tuple[np.ndarray, float]] = {}
+
+
+def _lf_critical_value(
+    X: np.ndarray, S: np.ndarray, kappa: float, seed: int
+) -> tuple[np.ndarray, float]:
+    """The dual vertices of one polyhedron (none without nuisance parameters) and the
+    simulated least-favourable critical value; kept across calls because neither depends on
+    the grid of theta, and the vertex enumeration and 1000 draws dominated HonestDiD's time."""
+    key = b"|".join(
+        [np.ascontiguousarray(a, float).tobytes() for a in (X, S)]
+        + [repr((X.shape, kappa, seed)).encode()]
+    )
+    if key not in _LF_CACHE:
+        if len(_LF_CACHE) >= 4096:
+            _LF_CACHE.pop(next(iter(_LF_CACHE)))
+        rng = np.random.default_rng(seed)
+        xi = rng.multivariate_normal(np.zeros(S.shape[0]), S, size=LF_SIMULATIONS, method="eigh")
+        if X.shape[1] == 0:
+            verts = np.zeros((0, S.shape[0]))
+            lf_cv = float(np.quantile(np.max(xi / np.sqrt(np.diag(S)), axis=1), 1 - kappa))
+        else:
+            verts = _dual_vertices(np.sqrt(np.diag(S)), X)
+            lf_cv = (
+                float(np.quantile(np.max(verts @ xi.T, axis=0), 1 - kappa))
+                if verts.shape[0]
+                else np.nan
+            )
+        _LF_CACHE[key] = (verts, lf_cv)
+    return _LF_CACHE[key]
 
 
 def _rm_accept(L: _Layout, mbar: float, alpha: float, grid: np.ndarray, seed: int) -> np.ndarray:
@@ -441,11 +471,24 @@ def _folded_normal_quantile(p: float, mu) -> np.ndarray:
     """c with P(|N(mu, 1)| <= c) = p, elementwise (R's ``.qfoldednormal``, exact instead of
     simulated with 10^6 draws); bisection, the coverage being increasing in c."""
     mu = np.abs(np.asarray(mu, float))
+    if mu.ndim == 0:  # the FLCI's scalar search: the same steps without array overhead
+        return np.float64(_folded_normal_quantile_scalar(p, float(mu)))
     lo, hi = np.zeros_like(mu), mu + 10.0
     for _ in range(64):
         mid = (lo + hi) / 2
         below = ndtr(mid - mu) - ndtr(-mid - mu) < p
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return (lo + hi) / 2
+
+
+def _folded_normal_quantile_scalar(p: float, mu: float) -> float:
+    lo, hi = 0.0, mu + 10.0
+    for _ in range(64):
+        mid = (lo + hi) / 2
+        if ndtr(mid - mu) - ndtr(-mid - mu) < p:
+            lo = mid
+        else:
+            hi = mid
     return (lo + hi) / 2
 
 

@@ -288,6 +288,9 @@ class Exports:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
+        # Tables read so far (a report's sections ask for estimates a dozen times); callers
+        # get copies, so a section that edits its frame cannot change another's.
+        self._tables: dict[str, pd.DataFrame | None] = {}
 
     def path(self, stem: str) -> Path | None:
         """The file, accepting the disclosure stage's figure-data name ``{stem}.data.csv``."""
@@ -298,6 +301,12 @@ class Exports:
         return None
 
     def table(self, stem: str) -> pd.DataFrame | None:
+        if stem not in self._tables:
+            self._tables[stem] = self._read(stem)
+        frame = self._tables[stem]
+        return None if frame is None else frame.copy()
+
+    def _read(self, stem: str) -> pd.DataFrame | None:
         path = self.path(stem)
         if path is None:
             return None

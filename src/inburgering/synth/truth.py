@@ -45,22 +45,33 @@ SUBGROUPS: dict[str, dict[str, str]] = {
 }
 
 
-def world_outcome(pot: pd.DataFrame, world: str, outcome: str) -> tuple[np.ndarray, np.ndarray]:
-    """(probability, indicator) of an outcome in a world, from the potential-outcome table: the
-    probability without city shocks (its expectation over them), the indicator as realised under
-    the person's shock."""
-    p = Probabilities(*(pot[f"{world}_{s}"].to_numpy(dtype=float) for s in "EDS"))
-    realised = indicators(shocked(p, PersonShocks.from_table(pot)), pot["u"].to_numpy())
-    return expected(p)[outcome], realised[outcome]
+class WorldOutcomes:
+    """Outcome probabilities and indicators per world of one potential-outcome frame, each world
+    computed once: the truth of every outcome of a design reads the same two worlds, and the
+    shocked probabilities (two probit transforms per person) are the costly part."""
+
+    def __init__(self, pot: pd.DataFrame):
+        self.pot = pot
+        self._worlds: dict[str, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
+
+    def __call__(self, world: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(probability, indicator) of every outcome in a world: the probability without city
+        shocks (its expectation over them), the indicator as realised under the person's shock."""
+        if world not in self._worlds:
+            pot = self.pot
+            p = Probabilities(*(pot[f"{world}_{s}"].to_numpy(dtype=float) for s in "EDS"))
+            realised = indicators(shocked(p, PersonShocks.from_table(pot)), pot["u"].to_numpy())
+            self._worlds[world] = (expected(p), realised)
+        return self._worlds[world]
 
 
 def effects(
-    pot: pd.DataFrame, world1: str, world0: str, outcome: str
+    worlds: WorldOutcomes, world1: str, world0: str, outcome: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expected and realised person-level effects Y(world1) - Y(world0)."""
-    p1, y1 = world_outcome(pot, world1, outcome)
-    p0, y0 = world_outcome(pot, world0, outcome)
-    return p1 - p0, y1 - y0
+    p1, y1 = worlds(world1)
+    p0, y0 = worlds(world0)
+    return p1[outcome] - p0[outcome], y1[outcome] - y0[outcome]
 
 
 def _row(keys: dict, expected: float, realised: float) -> dict:
@@ -71,21 +82,23 @@ def _mean(values: np.ndarray, mask: np.ndarray) -> float:
     return float(values[mask].mean()) if mask.any() else np.nan
 
 
-def _frames(pot: pd.DataFrame, horizons: tuple[int, ...]) -> Iterator[tuple[int, pd.DataFrame]]:
+def _frames(
+    pot: pd.DataFrame, horizons: tuple[int, ...]
+) -> Iterator[tuple[int, pd.DataFrame, WorldOutcomes]]:
     for h in horizons:
-        frame = pot[(pot["horizon"] == h) & pot["observed"]]
-        yield h, frame.reset_index(drop=True)
+        frame = pot[(pot["horizon"] == h) & pot["observed"]].reset_index(drop=True)
+        yield h, frame, WorldOutcomes(frame)
 
 
 def reform_rows(pot: pd.DataFrame, horizons: tuple[int, ...], reform_q: int) -> list[dict]:
     """Relative reform effect: city's mean effect minus the comparison's (Wi2021 persons)."""
     rows = []
-    for h, f in _frames(pot, horizons):
+    for h, f, worlds in _frames(pot, horizons):
         wi2021 = (f["regime"] == "wi2021").to_numpy()
         event = f["cohort_q"].to_numpy() - reform_q
         city = f["city"].to_numpy()
         for outcome in OUTCOMES:
-            exp, real = effects(f, "obs", "old", outcome)
+            exp, real = effects(worlds, "obs", "old", outcome)
             for c in CITIES:
                 for comp in ("rest_nl", *[o for o in CITIES if o != c]):
                     keys = dict(
@@ -152,14 +165,16 @@ def _eligible(cells: pd.DataFrame, quarters: np.ndarray) -> pd.Series:
     return ok.rename("eligible")
 
 
-def _instrument_cells(f: pd.DataFrame, key: str, adopters: np.ndarray) -> pd.DataFrame:
+def _instrument_cells(
+    f: pd.DataFrame, worlds: WorldOutcomes, key: str, adopters: np.ndarray
+) -> pd.DataFrame:
     """One instrument's cells (g, t, outcome): mean truths, persons and municipalities."""
     columns = {
         "g": f[f"adopt_{key}"].to_numpy()[adopters],
         "t": f["cohort_q"].to_numpy()[adopters],
     }
     for outcome in OUTCOMES:
-        exp, real = effects(f, "obs", f"off_{key}", outcome)
+        exp, real = effects(worlds, "obs", f"off_{key}", outcome)
         columns[f"truth|{outcome}"] = exp[adopters]
         columns[f"truth_sample|{outcome}"] = real[adopters]
     grouped = pd.DataFrame(columns).groupby(["g", "t"], sort=True)
@@ -189,14 +204,14 @@ def instrument_cells(
     """
     pot = pot.assign(municipality=municipality)
     cells = []
-    for h, f in _frames(pot, horizons):
+    for h, f, worlds in _frames(pot, horizons):
         rest = (f["city"] == "rest_nl").to_numpy()
         quarters = np.unique(f.loc[rest, "cohort_q"])
         for key in instruments:
             adopters = (f[f"adopt_{key}"].to_numpy() != NEVER) & rest
             if not adopters.any():
                 continue
-            wide = _instrument_cells(f, key, adopters)
+            wide = _instrument_cells(f, worlds, key, adopters)
             wide = wide.join(_eligible(wide, quarters), on="g")
             cells.append(wide.assign(instrument=key, horizon=h))
     out = pd.concat(cells, ignore_index=True)
@@ -245,7 +260,7 @@ def bundle_rows(
     previous change and before adoption are pre-periods with truth 0). The comparison
     municipalities change nothing in the window, so their effect is zero by construction."""
     rows = []
-    for h, f in _frames(pot, horizons):
+    for h, f, worlds in _frames(pot, horizons):
         quarter = f["cohort_q"].to_numpy()
         certain = (f["regime"] != "uncertain").to_numpy()
         for b in bundles:
@@ -263,7 +278,7 @@ def bundle_rows(
                 subgroup="all",
             )
             for outcome in OUTCOMES:
-                exp, real = effects(f, "obs", f"off_{b.treatment}", outcome)
+                exp, real = effects(worlds, "obs", f"off_{b.treatment}", outcome)
                 if post.any():
                     rows.append(
                         _row(
@@ -293,7 +308,7 @@ def bundle_rows(
 def route_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
     """Route ATT over persons assigned the route, and Z-vs-B1 CATEs over the Z and B1 persons."""
     rows = []
-    for h, f in _frames(pot, horizons):
+    for h, f, worlds in _frames(pot, horizons):
         wi2021 = (f["regime"] == "wi2021").to_numpy()
         route = f["route"].to_numpy()
         masks = {
@@ -303,7 +318,7 @@ def route_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
         }
         for outcome in OUTCOMES:
             for name, code in (("z_vs_b1", "z"), ("onderwijs_vs_b1", "onderwijs")):
-                exp, real = effects(f, f"route_{code}", "route_b1", outcome)
+                exp, real = effects(worlds, f"route_{code}", "route_b1", outcome)
                 mask = wi2021 & (route == code)
                 if mask.any():
                     rows.append(
@@ -322,7 +337,7 @@ def route_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
                             _mean(real, mask),
                         )
                     )
-            exp, real = effects(f, "route_z", "route_b1", outcome)
+            exp, real = effects(worlds, "route_z", "route_b1", outcome)
             pool = wi2021 & np.isin(route, ["z", "b1"])
             for subgroup, member in masks.items():
                 mask = pool & member
@@ -349,7 +364,7 @@ def route_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
 def city_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
     """Rotterdam's Wi2021 statushouders: Y(settled in Rotterdam) - Y(settled in city c)."""
     rows = []
-    for h, f in _frames(pot, horizons):
+    for h, f, worlds in _frames(pot, horizons):
         mask = (
             (f["regime"] == "wi2021") & (f["city"] == "rotterdam") & (f["group"] == "statushouder")
         ).to_numpy()
@@ -357,7 +372,7 @@ def city_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
             continue
         for outcome in OUTCOMES:
             for other in CITIES[1:]:
-                exp, real = effects(f, "obs", f"city_{other}", outcome)
+                exp, real = effects(worlds, "obs", f"city_{other}", outcome)
                 rows.append(
                     _row(
                         dict(

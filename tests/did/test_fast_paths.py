@@ -1,0 +1,78 @@
+"""Fast paths of the DiD code give exactly what the straightforward code gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inburgering.did import honest
+from inburgering.did.honest import EventStudy, rm_ci, sensitivity
+from inburgering.did.inference import crv3
+from inburgering.did.shocks import quarter_weights
+
+
+def _crosstab_weights(municipality, q, quarters) -> np.ndarray:
+    """The reference: shares per quarter by pd.crosstab (the former implementation)."""
+    frame = pd.DataFrame({"m": municipality, "q": q})
+    counts = pd.crosstab(frame["m"], frame["q"]).reindex(columns=quarters, fill_value=0)
+    totals = counts.sum(axis=0).replace(0, np.nan)
+    return (counts / totals).fillna(0.0).to_numpy(float)
+
+
+def test_quarter_weights_equal_crosstab_shares():
+    rng = np.random.default_rng(3)
+    municipality = rng.choice(["0599", "0363", "1680", "0014", "0518"], 5000).astype(object)
+    q = rng.integers(8070, 8110, 5000)
+    quarters = np.arange(8080, 8120)  # some quarters empty, some rows outside
+    expected = _crosstab_weights(municipality, q, quarters)
+    assert np.array_equal(quarter_weights(municipality, q, quarters), expected)
+    # a municipality whose persons all fall outside the quarters keeps its (zero) row
+    outside = np.append(municipality, "9999").astype(object)
+    early = np.append(q, 7000)
+    assert np.array_equal(
+        quarter_weights(outside, early, quarters), _crosstab_weights(outside, early, quarters)
+    )
+
+
+def test_crv3_with_unsorted_text_clusters_equals_refits_by_hand():
+    rng = np.random.default_rng(5)
+    cluster = rng.choice(["b", "a", "c", "e", "d"], 400).astype(object)
+    X = np.column_stack([np.ones(400), rng.normal(size=400)])
+    y = X @ [1.0, 0.5] + rng.normal(size=400)
+    w = rng.uniform(0.5, 2.0, 400)
+    result = crv3(X, y, w, cluster, 1)
+    loo = []
+    for g in sorted(set(cluster)):
+        keep = cluster != g
+        Xk, yk, wk = X[keep], y[keep], w[keep]
+        loo.append(np.linalg.solve((Xk.T * wk) @ Xk, (Xk.T * wk) @ yk)[1])
+    se = np.sqrt(4 / 5 * np.sum((np.array(loo) - result.estimate) ** 2))
+    assert result.se == pytest.approx(se, rel=1e-10)
+
+
+def _event_study() -> EventStudy:
+    event_time = np.array([-4, -3, -2, 0, 1, 2])
+    beta = np.array([0.004, -0.006, 0.002, 0.03, 0.028, 0.035])
+    vcov = np.diag(np.full(6, 0.012**2)) + 0.3 * 0.012**2
+    return EventStudy(event_time, beta, vcov)
+
+
+def test_honest_rows_do_not_depend_on_the_kept_critical_values():
+    es = _event_study()
+    grids = {"relative_magnitude": [0.0, 0.5, 1.0], "smoothness": [0.0, 0.01]}
+    honest._LF_CACHE.clear()
+    first = sensitivity(es, grids, 0.05)
+    assert honest._LF_CACHE  # the polyhedra were kept
+    again = sensitivity(es, grids, 0.05)
+    honest._LF_CACHE.clear()
+    fresh = sensitivity(es, grids, 0.05)
+    assert first == again == fresh
+    assert rm_ci(es, 0.5, 0.05) == rm_ci(es, 0.5, 0.05)
+
+
+def test_scalar_folded_normal_quantile_equals_the_array_bisection():
+    mus = np.array([0.0, 0.3, 1.7, 4.0])
+    array = honest._folded_normal_quantile(0.95, mus)
+    for mu, expected in zip(mus, array, strict=True):
+        assert honest._folded_normal_quantile(0.95, mu) == expected
