@@ -19,6 +19,7 @@ from scipy.stats import chi2, norm
 
 from inburgering.contracts.tidy import CELL_COLUMNS
 from inburgering.covariates import numeric_with_indicators, prune_collinear
+from inburgering.did.aggregate import aggte
 from inburgering.did.bootstrap import sup_t_critical_value
 from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
@@ -301,7 +302,7 @@ def fit_contrast(
         base_period="universal",
         bootstrap=0,
     )
-    dyn = res.aggte("dynamic")
+    dyn = aggte(res, "dynamic")
     e, b, V_persons = dyn.levels, dyn.att, dyn.vcov
     pre, post = e < 0, e >= 0
     if not post.any() or pre.sum() < 2:

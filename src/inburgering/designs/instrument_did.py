@@ -57,6 +57,7 @@ from inburgering.designs.event_study import (
     numeric_covariates,
     single_threaded_blas,
 )
+from inburgering.did.aggregate import aggte
 from inburgering.did.bootstrap import cluster_sums
 from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
@@ -286,7 +287,7 @@ def effective_municipalities(agg: AggregateResult, period: np.ndarray) -> np.nda
         (sign / np.bincount(block)[block], (row, col)), shape=res.influence.shape
     )
     design = replace(res, influence=weights, att=np.zeros_like(res.att))
-    a = np.asarray(design.aggte(agg.kind).influence)
+    a = np.asarray(aggte(design, agg.kind).influence)
     lam = cluster_sums(a**2, res.unit_cluster, res.n_clusters)
     return lam.sum(axis=0) ** 2 / (lam**2).sum(axis=0)
 
@@ -310,7 +311,7 @@ def _fit(frame: pd.DataFrame, outcome: str, covs: list[str], alpha: float):
 
     def aggregations(res: AttGtResult):
         res = leverage_corrected(res, period)
-        return res.aggte("simple"), res.aggte("dynamic")
+        return aggte(res, "simple"), aggte(res, "dynamic")
 
     try:
         return att_gt_with_fallback(
