@@ -54,6 +54,7 @@ from inburgering.contracts.tidy import tidy_frame, write_tidy
 from inburgering.designs.event_study import (
     ReformSettings,
     analysis_frame,
+    crv3_row,
     numeric_covariates,
     single_threaded_blas,
 )
@@ -63,7 +64,7 @@ from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
 from inburgering.did.export import to_tidy
 from inburgering.did.fallback import att_gt_with_fallback
-from inburgering.did.inference import CV3_LABEL, absorb_within, crv3, wild_cluster_bootstrap
+from inburgering.did.inference import absorb_within, wild_cluster_bootstrap
 from inburgering.did.result import AggregateResult, AttGtResult
 from inburgering.workflow import RuleJob
 
@@ -145,21 +146,7 @@ def _twfe_rows(
         np.column_stack([cells["D"].to_numpy(float), T]), cells["y"].to_numpy(float), w, cl
     )
     n_tr = int(cells.loc[cells["D"] > 0, "municipality"].nunique())
-    jack = crv3(X, y, w, cl, 0, settings.alpha)
-    rows.append(
-        {
-            **key,
-            "estimator": "twfe_cells_crv3",
-            "headline": False,
-            "estimate": jack.estimate,
-            "se": jack.se,
-            "ci_low": jack.ci_low,
-            "ci_high": jack.ci_high,
-            "p_value": jack.p_value,
-            "inference": f"{CV3_LABEL} (cell-level TWFE)",
-            "n_clusters": jack.n_clusters,
-        }
-    )
+    rows.append(crv3_row(X, y, w, cl, key, settings.alpha, label=" (cell-level TWFE)"))
     wild = wild_cluster_bootstrap(
         X,
         y,
