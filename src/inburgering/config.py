@@ -173,10 +173,20 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
     return merged
 
 
+def _resolved(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A property's schema with a reference to another schema file (``$ref:
+    disclosure.schema.yaml``) replaced by that file, so its defaults are filled too."""
+    ref = spec.get("$ref", "")
+    if not ref or ref.startswith("#"):
+        return spec
+    return {**read_yaml(SCHEMA_DIR / ref), **{k: v for k, v in spec.items() if k != "$ref"}}
+
+
 def _fill(document: dict[str, Any], schema: Mapping[str, Any]) -> None:
     for key, spec in schema.get("properties", {}).items():
+        spec = _resolved(spec)
         if key not in document and "default" in spec:
-            document[key] = spec["default"]
+            document[key] = copy.deepcopy(spec["default"])
         if isinstance(document.get(key), dict):
             _fill(document[key], spec)
 
