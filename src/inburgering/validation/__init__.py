@@ -3,7 +3,7 @@
 - ``truth``: every estimate of a synthetic run joined to its planted truth (the workflow's
   ``validate`` rule, ``results/validation/estimates_vs_truth.csv``).
 - ``montecarlo``: the whole workflow over many seeds, bias/RMSE/coverage per estimand
-  (``python -m inburgering.validation.montecarlo``, ``make montecarlo``).
+  (``python -m inburgering.validation``, ``make montecarlo``).
 - ``designsim``: a small repeated-cross-section simulator with closed-form truths for the DiD
   designs (tests and benchmarks), independent of the synthetic CBS generator.
 """

@@ -1,7 +1,7 @@
 """Monte Carlo validation: the whole pipeline over many synthetic samples with known truth.
 
-    python -m inburgering.validation.montecarlo --seeds 50 --persons 4000 --out results/montecarlo
-    python -m inburgering.validation.montecarlo --seeds 50 --shock-scale 0,1,2  # shocks x0, x1, x2
+    python -m inburgering.validation --seeds 50 --persons 4000 --out results/montecarlo
+    python -m inburgering.validation --seeds 50 --shock-scale 0,1,2  # shocks x0, x1, x2
 
 For each seed the workflow runs (generation, preparation, every estimator) up to
 ``results/validation/estimates_vs_truth.csv`` in its own results and working folder, with
@@ -318,7 +318,7 @@ def run_harness(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m inburgering.validation.montecarlo",
+        prog="python -m inburgering.validation",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -349,6 +349,3 @@ def main(argv: list[str] | None = None) -> int:
              args.out / "monte_carlo.csv", len(table), flagged, failed or "none")  # fmt: skip
     return 1 if failed else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
