@@ -33,7 +33,9 @@ def compare(estimates: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     keys = list(KEY_COLUMNS)
     descriptive = estimates["design"].isin(DESCRIPTIVE)
     log.info(
-        "validation: %d descriptive rows (process) have no causal truth", int(descriptive.sum())
+        "validation: %d descriptive rows (%s) have no causal truth",
+        int(descriptive.sum()),
+        ", ".join(DESCRIPTIVE),
     )
     estimates = estimates[~descriptive]
     joined = estimates.merge(truth, on=keys, how="left", validate="many_to_one", indicator=True)
