@@ -348,4 +348,3 @@ def main(argv: list[str] | None = None) -> int:
     log.info("wrote %s (%d rows); %d headline estimands flagged; failed seeds: %s",
              args.out / "monte_carlo.csv", len(table), flagged, failed or "none")  # fmt: skip
     return 1 if failed else 0
-
