@@ -63,7 +63,7 @@ MC_PERSONS ?= 4000
 MC_SHOCK_SCALES ?=   # e.g. 0,1,2: every seed with the city shocks x0, x1, x2 (default: as configured)
 .PHONY: montecarlo
 montecarlo: $(VENV)/.run-installed
-	$(BIN)/python -m inburgering.montecarlo --seeds $(MC_SEEDS) --persons $(MC_PERSONS) \
+	$(BIN)/python -m inburgering.validation --seeds $(MC_SEEDS) --persons $(MC_PERSONS) \
 	  --out results/montecarlo --jobs $(CORES) \
 	  $(if $(strip $(MC_SHOCK_SCALES)),--shock-scale $(strip $(MC_SHOCK_SCALES)))
 

@@ -5,10 +5,11 @@ Usage::
     .venv/bin/python benchmarks/did_designs_national.py [--persons 250000] [--municipalities 338]
 
 Uses prepared tables from --data (default results/national/data, written by
-``snakemake --configfile config/national.yaml``) when present, else simulates national-size
-repeated cross-sections with inburgering.did.designsim. Times each reform_did job (the rule is
-scattered per outcome x horizon), instrument_did and city_instrument_did, and estimates the
-stage's wall time on 2 cores by longest-first scheduling of those jobs.
+``snakemake --configfile config/national.yaml``) when present, else simulates
+national-size repeated cross-sections with inburgering.validation.designsim. Times each
+reform_did job (the rule is scattered per outcome x horizon), instrument_did and
+city_instrument_did, and estimates the stage's wall time on 2 cores by longest-first scheduling
+of those jobs.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from inburgering.designs.city_instrument_did import city_instrument_tables
 from inburgering.designs.event_study import ReformSettings
 from inburgering.designs.instrument_did import adoption_table, instrument_rows
 from inburgering.designs.reform_did import outcome_tables
-from inburgering.did.designsim import SimSpec, simulate
+from inburgering.validation.designsim import SimSpec, simulate
 
 
 def main() -> None:

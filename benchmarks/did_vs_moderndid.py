@@ -106,7 +106,7 @@ def install_peer(version: str, peer_dir: Path) -> Path:
 
 
 def run_ours(data: pd.DataFrame, draws: int) -> dict:
-    from inburgering.did import att_gt
+    from inburgering.did import aggte, att_gt
 
     res = att_gt(
         data,
@@ -119,8 +119,8 @@ def run_ours(data: pd.DataFrame, draws: int) -> dict:
         bootstrap=draws,
         seed=1,
     )
-    dyn = res.aggte("dynamic")
-    simple = res.aggte("simple")
+    dyn = aggte(res, "dynamic")
+    simple = aggte(res, "simple")
     return {
         "cell_group": res.table["group"].to_numpy(float).tolist(),
         "cell_time": res.table["time"].to_numpy(float).tolist(),

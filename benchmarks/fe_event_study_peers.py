@@ -10,7 +10,7 @@ in two forms:
   helper as ``inburgering.did.comparison.twfe_event_study``;
 - ``static``: one treated-and-adopted dummy, as in the instrument design's TWFE benchmark.
 
-Data: ``inburgering.did.designsim`` (the repeated-cross-section simulator the DiD designs are
+Data: ``inburgering.validation.designsim`` (the repeated-cross-section simulator the DiD designs are
 tested with): persons x 36 cohort quarters x 340 municipalities, one staggered instrument.
 Each (tool, model, size) runs in its own child process so its peak RSS is its own. Usage:
 
@@ -49,7 +49,7 @@ def build_frame(persons: int, municipalities: int, horizon: int, seed: int) -> p
     """The estimate stage's analysis frame for one horizon, with adoption dummies."""
     from inburgering.designs.event_study import analysis_frame, quarter_index
     from inburgering.did.comparison import _with_dummies
-    from inburgering.did.designsim import SimSpec, simulate
+    from inburgering.validation.designsim import SimSpec, simulate
 
     sim = simulate(
         SimSpec(persons=persons, other_municipalities=municipalities, seed=seed), (horizon,)

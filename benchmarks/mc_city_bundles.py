@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from inburgering.contracts.tidy import read_tidy
-from inburgering.montecarlo import aggregate, run_workflow
-from inburgering.synth.validation import compare, read_truth
+from inburgering.validation.montecarlo import aggregate, run_workflow
+from inburgering.validation.truth import compare, read_truth
 
 ESTIMATES = "estimates/city_instrument_did.csv"
 TRUTH = "synthetic/truth/estimands.csv"

@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python benchmarks/mc_did_designs.py --seeds 50 --persons 20000 \
         [--profile pretrend_violation] [--out results/validation/monte_carlo_did.csv]
 
-Each seed simulates repeated cross-sections with known effects (inburgering.did.designsim),
+Each seed simulates repeated cross-sections with known effects (inburgering.validation.designsim),
 runs the headline estimators and records estimate, interval and truth; the summary reports bias,
 RMSE and coverage per design/estimator (target coverage 90-98%) and, for the pre-trend-violation
 profile, how often Rotterdam's estimate is flagged fragile by the HonestDiD sensitivity.
@@ -32,9 +32,9 @@ from inburgering.designs.event_study import (
 )
 from inburgering.designs.instrument_did import adoption_table, instrument_rows
 from inburgering.designs.reform_did import reform_q
-from inburgering.did.designsim import G4, SimSpec, quarter_label, simulate
 from inburgering.did.honest import is_fragile
 from inburgering.did.inference import ri_t_test
+from inburgering.validation.designsim import G4, SimSpec, quarter_label, simulate
 
 Z = 1.959963984540054
 # The simulated data follow the default policy calendar's reform date.

@@ -13,7 +13,7 @@ that exists is not run again, so the harness resumes where it stopped and can be
 (``--seeds 0-9``, then ``--seeds 10-19``, ...). ``--summary`` only aggregates what exists.
 
 ``--engine designsim`` runs the same verdict on the design simulator's worlds instead
-(``inburgering.did.designsim``: repeated cross-sections with AR(1) city shocks of SD
+(``inburgering.validation.designsim``: repeated cross-sections with AR(1) city shocks of SD
 ``scale x 0.03``, independent of the synthetic CBS generator and much faster): the reform
 design's own ``outcome_tables`` and ``verdict_table``, no workflow.
 
@@ -50,10 +50,10 @@ from inburgering.calendar import load_calendar
 from inburgering.contracts.tidy import read_tidy
 from inburgering.designs.event_study import ReformSettings, single_threaded_blas
 from inburgering.designs.reform_did import outcome_tables
-from inburgering.did.designsim import SimSpec, simulate
-from inburgering.montecarlo import ROOT, run_workflow
 from inburgering.primary.verdict import KEY, verdict_table
-from inburgering.synth.validation import read_truth
+from inburgering.validation.designsim import SimSpec, simulate
+from inburgering.validation.montecarlo import ROOT, run_workflow
+from inburgering.validation.truth import read_truth
 
 VERDICT = "estimates/verdict.csv"
 ESTIMATES = "estimates/reform_did.csv"

@@ -11,6 +11,7 @@ import inburgering
 from inburgering.config import (
     SCHEMA_DIR,
     ConfigError,
+    check_agreement,
     check_all,
     config_hash,
     deep_merge,
@@ -118,6 +119,19 @@ def test_reform_date_must_agree_with_the_calendar(config, repo_root):
     broken["prepare"]["reform_date"] = "2021-07-01"
     with pytest.raises(ConfigError, match=r"key prepare.reform_date 2021-07-01 differs"):
         check_all(broken, base=repo_root)
+
+
+def test_calendar_cities_must_be_the_contracts_g4(config, repo_root):
+    policies = load_policies(repo_root / "config" / "policies.yaml")
+    check_agreement(config, policies)  # the shipped calendar agrees with contracts.tidy
+    reordered = copy.deepcopy(policies)
+    reordered["municipalities"] = dict(reversed(list(policies["municipalities"].items())))
+    with pytest.raises(ConfigError, match=r"cities \['utrecht'.*differ from the G4 cities"):
+        check_agreement(config, reordered)
+    missing = copy.deepcopy(policies)
+    del missing["municipalities"]["utrecht"]
+    with pytest.raises(ConfigError, match=r"differ from the G4 cities of the estimate contract"):
+        check_agreement(config, missing)
 
 
 @pytest.mark.parametrize(

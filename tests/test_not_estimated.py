@@ -10,7 +10,7 @@ from inburgering import not_estimated
 from inburgering.designs.cells import SAMPLE_COLUMNS
 from inburgering.designs.event_study import ReformSettings
 from inburgering.designs.instrument_did import instrument_rows
-from inburgering.did.designsim import SimSpec, simulate
+from inburgering.validation.designsim import SimSpec, simulate
 
 
 def _log_to(path, logger_name: str) -> logging.Handler:

@@ -98,7 +98,7 @@ def test_export_and_rendered_reports_pass_the_leak_scan(tiny_run, repo_root):
     from inburgering.config import load_config, load_policies
     from inburgering.disclosure.leaks import scan_for_leaks
     from inburgering.disclosure.rules import load_rules
-    from inburgering.disclosure.stage import PERSON_DATES, SCHEMA, public_dates
+    from inburgering.disclosure.stage import PERSON_DATES, public_dates
 
     config = load_config(repo_root / "config" / "config.yaml")
     persons = pd.read_parquet(tiny_run / "data" / "persons.parquet")
@@ -111,7 +111,7 @@ def test_export_and_rendered_reports_pass_the_leak_scan(tiny_run, repo_root):
         published,
         person_keys=persons["person_id"].astype(str),
         person_values={c: persons[c] for c in PERSON_DATES if c in persons.columns},
-        rules=load_rules(config["disclosure"], schema_path=SCHEMA),
+        rules=load_rules(config["disclosure"]),
         allow=public_dates(
             load_policies(repo_root / "config" / "policies.yaml"),
             config["prepare"],

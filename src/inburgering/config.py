@@ -20,6 +20,8 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from inburgering.contracts.tidy import G4_CITIES
+
 SCHEMA_DIR = Path(str(files("inburgering") / "schemas"))
 
 
@@ -171,10 +173,20 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
     return merged
 
 
+def _resolved(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A property's schema with a reference to another schema file (``$ref:
+    disclosure.schema.yaml``) replaced by that file, so its defaults are filled too."""
+    ref = spec.get("$ref", "")
+    if not ref or ref.startswith("#"):
+        return spec
+    return {**read_yaml(SCHEMA_DIR / ref), **{k: v for k, v in spec.items() if k != "$ref"}}
+
+
 def _fill(document: dict[str, Any], schema: Mapping[str, Any]) -> None:
     for key, spec in schema.get("properties", {}).items():
+        spec = _resolved(spec)
         if key not in document and "default" in spec:
-            document[key] = spec["default"]
+            document[key] = copy.deepcopy(spec["default"])
         if isinstance(document.get(key), dict):
             _fill(document[key], spec)
 
@@ -250,13 +262,21 @@ def check_all(config: Mapping[str, Any], *, base: str | Path = ".") -> None:
 
 def check_agreement(config: Mapping[str, Any], policies: Mapping[str, Any]) -> None:
     """Facts stated in more than one place must agree: the reform date of the policy calendar
-    and of prepare (which splits the cohorts by law), and the horizons each stage uses must be
+    and of prepare (which splits the cohorts by law), the calendar's G4 cities and the estimate
+    contract's, and the horizons each stage uses must be
     horizons that prepare measures."""
     calendar_date = str(policies["reform"]["date"])
     if str(config["prepare"]["reform_date"]) != calendar_date:
         raise ConfigError(
             f"configuration: key prepare.reform_date {config['prepare']['reform_date']} differs "
             f"from reform.date {calendar_date} of {config['data']['policies']}"
+        )
+    cities = list(policies["municipalities"])
+    if cities != list(G4_CITIES):
+        raise ConfigError(
+            f"configuration: key municipalities of {config['data']['policies']}: cities {cities} "
+            f"differ from the G4 cities of the estimate contract {list(G4_CITIES)} "
+            "(inburgering.contracts.tidy.G4_CITIES; same keys, same order)"
         )
     measured = set(config["prepare"]["horizons"])
     used = {

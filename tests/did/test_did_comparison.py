@@ -8,6 +8,7 @@ import pytest
 from inburgering.contracts.tidy import TIDY_COLUMNS
 from inburgering.did import (
     DidError,
+    aggte,
     att_gt,
     comparison_to_tidy,
     did2s_event_study,
@@ -24,7 +25,7 @@ def test_sunab_equals_callaway_santanna_post_effects(mpdta):
     # and C&S's outcome-regression dynamic effects coincide for e >= 0 (both compare each
     # cohort's change since g-1 with the never-treated change).
     sa = sunab_event_study(mpdta, **KW).set_index("event_time")
-    cs = att_gt(mpdta, **KW, method="reg", bootstrap=0).aggte("dynamic")
+    cs = aggte(att_gt(mpdta, **KW, method="reg", bootstrap=0), "dynamic")
     for e, a in zip(cs.levels, cs.att, strict=True):
         if e >= 0:
             assert sa.loc[int(e), "att"] == pytest.approx(a, abs=1e-8)
@@ -55,9 +56,9 @@ def test_to_tidy_rows(mpdta):
         "outcome": "lemp",
         "horizon": 12,
     }
-    simple = to_tidy(res.aggte("simple"), **keys)
-    dynamic = to_tidy(res.aggte("dynamic"), **keys)
-    group = to_tidy(res.aggte("group"), **keys)
+    simple = to_tidy(aggte(res, "simple"), **keys)
+    dynamic = to_tidy(aggte(res, "dynamic"), **keys)
+    group = to_tidy(aggte(res, "group"), **keys)
     assert list(simple.columns) == list(TIDY_COLUMNS)
     assert simple["estimand"].tolist() == ["att_overall"]
     assert dynamic["event_time"].tolist() == [-3, -2, -1, 0, 1, 2, 3]
@@ -66,4 +67,4 @@ def test_to_tidy_rows(mpdta):
     twfe = comparison_to_tidy(twfe_event_study(mpdta, **KW), cluster="countyreal", **keys)
     assert not twfe["headline"].any()
     with pytest.raises(DidError, match="no tidy estimand"):
-        to_tidy(res.aggte("calendar"), **keys)
+        to_tidy(aggte(res, "calendar"), **keys)

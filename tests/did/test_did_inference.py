@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from inburgering.did import att_gt
+from inburgering.did import aggte, att_gt
 from inburgering.did.bootstrap import bootstrap_inference, sup_t_critical_value
 
 
@@ -23,7 +23,7 @@ def test_bootstrap_se_close_to_analytic_and_band_wider(mpdta):
     assert norm.ppf(0.975) < res.crit_val < 3.5
     width = table["ci_high"] - table["ci_low"]
     np.testing.assert_allclose(width, 2 * res.crit_val * table["se"])
-    dyn = res.aggte("dynamic")
+    dyn = aggte(res, "dynamic")
     assert dyn.crit_val > norm.ppf(0.975)
     overall = dyn.table.iloc[-1]
     assert overall["ci_high"] - overall["ci_low"] == pytest.approx(
@@ -64,7 +64,7 @@ def test_pretrend_test_rejects_violated_parallel_trends(staggered):
 
 
 def test_event_vcov_matches_standard_errors(mpdta):
-    dyn = _fit(mpdta, bootstrap=0).aggte("dynamic")
+    dyn = aggte(_fit(mpdta, bootstrap=0), "dynamic")
     np.testing.assert_allclose(np.sqrt(np.diag(dyn.vcov)), dyn.table["se"].iloc[:-1])
     assert dyn.influence.shape == (500, dyn.levels.size)
 
@@ -92,7 +92,7 @@ def test_sup_t_matches_multiplier_bootstrap_band(staggered):
     """The Gaussian sup-t value equals R did's bootstrap band (mboot) up to simulation noise."""
     data = staggered(units=5000, seed=4)
     res = att_gt(data, outcome="y", time="t", group="g", unit="id", bootstrap=0)
-    dyn = res.aggte("dynamic")
+    dyn = aggte(res, "dynamic")
     _, boot_crit, _ = bootstrap_inference(dyn.influence, res.n, alpha=0.05, draws=20_000, seed=5)
     gauss = sup_t_critical_value(dyn.vcov, alpha=0.05, draws=50_000, seed=5)
     assert gauss == pytest.approx(boot_crit, abs=0.06)

@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 import pytest
 
-from inburgering.did import att_gt
+from inburgering.did import aggte, att_gt
 
 ATT_TOL = 1e-6
 SE_RTOL = 1e-4
@@ -59,12 +59,12 @@ def test_published_r_readme_numbers(mpdta):
         assert table.loc[(g, t), "att"] == pytest.approx(att, abs=5e-5)
     # Wald pre-test uses the analytic covariance: deterministic, published as 0.16812.
     assert res.pretrend_test().p_value == pytest.approx(0.16812, abs=5e-6)
-    dyn = res.aggregate("dynamic").set_index("term")
+    dyn = aggte(res, "dynamic").table.set_index("term")
     events = dyn.loc["event"].set_index("event_time")["att"]
     for e, att in R_README_DYNAMIC.items():
         assert events.loc[e] == pytest.approx(att, abs=5e-5)
     assert dyn.loc["overall", "att"] == pytest.approx(-0.0772, abs=5e-5)
-    grp = res.aggregate("group")
+    grp = aggte(res, "group").table
     by_group = grp[grp.term == "group"].set_index("group")["att"]
     for g, att in R_README_GROUP.items():
         assert by_group.loc[g] == pytest.approx(att, abs=5e-5)
@@ -83,7 +83,7 @@ def _compare(ours, ref):
         ours.table["se"].to_numpy(float)[finite], cells["se"].to_numpy(float)[finite], rtol=SE_RTOL
     )
     for kind in ("simple", "dynamic", "group", "calendar"):
-        agg = ours.aggte(kind)
+        agg = aggte(ours, kind)
         exp = ref[kind]
         if kind == "group" and ref.get("source") == "moderndid":
             # moderndid 0.0.3's cross-section group aggregation departs from R's compute.aggte
@@ -113,7 +113,7 @@ def _reference(csdid_reference, moderndid_reference, panel, method, covariates):
 def _compare_aggregates_att(ours, ref):
     """Aggregated point estimates against csdid (its drdid_rc SEs differ from R, see above)."""
     for kind in ("simple", "dynamic", "group", "calendar"):
-        agg = ours.aggte(kind)
+        agg = aggte(ours, kind)
         assert agg.overall_att == pytest.approx(ref[kind]["overall_att"], abs=ATT_TOL), kind
         if kind != "simple":
             np.testing.assert_allclose(agg.att, ref[kind]["att"], atol=ATT_TOL, err_msg=kind)

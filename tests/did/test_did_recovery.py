@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inburgering.did import att_gt
+from inburgering.did import aggte, att_gt
 
 
 @pytest.mark.parametrize("method", ["dr", "ipw", "reg"])
@@ -23,7 +23,7 @@ def test_panel_recovers_planted_event_effects(staggered, method, control):
         control=control,
         bootstrap=0,
     )
-    dyn = res.aggte("dynamic")
+    dyn = aggte(res, "dynamic")
     for e, a, s in zip(dyn.levels, dyn.att, dyn.table["se"].iloc[:-1], strict=True):
         truth = 1.0 + 0.5 * e if e >= 0 else 0.0
         assert abs(a - truth) < 4 * s, (e, a, truth, s)
@@ -32,7 +32,7 @@ def test_panel_recovers_planted_event_effects(staggered, method, control):
 def test_cross_sections_recover_planted_effects(staggered):
     data = staggered(units=30000, seed=2, cross_section=True)
     res = att_gt(data, outcome="y", time="t", group="g", covariates=["x"], bootstrap=0)
-    simple = res.aggte("simple")
+    simple = aggte(res, "simple")
     post = res.table[res.table["post"]]
     truth = np.average(
         1.0 + 0.5 * (post["time"] - post["group"]),
@@ -44,7 +44,7 @@ def test_cross_sections_recover_planted_effects(staggered):
 def test_unconditional_estimator_is_biased_when_trends_depend_on_x(staggered):
     data = staggered(units=4000, seed=5, x_trend=0.5)
     res = att_gt(data, outcome="y", time="t", group="g", unit="id", bootstrap=0)
-    dyn = res.aggte("dynamic")
+    dyn = aggte(res, "dynamic")
     # x raises treatment probability and trends: the unconditional event study is off.
     assert (
         np.max(np.abs(dyn.att - (1.0 + 0.5 * np.maximum(dyn.levels, 0)) * (dyn.levels >= 0))) > 0.1
@@ -68,7 +68,7 @@ def test_monte_carlo_coverage(staggered, panel):
             covariates=["x"],
             bootstrap=0,
         )
-        dyn = res.aggte("dynamic")
+        dyn = aggte(res, "dynamic")
         truth = np.mean([1.0 + 0.5 * e for e in dyn.levels if e >= 0])
         row = dyn.table.iloc[-1]
         covered += row["ci_low"] <= truth <= row["ci_high"]

@@ -20,7 +20,7 @@ from inburgering.designs.instrument_did import (
     leverage_corrected,
     small_sample_intervals,
 )
-from inburgering.did.attgt import att_gt
+from inburgering.did import aggte, att_gt
 from inburgering.synth import truth
 from inburgering.synth.dates import quarter_from_label
 from inburgering.synth.municipalities import NEVER
@@ -180,8 +180,8 @@ def test_leverage_correction_makes_the_clustered_variance_unbiased():
     plain, corrected, estimates = [], [], []
     for _ in range(300):
         res, period = _one_cohort_fit(rng, [7, 2, 1])
-        plain.append(res.aggte("simple").overall_se ** 2)
-        agg = leverage_corrected(res, period).aggte("simple")
+        plain.append(aggte(res, "simple").overall_se ** 2)
+        agg = aggte(leverage_corrected(res, period), "simple")
         corrected.append(agg.overall_se**2)
         estimates.append(agg.overall_att)
     true_var = 2 / 10 + 2 / 200
@@ -193,7 +193,7 @@ def test_leverage_correction_makes_the_clustered_variance_unbiased():
 def test_effective_municipalities_and_t_intervals():
     rng = np.random.default_rng(3)
     res, period = _one_cohort_fit(rng, [7, 2, 1])
-    agg = leverage_corrected(res, period).aggte("simple")
+    agg = aggte(leverage_corrected(res, period), "simple")
     # lambda per municipality = persons * (1/10)^2 over both quarters: 0.14, 0.04, 0.02 plus
     # 40 comparison municipalities of 10 * (1/200)^2 each.
     lam = np.array([0.14, 0.04, 0.02, *[10 / 200**2] * 40])
@@ -201,7 +201,7 @@ def test_effective_municipalities_and_t_intervals():
         lam.sum() ** 2 / (lam**2).sum(), rel=1e-9
     )
     res10, period10 = _one_cohort_fit(rng, [3] * 10)
-    g10 = effective_municipalities(leverage_corrected(res10, period10).aggte("simple"), period10)
+    g10 = effective_municipalities(aggte(leverage_corrected(res10, period10), "simple"), period10)
     # Ten equal treated municipalities (6 persons of weight 1/30 each) count as ten, and the
     # comparison side adds a little.
     lam10 = np.array([*[6 / 30**2] * 10, *[10 / 200**2] * 40])

@@ -8,7 +8,7 @@ import pytest
 from inburgering.calendar import load_calendar
 from inburgering.designs.event_study import ReformSettings, quarter_index
 from inburgering.designs.reform_did import outcome_tables
-from inburgering.did.designsim import SimSpec, simulate
+from inburgering.validation.designsim import SimSpec, simulate
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from inburgering.designs.event_study import (
     shock_model,
 )
 from inburgering.designs.reform_did import outcome_tables, reform_q
-from inburgering.did.designsim import SimSpec, simulate
 from inburgering.did.shocks import ShockModel, event_shock_vcov
+from inburgering.validation.designsim import SimSpec, simulate
 
 SHOCK_SD = 0.03
 

@@ -70,7 +70,7 @@ def test_reform_did_estimates_every_contrast_with_planted_missing_covariates(rep
     from inburgering.calendar import load_calendar
     from inburgering.designs.event_study import ReformSettings
     from inburgering.designs.reform_did import outcome_tables
-    from inburgering.did.designsim import SimSpec, simulate
+    from inburgering.validation.designsim import SimSpec, simulate
 
     data = simulate(SimSpec(persons=20000, instrument_effect=0.0, seed=3), horizons=(12,))
     persons = data["persons"].copy()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from disclosure_helpers import SCHEMA
 
 from inburgering.disclosure import DisclosureRules, load_rules
 
 
 @pytest.fixture(scope="session")
 def rules() -> DisclosureRules:
-    return load_rules(schema_path=SCHEMA)
+    return load_rules()

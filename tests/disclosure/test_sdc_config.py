@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jsonschema
 import pytest
 import yaml
 from disclosure_helpers import SCHEMA
 
+from inburgering.config import load_config, read_yaml
 from inburgering.disclosure import DisclosureConfigError, load_rules
-from inburgering.disclosure.rules import default_section
+from inburgering.disclosure.rules import default_section, rules_from_section
 
 
 def _schema() -> dict:
@@ -26,14 +29,20 @@ def test_defaults_validate_against_schema():
     jsonschema.Draft202012Validator(_schema()).validate(default_section())
 
 
-def test_schema_defaults_equal_defaults_yaml():
-    def defaults(schema: dict) -> dict:
-        return {
-            k: (defaults(s) if s.get("type") == "object" else s["default"])
-            for k, s in schema["properties"].items()
-        }
-
-    assert defaults(_schema()) == default_section()
+def test_the_schema_is_the_one_source_of_defaults(tmp_path):
+    """config/config.yaml holds no second copy; loading fills the section from the schema, and
+    an overlay that sets one key keeps the schema's defaults for the others."""
+    repo = Path(__file__).resolve().parents[2]
+    assert read_yaml(repo / "config" / "config.yaml")["disclosure"] == {}
+    assert load_config(repo / "config" / "config.yaml")["disclosure"] == default_section()
+    assert default_section()["min_persons"] == _schema()["properties"]["min_persons"]["default"]
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("disclosure: {min_persons: 15, figures: {min_at_risk: 20}}\n")
+    section = load_config(repo / "config" / "config.yaml", overlay)["disclosure"]
+    assert section["min_persons"] == 15 and section["figures"]["min_at_risk"] == 20
+    assert section["figures"]["min_events_per_step"] == 10
+    assert section["leak_scan"] == default_section()["leak_scan"]
+    assert rules_from_section(section) == load_rules(section)
 
 
 def test_every_key_documents_type_default_source_and_verification():
@@ -78,4 +87,4 @@ def test_researchers_change_numbers_not_code():
 )
 def test_bad_config_names_the_key(section, message):
     with pytest.raises(DisclosureConfigError, match=message):
-        load_rules(section, schema_path=SCHEMA)
+        load_rules(section)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from disclosure_helpers import SCHEMA
 
 from inburgering.contracts.tidy import tidy_frame, write_tidy
 from inburgering.disclosure import DisclosureError, TableSpec, check_table, export_from_files
@@ -93,7 +92,6 @@ def test_export_from_files(tmp_path):
         estimates=[tmp_path / "estimates.csv"],
         tables=[(tmp_path / "flow.csv", FLOW)],
         disclosure={"min_persons": 10},
-        schema_path=SCHEMA,
         persons=tmp_path / "persons.parquet",
     )
     rows = pd.read_csv(manifest).set_index("file")

@@ -216,7 +216,7 @@ def generated(out, persons: int, seed: int, profile: str, **parameters: float) -
     from inburgering.prepare.stage import OUTPUT_FILES, run
     from inburgering.synth.generate import generate
     from inburgering.synth.params import SynthParameters
-    from inburgering.synth.validation import read_truth
+    from inburgering.validation.truth import read_truth
     from inburgering.workflow import RuleJob
 
     root = Path(__file__).resolve().parents[2]

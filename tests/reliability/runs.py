@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from inburgering.montecarlo import ROOT, overlay_for, snakemake_command
+from inburgering.validation.montecarlo import ROOT, overlay_for, snakemake_command
 
 # Files that by nature differ between runs (DESIGN.md determinism contract; docs/reliability.md).
 TIMING_FILES = {"RUNTIMES.csv"}

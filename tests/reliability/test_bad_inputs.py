@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from inburgering.config import read_yaml
-from inburgering.montecarlo import ROOT, run_workflow
+from inburgering.validation.montecarlo import ROOT, run_workflow
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from runs import TIMING_FILES, differences, tree_files
 
-from inburgering.montecarlo import ROOT, run_workflow
+from inburgering.validation.montecarlo import ROOT, run_workflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -23,7 +23,7 @@ import pytest
 from runs import incomplete_markers, kill_hard, start_workflow, wait_for
 
 from inburgering.io import atomic_path
-from inburgering.montecarlo import run_workflow
+from inburgering.validation.montecarlo import run_workflow
 
 # Large enough that prepare runs for seconds even on a fast machine, so the kill lands inside it.
 SECTIONS = {"synth": {"persons": 120_000, "seed": 5, "format": "parquet"}}

@@ -9,8 +9,8 @@ import subprocess
 import pandas as pd
 import pytest
 
-from inburgering import montecarlo
-from inburgering.montecarlo import KEYS, aggregate, main, parse_scales
+from inburgering.validation import montecarlo
+from inburgering.validation.montecarlo import KEYS, aggregate, main, parse_scales
 
 # Columns the report's validation appendix reads (inburgering.report.inputs, monte_carlo.csv).
 REPORT_COLUMNS = {"design", "estimand", "estimator", "city", "outcome", "horizon", "n_reps",

@@ -11,7 +11,7 @@ from inburgering.contracts.tidy import KEY_COLUMNS
 from inburgering.synth.municipalities import NEVER
 from inburgering.synth.outcomes import Probabilities
 from inburgering.synth.shocks import PersonShocks, shocked
-from inburgering.synth.validation import read_truth
+from inburgering.validation.truth import read_truth
 
 
 @pytest.fixture(scope="module")

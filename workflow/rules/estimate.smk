@@ -181,6 +181,6 @@ rule validate_against_truth:
         mem_mb=1000,
         runtime=5,
     params:
-        entry="inburgering.synth.validation:run",
+        entry="inburgering.validation.truth:run",
     script:
         RULE_SCRIPT

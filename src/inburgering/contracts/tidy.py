@@ -47,7 +47,11 @@ SUPPRESSED = "suppressed"
 
 # The ``design`` values of the registered designs and of the descriptive process rows.
 DESIGNS = ROW_DESIGNS
-CITIES = frozenset({"rotterdam", "amsterdam", "den_haag", "utrecht", "all"})
+# The G4 cities a row's ``city`` may name. The policy calendar (config/policies.yaml) must list
+# exactly these (``config.check_agreement`` at workflow start): the one declaration of the
+# contract, which the calendar's ``municipalities`` section agrees with.
+G4_CITIES: tuple[str, ...] = ("rotterdam", "amsterdam", "den_haag", "utrecht")
+CITIES = frozenset({*G4_CITIES, "all"})
 
 _STRING_KEYS = ("design", "estimand", "treatment", "city", "comparison", "outcome", "subgroup")
 _INTEGER_KEYS = ("horizon", "event_time")

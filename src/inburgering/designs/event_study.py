@@ -19,15 +19,13 @@ from scipy.stats import chi2, norm
 
 from inburgering.contracts.tidy import CELL_COLUMNS
 from inburgering.covariates import numeric_with_indicators, prune_collinear
+from inburgering.did.aggregate import aggte
 from inburgering.did.bootstrap import sup_t_critical_value
 from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
 from inburgering.did.fallback import att_gt_with_fallback
 from inburgering.did.honest import EventStudy, is_fragile, sensitivity
-from inburgering.did.inference import (
-    ri_t_test,
-    synthetic_did,
-)
+from inburgering.did.inference import CV3_LABEL, crv3, ri_t_test, synthetic_did
 from inburgering.did.shocks import ShockModel, estimate_shock_model, event_shock_vcov
 from inburgering.workflow import StageError
 
@@ -303,7 +301,7 @@ def fit_contrast(
         base_period="universal",
         bootstrap=0,
     )
-    dyn = res.aggte("dynamic")
+    dyn = aggte(res, "dynamic")
     e, b, V_persons = dyn.levels, dyn.att, dyn.vcov
     pre, post = e < 0, e >= 0
     if not post.any() or pre.sum() < 2:
@@ -484,6 +482,43 @@ def twfe_row(data, treated, outcome, covariates, key, alpha, *, event_q: int):
         **person_counts(treated[data[outcome].notna().to_numpy()]),
         n_clusters=int(frame["municipality"].nunique()),
     )
+
+
+def crv3_row(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    clusters: np.ndarray,
+    key: dict,
+    alpha: float,
+    *,
+    label: str = "",
+    **counts: int,
+) -> dict:
+    """The cell-level TWFE coefficient of column 0 with the CRV3 cluster jackknife (MNW).
+
+    ``X, y, w, clusters`` are the municipality x quarter cells with the municipality effects
+    partialled out (``absorb_within``); ``label`` is added to the inference text, ``counts``
+    (``n_treated``, ``n_control``) to the row. With one treated cluster, dropping it removes the
+    treatment column and the jackknife variance is undefined: the row says so.
+    """
+    jack = crv3(X, y, w, clusters, 0, alpha)
+    undefined = (
+        "" if np.isfinite(jack.se) else " (undefined: dropping the treated cluster removes D)"
+    )
+    return {
+        **key,
+        "estimator": "twfe_cells_crv3",
+        "headline": False,
+        "estimate": jack.estimate,
+        "se": jack.se,
+        "ci_low": jack.ci_low,
+        "ci_high": jack.ci_high,
+        "p_value": jack.p_value,
+        "inference": CV3_LABEL + label + undefined,
+        "n_clusters": jack.n_clusters,
+        **counts,
+    }
 
 
 def ri_pool(data: pd.DataFrame, size: int) -> list[str]:

@@ -54,15 +54,17 @@ from inburgering.contracts.tidy import tidy_frame, write_tidy
 from inburgering.designs.event_study import (
     ReformSettings,
     analysis_frame,
+    crv3_row,
     numeric_covariates,
     single_threaded_blas,
 )
+from inburgering.did.aggregate import aggte
 from inburgering.did.bootstrap import cluster_sums
 from inburgering.did.comparison import DEMEANER
 from inburgering.did.errors import DidError
 from inburgering.did.export import to_tidy
 from inburgering.did.fallback import att_gt_with_fallback
-from inburgering.did.inference import CV3_LABEL, absorb_within, crv3, wild_cluster_bootstrap
+from inburgering.did.inference import absorb_within, wild_cluster_bootstrap
 from inburgering.did.result import AggregateResult, AttGtResult
 from inburgering.workflow import RuleJob
 
@@ -144,21 +146,7 @@ def _twfe_rows(
         np.column_stack([cells["D"].to_numpy(float), T]), cells["y"].to_numpy(float), w, cl
     )
     n_tr = int(cells.loc[cells["D"] > 0, "municipality"].nunique())
-    jack = crv3(X, y, w, cl, 0, settings.alpha)
-    rows.append(
-        {
-            **key,
-            "estimator": "twfe_cells_crv3",
-            "headline": False,
-            "estimate": jack.estimate,
-            "se": jack.se,
-            "ci_low": jack.ci_low,
-            "ci_high": jack.ci_high,
-            "p_value": jack.p_value,
-            "inference": f"{CV3_LABEL} (cell-level TWFE)",
-            "n_clusters": jack.n_clusters,
-        }
-    )
+    rows.append(crv3_row(X, y, w, cl, key, settings.alpha, label=" (cell-level TWFE)"))
     wild = wild_cluster_bootstrap(
         X,
         y,
@@ -286,7 +274,7 @@ def effective_municipalities(agg: AggregateResult, period: np.ndarray) -> np.nda
         (sign / np.bincount(block)[block], (row, col)), shape=res.influence.shape
     )
     design = replace(res, influence=weights, att=np.zeros_like(res.att))
-    a = np.asarray(design.aggte(agg.kind).influence)
+    a = np.asarray(aggte(design, agg.kind).influence)
     lam = cluster_sums(a**2, res.unit_cluster, res.n_clusters)
     return lam.sum(axis=0) ** 2 / (lam**2).sum(axis=0)
 
@@ -310,7 +298,7 @@ def _fit(frame: pd.DataFrame, outcome: str, covs: list[str], alpha: float):
 
     def aggregations(res: AttGtResult):
         res = leverage_corrected(res, period)
-        return res.aggte("simple"), res.aggte("dynamic")
+        return aggte(res, "simple"), aggte(res, "dynamic")
 
     try:
         return att_gt_with_fallback(

@@ -49,6 +49,7 @@ from inburgering.designs.event_study import (
     TABLES,
     ReformSettings,
     analysis_frame,
+    crv3_row,
     event_study_tables,
     fit_contrast,
     fit_row,
@@ -64,7 +65,7 @@ from inburgering.designs.event_study import (
     single_threaded_blas,
 )
 from inburgering.did.errors import DidError
-from inburgering.did.inference import CV3_LABEL, absorb_within, crv3, wild_cluster_bootstrap
+from inburgering.did.inference import absorb_within, wild_cluster_bootstrap
 from inburgering.did.shocks import ShockModel
 from inburgering.io import write_csv_atomic
 from inburgering.workflow import RuleJob
@@ -116,8 +117,7 @@ def few_cluster_rows(data, treated, outcome, key, s: ReformSettings, seed: int, 
         if wild.reliable
         else f"; UNRELIABLE: {n_tr} treated cluster(s) < {s.min_treated_clusters}"
     )
-    jack = crv3(X, y, w, cl, 0, s.alpha)
-    rows = [
+    return [
         {
             **key,
             "estimator": "twfe_cells_wcr",
@@ -129,26 +129,8 @@ def few_cluster_rows(data, treated, outcome, key, s: ReformSettings, seed: int, 
             "n_clusters": wild.n_clusters,
             **persons,
         },
-        {
-            **key,
-            "estimator": "twfe_cells_crv3",
-            "headline": False,
-            "estimate": jack.estimate,
-            "se": jack.se,
-            "ci_low": jack.ci_low,
-            "ci_high": jack.ci_high,
-            "p_value": jack.p_value,
-            "inference": CV3_LABEL
-            + (
-                ""
-                if np.isfinite(jack.se)
-                else " (undefined: dropping the treated cluster removes D)"
-            ),
-            "n_clusters": jack.n_clusters,
-            **persons,
-        },
+        crv3_row(X, y, w, cl, key, s.alpha, **persons),
     ]
-    return rows
 
 
 def rest_nl_rows(

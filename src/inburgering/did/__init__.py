@@ -5,11 +5,12 @@ Public API::
     res = att_gt(data, outcome=..., time=..., group=..., unit=None, covariates=None,
                  control="never", method="dr", ...)
     res.table                     # group, time, att, se, ci_low, ci_high, n
-    res.aggregate("dynamic")      # DataFrame; res.aggte(...) keeps influence functions
+    aggte(res, "dynamic").table   # DataFrame; the AggregateResult keeps influence functions
     res.pretrend_test()
-    to_tidy(res.aggte("simple"), design=..., treatment=..., ...)
+    to_tidy(aggte(res, "simple"), design=..., treatment=..., ...)
 """
 
+from inburgering.did.aggregate import aggte
 from inburgering.did.attgt import att_gt
 from inburgering.did.comparison import did2s_event_study, sunab_event_study, twfe_event_study
 from inburgering.did.errors import DidError
@@ -21,6 +22,7 @@ __all__ = [
     "AttGtResult",
     "DidError",
     "PretrendTest",
+    "aggte",
     "att_gt",
     "comparison_to_tidy",
     "did2s_event_study",

@@ -7,17 +7,13 @@ per-cohort sums instead of R's n x (number of cells) matrix.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
 from inburgering.did.bootstrap import analytic_vcov, bootstrap_inference, summarize_draws
 from inburgering.did.errors import DidError
-
-if TYPE_CHECKING:
-    from inburgering.did.result import AggregateResult, AttGtResult
+from inburgering.did.result import AggregateResult, AttGtResult
 
 KINDS = ("simple", "dynamic", "group", "calendar")
 _LEVEL_COLUMN = {"dynamic": "event_time", "group": "group", "calendar": "time"}
@@ -121,7 +117,7 @@ def _ses(res: AttGtResult, inf: np.ndarray, coef, bootstrap: int, alpha: float, 
     return se, crit, vcov
 
 
-def aggregate(
+def aggte(
     res: AttGtResult,
     kind: str = "simple",
     *,
@@ -132,16 +128,38 @@ def aggregate(
     alpha: float | None = None,
     seed=None,
 ) -> AggregateResult:
-    """Aggregate group-time effects; see ``AttGtResult.aggregate`` for the public documentation."""
-    from inburgering.did.result import AggregateResult
+    """Aggregate ATT(g,t) as R did's ``aggte`` (a verb function; the result knows nothing of it).
 
+    Parameters
+    ----------
+    res : AttGtResult
+        The group-time effects from :func:`att_gt`.
+    kind : {"simple", "dynamic", "group", "calendar"}
+        Overall post-treatment average weighted by cohort size; event-time (event study)
+        effects; cohort effects; calendar-period effects.
+    min_e, max_e : float
+        Event-time window (``dynamic``; ``max_e`` also limits ``simple`` and ``group``).
+    balance_e : int, optional
+        Keep only cohorts observed for at least ``balance_e`` periods after treatment
+        (``dynamic``), so the event-time composition does not change.
+    bootstrap, alpha, seed
+        Override the att_gt settings. With bootstrap draws the level rows get
+        simultaneous (uniform) bands; the ``overall`` row is always pointwise, as in R.
+
+    Returns
+    -------
+    AggregateResult
+        ``.table`` has ``term`` ("overall" or the kind's level), the level column
+        (``event_time``, ``group`` or ``time``), ``att, se, ci_low, ci_high``; the object keeps
+        the influence functions and covariance.
+    """
     if kind not in KINDS:
-        raise DidError(f"aggregate: kind must be one of {KINDS}, got {kind!r}")
+        raise DidError(f"aggte: kind must be one of {KINDS}, got {kind!r}")
     bootstrap = res.params["bootstrap"] if bootstrap is None else bootstrap
     alpha = res.params["alpha"] if alpha is None else alpha
     seed = res.params["seed"] if seed is None else seed
     if np.isnan(res.att).any():
-        raise DidError("aggregate: some ATT(g,t) are missing; cannot aggregate")
+        raise DidError("aggte: some ATT(g,t) are missing; cannot aggregate")
 
     g, t = res.cell_group, res.cell_time
     e = t - g
@@ -156,7 +174,7 @@ def aggregate(
     if kind == "simple":
         keep = np.flatnonzero(post & (e <= max_e))
         if keep.size == 0:
-            raise DidError("aggregate: no post-treatment ATT(g,t) within max_e")
+            raise DidError("aggte: no post-treatment ATT(g,t) within max_e")
         overall_att, overall_coef = _combine(res, keep, pg_cells, with_wif=True)
     elif kind == "dynamic":
         include = np.ones(g.size, bool)
@@ -168,7 +186,7 @@ def aggregate(
             eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - t.max() + first)]
         eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
         if eseq.size == 0:
-            raise DidError("aggregate: no event times within the requested min_e/max_e/balance_e")
+            raise DidError("aggte: no event times within the requested min_e/max_e/balance_e")
         for ev in eseq:
             keep = np.flatnonzero((e == ev) & include)
             a, f = _combine(res, keep, pg_cells, with_wif=True)
@@ -177,16 +195,14 @@ def aggregate(
             coefs.append(f)
         pos = eseq >= 0
         if not pos.any():
-            raise DidError("aggregate: no non-negative event times for the overall dynamic effect")
+            raise DidError("aggte: no non-negative event times for the overall dynamic effect")
         overall_att = float(np.mean(np.asarray(atts)[pos]))
         overall_coef = np.mean(np.column_stack(coefs)[:, pos], axis=1)
     elif kind == "group":
         for c in cohorts:
             keep = np.flatnonzero((g == c) & post & (e <= max_e))
             if keep.size == 0:
-                raise DidError(
-                    f"aggregate: group {c:g} has no post-treatment ATT(g,t) within max_e"
-                )
+                raise DidError(f"aggte: group {c:g} has no post-treatment ATT(g,t) within max_e")
             a, f = _combine(res, keep, pg_cells, with_wif=False)
             levels.append(c)
             atts.append(a)

@@ -177,8 +177,8 @@ def att_gt(
     Returns
     -------
     AttGtResult
-        ``.table`` with ``group, time, att, se, ci_low, ci_high, n``; ``.aggregate(kind)``;
-        ``.pretrend_test()``; influence functions in ``.influence``.
+        ``.table`` with ``group, time, att, se, ci_low, ci_high, n`` (aggregate it with
+        :func:`inburgering.did.aggte`); ``.pretrend_test()``; influence functions in ``.influence``.
 
     Raises
     ------

@@ -50,7 +50,7 @@ def to_tidy(
     Parameters
     ----------
     agg : AggregateResult
-        From ``AttGtResult.aggte(kind)`` with kind ``simple`` (estimand ``att_overall``),
+        From ``aggte(result, kind)`` with kind ``simple`` (estimand ``att_overall``),
         ``dynamic`` (``att_event`` rows with ``event_time``) or ``group`` (``att_group``; the
         cohort goes into ``subgroup`` as ``cohort:<g>`` because the contract has no cohort key).
     include_overall : bool

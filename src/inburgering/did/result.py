@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.stats import chi2
 
 from inburgering.did.bootstrap import StoredDraws, analytic_vcov
+from inburgering.did.errors import DidError
 
 
 @dataclass
@@ -42,7 +43,7 @@ class AttGtResult:
         Critical value used for ``ci_low``/``ci_high`` (simultaneous if bootstrapped).
     bootstrap_draws : StoredDraws or None
         The multiplier-bootstrap draws of the cells and of the aggregations' unit-level
-        columns, reused by :meth:`aggte` with the same seed and number of draws.
+        columns, reused by :func:`inburgering.did.aggte` with the same seed and number of draws.
     """
 
     table: pd.DataFrame
@@ -77,64 +78,12 @@ class AttGtResult:
         try:
             stat = float(a @ np.linalg.solve(V, a))
         except np.linalg.LinAlgError as exc:
-            from inburgering.did.errors import DidError
-
             raise DidError(
                 "pretrend_test: covariance of pre-treatment ATT(g,t) is singular"
             ) from exc
         return PretrendTest(
             statistic=stat, df=int(pre.size), p_value=float(chi2.sf(stat, pre.size))
         )
-
-    def aggte(self, kind: str = "simple", **kwargs) -> AggregateResult:
-        """Aggregate and return the full result object (influence functions, covariance)."""
-        from inburgering.did.aggregate import aggregate
-
-        return aggregate(self, kind, **kwargs)
-
-    def aggregate(
-        self,
-        kind: str = "simple",
-        *,
-        min_e: float = -np.inf,
-        max_e: float = np.inf,
-        balance_e: int | None = None,
-        bootstrap: int | None = None,
-        alpha: float | None = None,
-        seed=None,
-    ) -> pd.DataFrame:
-        """Aggregate ATT(g,t) as R did's ``aggte`` and return the table.
-
-        Parameters
-        ----------
-        kind : {"simple", "dynamic", "group", "calendar"}
-            Overall post-treatment average weighted by cohort size; event-time (event study)
-            effects; cohort effects; calendar-period effects.
-        min_e, max_e : float
-            Event-time window (``dynamic``; ``max_e`` also limits ``simple`` and ``group``).
-        balance_e : int, optional
-            Keep only cohorts observed for at least ``balance_e`` periods after treatment
-            (``dynamic``), so the event-time composition does not change.
-        bootstrap, alpha, seed
-            Override the att_gt settings. With bootstrap draws the level rows get
-            simultaneous (uniform) bands; the ``overall`` row is always pointwise, as in R.
-
-        Returns
-        -------
-        DataFrame
-            ``term`` ("overall" or the kind's level), the level column (``event_time``,
-            ``group`` or ``time``), ``att, se, ci_low, ci_high``. Use :meth:`aggte` for the
-            object with influence functions and covariance.
-        """
-        return self.aggte(
-            kind,
-            min_e=min_e,
-            max_e=max_e,
-            balance_e=balance_e,
-            bootstrap=bootstrap,
-            alpha=alpha,
-            seed=seed,
-        ).table
 
 
 @dataclass

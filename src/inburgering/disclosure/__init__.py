@@ -3,7 +3,7 @@
 Nothing reaches ``results/export/`` without passing here; the export is the only input of the
 reports. Typical use inside RA::
 
-    rules = load_rules(config["disclosure"], schema_path=schema_path("disclosure"))
+    rules = load_rules(config["disclosure"])
     checked = check_tables([(tidy_rows, tidy_estimates_spec("estimates")),
                             (counts, TableSpec("persons_city_cohort", "frequency",
                                                count_columns=["n"],
@@ -15,7 +15,7 @@ reports. Typical use inside RA::
                  person_keys=persons["person_id"])
 
 or, file-level, :func:`export_from_files`. Rules (thresholds, sources) live in the
-``disclosure:`` config section; ``defaults.yaml`` holds the defaults.
+``disclosure:`` config section; ``schemas/disclosure.schema.yaml`` holds the keys and defaults.
 """
 
 from inburgering.disclosure.errors import DisclosureError

@@ -53,7 +53,6 @@ def export_from_files(
     tables: Iterable[tuple[PathLike, TableSpec]] = (),
     figures: Iterable[CheckedFigure] = (),
     disclosure: Mapping[str, Any] | None = None,
-    schema_path: PathLike | None = None,
     persons: PathLike | None = None,
     person_key: str = "person_id",
     person_value_columns: Sequence[str] = ("obligation_start",),
@@ -75,9 +74,8 @@ def export_from_files(
     figures
         Figure data already checked with :func:`check_figure_data`.
     disclosure
-        The ``disclosure:`` config section (defaults fill the rest).
-    schema_path
-        ``src/inburgering/schemas/disclosure.schema.yaml`` to validate the section against.
+        The ``disclosure:`` config section (validated against and filled from
+        ``schemas/disclosure.schema.yaml``).
     persons, person_key, person_value_columns
         Person-level table whose identifiers and (rare) dates/amounts the leak scan looks for
         in every exported file.
@@ -91,7 +89,7 @@ def export_from_files(
     Path
         ``export_dir/MANIFEST.csv``.
     """
-    rules = load_rules(disclosure, schema_path=schema_path)
+    rules = load_rules(disclosure)
     items = [
         (read_tidy(p), tidy_estimates_spec(Path(p).stem, f"tidy estimates ({Path(p).stem})"))
         for p in estimates

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
+import jsonschema
 
-DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
+from inburgering.config import fill_defaults, read_yaml, schema_path
+
+SCHEMA = "disclosure"  # schemas/disclosure.schema.yaml: the one source of keys and defaults
 
 
 class DisclosureConfigError(ValueError):
@@ -90,90 +89,65 @@ class DisclosureRules:
         }
 
 
-@cache
 def default_section() -> dict[str, Any]:
-    """The default `disclosure:` section as shipped in defaults.yaml."""
-    with open(DEFAULTS_PATH, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    """The default `disclosure:` section: every ``default`` of disclosure.schema.yaml."""
+    section: dict[str, Any] = {}
+    fill_defaults(section, SCHEMA)
+    return section
 
 
-def _merge(defaults: Mapping[str, Any], given: Mapping[str, Any], where: str) -> dict[str, Any]:
-    merged = copy.deepcopy(dict(defaults))
-    for key, value in given.items():
-        if key not in defaults:
-            raise DisclosureConfigError(
-                f"config key '{where}{key}' is unknown; expected one of {sorted(defaults)}"
-            )
-        if isinstance(defaults[key], Mapping) and defaults[key]:
-            if not isinstance(value, Mapping):
-                raise DisclosureConfigError(f"config key '{where}{key}' must be a mapping")
-            merged[key] = _merge(defaults[key], value, f"{where}{key}.")
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
+def _unexpected(error: jsonschema.ValidationError) -> list[str]:
+    """The unknown keys an ``additionalProperties`` error is about (named in the message)."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, Mapping):
+        return []
+    return sorted(set(error.instance) - set(error.schema.get("properties", {})))
 
 
-def _validate(section: Mapping[str, Any], schema_path: str | os.PathLike[str]) -> None:
-    import jsonschema
-
-    with open(schema_path, encoding="utf-8") as handle:
-        schema = yaml.safe_load(handle)
+def _validate(section: Mapping[str, Any]) -> None:
+    schema = read_yaml(schema_path(SCHEMA))
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(section), key=lambda e: list(e.path))
     if errors:
         first = errors[0]
-        key = ".".join(str(p) for p in first.path) or "disclosure"
-        raise DisclosureConfigError(f"config key 'disclosure.{key}': {first.message}")
+        path = ["disclosure", *(str(p) for p in first.path)]
+        key = ".".join(path + _unexpected(first)[:1])
+        raise DisclosureConfigError(f"config key '{key}': {first.message}")
 
 
-def _positive_int(section: Mapping[str, Any], key: str, minimum: int = 0) -> int:
-    value = section[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise DisclosureConfigError(
-            f"config key 'disclosure.{key}' must be an integer >= {minimum}"
-        )
-    return value
+def load_rules(section: Mapping[str, Any] | None = None) -> DisclosureRules:
+    """Build the rules from a `disclosure:` config section, validated against
+    ``src/inburgering/schemas/disclosure.schema.yaml`` and filled with its defaults.
 
-
-def load_rules(
-    section: Mapping[str, Any] | None = None,
-    *,
-    schema_path: str | os.PathLike[str] | None = None,
-) -> DisclosureRules:
-    """Build the rules from a `disclosure:` config section merged over the shipped defaults.
+    The workflow validates and fills the section once at start-up (``config.check_all``,
+    ``config.fill_defaults``) and its stage calls :func:`rules_from_section`; this is the entry
+    for a section from anywhere else (a script in RA, the tests).
 
     Parameters
     ----------
     section
-        The `disclosure:` mapping from the configuration (missing keys take the defaults).
-    schema_path
-        Optional path of ``src/inburgering/schemas/disclosure.schema.yaml``; when given, the merged
-        section is validated against it (JSON Schema draft 2020-12).
+        The `disclosure:` mapping (missing keys take the schema's defaults).
 
     Returns
     -------
     DisclosureRules
     """
-    merged = _merge(default_section(), section or {}, "disclosure.")
-    if schema_path is not None:
-        _validate(merged, schema_path)
-    min_persons = _positive_int(merged, "min_persons", 1)
+    merged = copy.deepcopy(dict(section or {}))
+    _validate(merged)
+    fill_defaults(merged, SCHEMA)
+    return rules_from_section(merged)
+
+
+def rules_from_section(merged: Mapping[str, Any]) -> DisclosureRules:
+    """The rules of a complete, validated `disclosure:` section (every key present)."""
+    min_persons = int(merged["min_persons"])
     figures, scan, dominance = merged["figures"], merged["leak_scan"], merged["dominance"]
-    if figures["on_violation"] not in ("raise", "suppress"):
-        raise DisclosureConfigError(
-            "config key 'disclosure.figures.on_violation' must be 'raise' or 'suppress'"
-        )
     rules = tuple(DominanceRule(int(r["n"]), float(r["k"])) for r in dominance["rules"])
-    if any(r.n < 1 or not 0 < r.k <= 1 for r in rules):
-        raise DisclosureConfigError(
-            "config key 'disclosure.dominance.rules': need n >= 1 and 0 < k <= 1"
-        )
     return DisclosureRules(
         min_persons=min_persons,
         count_groups_separately=bool(merged["count_groups_separately"]),
         allow_zero_counts=bool(merged["allow_zero_counts"]),
-        min_residual_df=_positive_int(merged, "min_residual_df"),
-        percentile_min_each_side=_positive_int(merged, "percentile_min_each_side", 1),
+        min_residual_df=int(merged["min_residual_df"]),
+        percentile_min_each_side=int(merged["percentile_min_each_side"]),
         forbid_extremes=bool(merged["forbid_extremes"]),
         extreme_column_patterns=tuple(merged["extreme_column_patterns"]),
         group_disclosure=bool(merged["group_disclosure"]),
@@ -193,5 +167,5 @@ def load_rules(
         min_amount_digits=int(scan["min_amount_digits"]),
         rare_value_max_persons=int(scan["rare_value_max_persons"] or min_persons),
         output_request=dict(merged["output_request"]),
-        section=merged,
+        section=dict(merged),
     )

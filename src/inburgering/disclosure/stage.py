@@ -15,20 +15,19 @@ import pandas as pd
 
 from inburgering import not_estimated
 from inburgering.calendar import PolicyCalendar
-from inburgering.config import load_policies, schema_path
+from inburgering.config import load_policies
 from inburgering.contracts.tidy import read_tidy
 from inburgering.disclosure import assemble
 from inburgering.disclosure.export import write_export
 from inburgering.disclosure.figures import check_figure_data
 from inburgering.disclosure.files import read_table
-from inburgering.disclosure.rules import DisclosureRules, load_rules
+from inburgering.disclosure.rules import DisclosureRules, rules_from_section
 from inburgering.disclosure.tables import check_tables
 from inburgering.provenance import write_provenance
 from inburgering.workflow import RuleJob
 
 log = logging.getLogger(__name__)
 
-SCHEMA = schema_path("disclosure")
 PERSON_DATES = (
     "obligation_start",
     "permit_date",
@@ -117,7 +116,8 @@ def _items(
 
 
 def run(job: RuleJob) -> None:
-    rules = load_rules(job.params["disclosure"], schema_path=SCHEMA)
+    # Validated and filled from the schema at workflow start-up (config.check_all, fill_defaults).
+    rules = rules_from_section(job.params["disclosure"])
     estimates = read_tidy(job.input["estimates"])
     persons = pd.read_parquet(job.input["persons"])
     checked = check_tables(_items(job, estimates, persons, rules), rules)

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from inburgering.contracts.tidy import G4_CITIES
+
 log = logging.getLogger(__name__)
 
-CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht", "rest_nl", "unknown")
+CITIES = (*G4_CITIES, "rest_nl", "unknown")
 # The selection steps of prepare, in order (the exported table's ``step`` values, which the
 # reports label in both editions); ``{resident}`` is the catalogue's resident person-type code.
 STEPS = {

@@ -14,11 +14,12 @@ from typing import Any
 
 import pandas as pd
 
+from inburgering.contracts.tidy import G4_CITIES
 from inburgering.report import style
 from inburgering.report.inputs import Exports
 from inburgering.report.translate import Translator
 
-G4 = ("rotterdam", "amsterdam", "den_haag", "utrecht")
+G4 = G4_CITIES  # the estimate contract's cities, which the policy calendar agrees with
 MAIN_OUTCOME = "participation"  # the city's "most important outcome indicator" (DOMAIN.md)
 
 

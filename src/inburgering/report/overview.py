@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from inburgering.report import descriptives, style
-from inburgering.report.context import Report, first_horizon, main_outcome
+from inburgering.report.context import G4, Report, first_horizon, main_outcome
 from inburgering.report.tables import PP, estimate_cells, pipe_table
 
 ROUTES = ("b1", "onderwijs", "z", "b1_entree")
@@ -132,7 +132,7 @@ def _composition(report: Report) -> str:
 
 FOCAL = "rotterdam"
 REFORM_YEAR = "2022"  # Wi2021 applies to obligations starting from 1 January 2022
-TREND_COMPARISONS = ("amsterdam", "den_haag", "utrecht", "rest_nl")
+TREND_COMPARISONS = (*[c for c in G4 if c != FOCAL], "rest_nl")
 
 
 def _outcome_trends(report: Report) -> str:

@@ -14,8 +14,6 @@ from inburgering.report import style
 from inburgering.report.context import Report
 from inburgering.report.tables import PP, counts, effect, interval, p_value, pipe_table
 
-FOCAL = "rotterdam"
-COMPARISONS = ("amsterdam", "den_haag", "utrecht", "rest_nl")
 VERDICT_COLOURS = {
     "more_effective": style.OKABE_ITO["blue"],
     "less_effective": style.OKABE_ITO["vermillion"],
@@ -36,9 +34,12 @@ def verdict_rows(report: Report) -> pd.DataFrame | None:
     frame = report.exports.table("verdict")
     if frame is None:
         return None
-    if report.city and report.city != FOCAL:
+    # verdict.csv is written from config ``primary`` (primary.verdict.primary_family): its
+    # ``city`` is the focal city and its comparisons come in the configured order.
+    order = {c: i for i, c in enumerate(frame["comparison"].unique())}
+    focal = frame["city"].iloc[0] if len(frame) else ""
+    if report.city and report.city != focal:
         frame = frame[frame["comparison"] == report.city]
-    order = {c: i for i, c in enumerate(COMPARISONS)}
     frame = frame.assign(_order=frame["comparison"].map(order).fillna(len(order)))
     frame = frame.sort_values(["_order", "outcome", "horizon"], kind="stable")
     return frame.drop(columns="_order") if len(frame) else None

@@ -21,14 +21,13 @@ import numpy as np
 import pandas as pd
 
 from inburgering.calendar import BUNDLE_COMPARISON, InstrumentBundle
-from inburgering.contracts.tidy import KEY_COLUMNS
+from inburgering.contracts.tidy import G4_CITIES, KEY_COLUMNS
 from inburgering.synth.dates import quarter_from_label, quarter_label
 from inburgering.synth.municipalities import NEVER
 from inburgering.synth.outcomes import Probabilities, expected, indicators
 from inburgering.synth.shocks import PersonShocks, shocked
 
 OUTCOMES = ("participation", "employed", "social_assistance", "in_education")
-CITIES = ("rotterdam", "amsterdam", "den_haag", "utrecht")
 STATE = {"employed": "E", "in_education": "D", "social_assistance": "S"}
 SUBGROUPS: dict[str, dict[str, str]] = {
     "age": {"18-26": "age <= 26", "27-39": "27 <= age <= 39", "40-66": "age >= 40"},
@@ -99,8 +98,8 @@ def reform_rows(pot: pd.DataFrame, horizons: tuple[int, ...], reform_q: int) -> 
         city = f["city"].to_numpy()
         for outcome in OUTCOMES:
             exp, real = effects(worlds, "obs", "old", outcome)
-            for c in CITIES:
-                for comp in ("rest_nl", *[o for o in CITIES if o != c]):
+            for c in G4_CITIES:
+                for comp in ("rest_nl", *[o for o in G4_CITIES if o != c]):
                     keys = dict(
                         design="reform_did",
                         treatment="wi2021",
@@ -371,7 +370,7 @@ def city_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
         if not mask.any():
             continue
         for outcome in OUTCOMES:
-            for other in CITIES[1:]:
+            for other in G4_CITIES[1:]:
                 exp, real = effects(worlds, "obs", f"city_{other}", outcome)
                 rows.append(
                     _row(

@@ -26,10 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-G4 = {"rotterdam": "0599", "amsterdam": "0363", "den_haag": "0518", "utrecht": "0344"}
+from inburgering.calendar import load_calendar
+from inburgering.validation.repository import POLICIES
+
+_CALENDAR = load_calendar(POLICIES)
+G4 = dict(_CALENDAR.codes)  # city key -> municipality code, in the calendar's order
 FIRST_YEAR = 2016
 N_QUARTERS = 36  # 2016Q1 .. 2024Q4
-REFORM_QUARTER = 25  # 2022Q1 in 1-based quarter index
+# The reform's first cohort quarter (2022Q1) as a 1-based quarter index from FIRST_YEAR Q1.
+REFORM_QUARTER = 4 * (_CALENDAR.reform_quarter.year - FIRST_YEAR) + _CALENDAR.reform_quarter.quarter
 DATA_END_QUARTER = 40  # 2025Q4: outcomes at horizon h observed if t + h/3 <= this
 
 

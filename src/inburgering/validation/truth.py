@@ -10,6 +10,7 @@ import logging
 import pandas as pd
 
 from inburgering.contracts.tidy import KEY_COLUMNS, read_tidy
+from inburgering.designs.registry import DESCRIPTIVE
 from inburgering.io import write_csv_atomic
 from inburgering.workflow import RuleJob, StageError
 
@@ -25,16 +26,16 @@ def read_truth(path) -> pd.DataFrame:
     return truth
 
 
-# Descriptive process indicators are statistics of the sample itself, not causal estimands
-# with a planted truth; they are the one design validation leaves out (and says so).
-DESCRIPTIVE_DESIGNS = ("process",)
-
-
 def compare(estimates: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Every estimate row joined to its truth (``bias``, ``covered``); descriptive rows (the
+    registry's ``DESCRIPTIVE``: statistics of the sample itself, with no planted truth) are left
+    out and counted in the log."""
     keys = list(KEY_COLUMNS)
-    descriptive = estimates["design"].isin(DESCRIPTIVE_DESIGNS)
+    descriptive = estimates["design"].isin(DESCRIPTIVE)
     log.info(
-        "validation: %d descriptive rows (process) have no causal truth", int(descriptive.sum())
+        "validation: %d descriptive rows (%s) have no causal truth",
+        int(descriptive.sum()),
+        ", ".join(DESCRIPTIVE),
     )
     estimates = estimates[~descriptive]
     joined = estimates.merge(truth, on=keys, how="left", validate="many_to_one", indicator=True)

@@ -1,7 +1,7 @@
 """Monte Carlo validation: the whole pipeline over many synthetic samples with known truth.
 
-    python -m inburgering.montecarlo --seeds 50 --persons 4000 --out results/montecarlo
-    python -m inburgering.montecarlo --seeds 50 --shock-scale 0,1,2   # city shocks x0, x1, x2
+    python -m inburgering.validation --seeds 50 --persons 4000 --out results/montecarlo
+    python -m inburgering.validation --seeds 50 --shock-scale 0,1,2  # shocks x0, x1, x2
 
 For each seed the workflow runs (generation, preparation, every estimator) up to
 ``results/validation/estimates_vs_truth.csv`` in its own results and working folder, with
@@ -40,10 +40,10 @@ import pandas as pd
 import yaml
 
 from inburgering.io import atomic_path, write_text_atomic
+from inburgering.validation.repository import POLICIES, ROOT
 
-log = logging.getLogger("inburgering.montecarlo")
+log = logging.getLogger("inburgering.validation.montecarlo")
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = [
     "design", "estimand", "treatment", "city", "comparison", "outcome", "horizon", "subgroup",
     "event_time", "estimator", "headline",
@@ -73,7 +73,7 @@ def overlay_for(results: Path, **sections: dict[str, Any]) -> dict[str, Any]:
         "data": {
             "root": str(results / "synthetic" / "microdata"),
             "catalogue": str(ROOT / "config" / "catalogue.yaml"),
-            "policies": str(ROOT / "config" / "policies.yaml"),
+            "policies": str(POLICIES),
         },
         "prepare": {
             "municipalities": {"mergers": str(ROOT / "config" / "municipal_mergers.csv")},
@@ -318,7 +318,7 @@ def run_harness(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m inburgering.montecarlo",
+        prog="python -m inburgering.validation",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -348,7 +348,3 @@ def main(argv: list[str] | None = None) -> int:
     log.info("wrote %s (%d rows); %d headline estimands flagged; failed seeds: %s",
              args.out / "monte_carlo.csv", len(table), flagged, failed or "none")  # fmt: skip
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
