@@ -7,6 +7,8 @@ disappear would then depend on the outcome and horizon being analysed.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -81,9 +83,10 @@ def treatment_indicator(data: pd.DataFrame, treatment: str) -> np.ndarray:
 def _dummies(series: pd.Series, name: str, drop_first: bool) -> tuple[np.ndarray, list[str]]:
     levels = _levels(series)
     kept = levels[1:] if drop_first else levels
-    values = series.to_numpy(dtype=object)
-    columns = [(values == level).astype(float) for level in kept]
-    matrix = np.column_stack(columns) if columns else np.empty((len(series), 0))
+    # Level codes once, then one comparison of small integers per level: comparing Python
+    # objects per level took most of a design's set-up at national size (many ``city`` levels).
+    codes = pd.Categorical(series, categories=levels).codes
+    matrix = (codes[:, None] == np.arange(len(levels) - len(kept), len(levels))).astype(float)
     return matrix, [f"{name}_{level}" for level in kept]
 
 
@@ -128,11 +131,36 @@ def covariate_matrices(
     return X, x_names, B, b_names
 
 
+# Digests of design matrices already found to have full rank: the estimators of one sample
+# (and the outcomes observed for the same persons) check the same matrix, and the SVD of a
+# national-size design costs a quarter of a second. Only successes are kept; a digest covers
+# the bytes and shape of the matrix, so another sample is always checked.
+_FULL_RANK: OrderedDict[bytes, None] = OrderedDict()
+_FULL_RANK_KEPT = 8
+
+
+def array_digest(*arrays: np.ndarray) -> bytes:
+    """blake2b digest of the shapes, dtypes and bytes of arrays (a cache key for fits)."""
+    digest = hashlib.blake2b(digest_size=32)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(repr((array.shape, array.dtype.str)).encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.digest()
+
+
 def check_rank(X: np.ndarray, names: list[str]) -> None:
     """Name the covariates that make the design collinear (logit and OLS would be unidentified)."""
+    key = array_digest(X)
+    if key in _FULL_RANK:
+        _FULL_RANK.move_to_end(key)
+        return
     design = np.column_stack([np.ones(len(X)), X])
     rank = np.linalg.matrix_rank(design)
     if rank == design.shape[1]:
+        _FULL_RANK[key] = None
+        while len(_FULL_RANK) > _FULL_RANK_KEPT:
+            _FULL_RANK.popitem(last=False)
         return
     redundant = []
     kept = np.ones((len(X), 1))

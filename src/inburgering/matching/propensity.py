@@ -9,7 +9,6 @@ in-sample predictions of a flexible model overstate separation.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import numpy as np
 import statsmodels.api as sm
 from scipy.special import expit, logit
 
-from inburgering.matching._design import MatchingInputError
+from inburgering.matching._design import MatchingInputError, array_digest
 
 # Scores this close to 0 or 1 mean the logit diverged: perfect or quasi-perfect separation.
 _SEPARATION_EPS = 1e-10
@@ -122,12 +121,8 @@ _FITS_KEPT = 4
 def _fit_key(
     X: np.ndarray, treated: np.ndarray, names: list[str], learner: str, seed: int
 ) -> bytes:
-    digest = hashlib.blake2b(digest_size=32)
-    for array in (np.ascontiguousarray(X, dtype=float), np.ascontiguousarray(treated, dtype=bool)):
-        digest.update(repr(array.shape).encode())
-        digest.update(memoryview(array).cast("B"))
-    digest.update(repr((list(names), learner, seed)).encode())
-    return digest.digest()
+    arrays = (np.asarray(X, dtype=float), np.asarray(treated, dtype=bool))
+    return array_digest(*arrays) + repr((list(names), learner, seed)).encode()
 
 
 def _read_only(score: PropensityScore) -> PropensityScore:

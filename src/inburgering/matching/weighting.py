@@ -252,12 +252,21 @@ def entropy_weights(
             )
     Z = (controls - target) / scale
 
+    last: dict[bytes, tuple[float, np.ndarray, np.ndarray]] = {}
+
     def dual(lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        eta = Z @ lam
-        w = np.exp(eta - logsumexp(eta))
-        grad = Z.T @ w
-        hess = (Z * w[:, None]).T @ Z - np.outer(grad, grad)
-        return float(logsumexp(eta)), grad, hess
+        # trust-exact asks for value, gradient and Hessian at the same point in three calls;
+        # all three come from one pass over the controls, so the last point is kept.
+        key = lam.tobytes()
+        if key not in last:
+            eta = Z @ lam
+            w = np.exp(eta - logsumexp(eta))
+            grad = Z.T @ w
+            hess = (Z * w[:, None]).T @ Z - np.outer(grad, grad)
+            last.clear()
+            last[key] = (float(logsumexp(eta)), grad, hess)
+        value, grad, hess = last[key]
+        return value, grad.copy(), hess.copy()
 
     lam0 = np.zeros(Z.shape[1])
     fit = minimize(
