@@ -13,6 +13,8 @@ from statsmodels.tools.numdiff import approx_fprime
 from inburgering.contracts.tidy import TIDY_COLUMNS
 from inburgering.matching import (
     MatchingInputError,
+    _design,
+    balance,
     estimate_att,
     inference,
     love_plot_data,
@@ -245,3 +247,40 @@ def _design_arrays(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str
 
     design = build_design(data, treatment="t", outcome="y", covariates=COVS)
     return design.X, design.treated, design.x_names
+
+
+def test_unadjusted_balance_is_reused_only_for_the_same_sample(
+    sim: pd.DataFrame, monkeypatch
+) -> None:
+    """The before-adjustment half of a balance table is computed once per sample; a sample with
+    one treatment changed gets its own (it would show the first sample's means otherwise)."""
+    monkeypatch.setattr(balance, "_UNADJUSTED", balance.OrderedDict())
+    X, treated, names = _design_arrays(sim)
+    weights = np.ones(len(sim))
+    first = balance.balance_table(X, names, treated, weights)
+    assert len(balance._UNADJUSTED) == 1
+    again = balance.balance_table(X, names, treated, weights * 2)
+    assert len(balance._UNADJUSTED) == 1
+    pd.testing.assert_frame_equal(first.filter(like="_before"), again.filter(like="_before"))
+    flipped = treated.copy()
+    flipped[: len(flipped) // 10] = ~flipped[: len(flipped) // 10]
+    reused = balance.balance_table(X, names, flipped, weights)
+    monkeypatch.setattr(balance, "_UNADJUSTED", balance.OrderedDict())
+    fresh = balance.balance_table(X, names, flipped, weights)
+    pd.testing.assert_frame_equal(reused, fresh)
+    assert not np.allclose(first["mean_treated_before"], fresh["mean_treated_before"])
+
+
+def test_rank_check_remembers_only_full_rank_matrices(sim: pd.DataFrame, monkeypatch) -> None:
+    """A full-rank verdict is kept per matrix; a collinear matrix of the same shape still fails."""
+    monkeypatch.setattr(_design, "_FULL_RANK", _design.OrderedDict())
+    X, _, names = _design_arrays(sim)
+    _design.check_rank(X, names)
+    _design.check_rank(X, names)
+    assert len(_design._FULL_RANK) == 1
+    collinear = X.copy()
+    collinear[:, -1] = collinear[:, 0] * 2
+    for _ in range(2):
+        with pytest.raises(MatchingInputError, match=names[-1]):
+            _design.check_rank(collinear, names)
+    assert len(_design._FULL_RANK) == 1
