@@ -66,6 +66,11 @@ def refute(
     if max_rows is not None and len(frame) > max_rows:
         frame = frame.sample(n=max_rows, random_state=seed)
     frame[treatment] = frame[treatment].astype(bool)
+    # dowhy one-hot encodes text columns before every regression (twice per simulation); from
+    # pandas' Arrow-backed strings each encoding first converts the column to Python objects.
+    # Converting once hands the encoder the same values (same columns, same order).
+    text = [name for name in frame.columns if pd.api.types.is_string_dtype(frame[name])]
+    frame = frame.astype(dict.fromkeys(text, object))
     kwargs = {"graph": graph} if graph else {"common_causes": list(common_causes)}
     model = dowhy.CausalModel(data=frame, treatment=treatment, outcome=outcome, **kwargs)
     estimand = model.identify_effect(proceed_when_unidentifiable=True)
