@@ -8,9 +8,19 @@ import pytest
 import statsmodels.api as sm
 from matching_helpers import TRUE_ATT, simulate
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from statsmodels.tools.numdiff import approx_fprime
 
 from inburgering.contracts.tidy import TIDY_COLUMNS
-from inburgering.matching import MatchingInputError, estimate_att, love_plot_data
+from inburgering.matching import (
+    MatchingInputError,
+    _design,
+    balance,
+    estimate_att,
+    inference,
+    love_plot_data,
+    propensity,
+    weighting,
+)
 
 COVS = ["x1", "x2", "g"]
 SPECS = {
@@ -103,6 +113,32 @@ def test_aipw_equals_independent_dr_formula(sim: pd.DataFrame) -> None:
     assert res.att == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.parametrize("method", ["ipw", "aipw", "entropy"])
+@pytest.mark.parametrize("cluster", [None, "quarter"])
+def test_closed_form_jacobian_equals_finite_differences(
+    method: str, cluster: str | None, sim: pd.DataFrame, monkeypatch
+) -> None:
+    """The sandwich's closed-form Jacobians (a derivative slip would change every weighting SE)
+    agree with central finite differences of the same estimating equations, and so do the
+    covariances built on them (to the ~1e-10 relative error of the differences)."""
+    seen = []
+
+    def both(moments, theta, clusters=None, jacobian=None):
+        closed = inference.sandwich(moments, theta, clusters, jacobian)
+        numeric = inference.sandwich(moments, theta, clusters)
+        differences = approx_fprime(theta, lambda t: moments(t).mean(axis=0), centered=True)
+        seen.append((jacobian(theta), differences, closed, numeric))
+        return closed
+
+    monkeypatch.setattr(weighting, "sandwich", both)
+    estimate_att(sim, treatment="t", outcome="y", covariates=COVS, method=method, cluster=cluster)
+    (jacobian, differences, closed, numeric), *_ = seen
+    assert jacobian.shape == differences.shape
+    scale = np.abs(differences).max()
+    np.testing.assert_allclose(jacobian, differences, rtol=1e-6, atol=1e-8 * scale)
+    np.testing.assert_allclose(closed, numeric, rtol=1e-6, atol=1e-12)
+
+
 @pytest.mark.slow
 def test_weighting_standard_errors_match_bootstrap() -> None:
     data = simulate(n=2000, seed=3)
@@ -172,3 +208,79 @@ def test_all_treated_dropped_by_caliper_is_an_error(sim: pd.DataFrame) -> None:
 def test_non_binary_treatment_is_an_error(sim: pd.DataFrame) -> None:
     with pytest.raises(MatchingInputError, match="treatment column 't' must be coded 0/1"):
         estimate_att(sim.assign(t=sim["t"] * 2), treatment="t", outcome="y", covariates=COVS)
+
+
+def test_propensity_fit_is_shared_only_within_one_sample(sim: pd.DataFrame, monkeypatch) -> None:
+    """The estimators of one sample share one logit fit; another sample (fewer persons, as at a
+    longer horizon, or one person's treatment changed) gets its own fit, never those scores."""
+    fits = []
+    original = propensity.fit_logit
+
+    def counting(X, treated, names):
+        fits.append(len(X))
+        return original(X, treated, names)
+
+    monkeypatch.setattr(propensity, "fit_logit", counting)
+    monkeypatch.setattr(propensity, "_FITS", propensity.OrderedDict())
+    for method in ("nearest", "ipw", "aipw"):
+        estimate_att(sim, treatment="t", outcome="y", covariates=COVS, method=method)
+    assert fits == [len(sim)]
+    shared = propensity.fit_propensity(*_design_arrays(sim))
+    with pytest.raises(ValueError):
+        shared.ps[0] = 0.5  # read-only: one estimator cannot change another's scores
+    fewer = sim.iloc[: len(sim) - 1]
+    flipped = sim.assign(t=np.where(np.arange(len(sim)) == 0, 1 - sim["t"], sim["t"]))
+    for other in (fewer, flipped):
+        result = estimate_att(other, treatment="t", outcome="y", covariates=COVS, method="ipw")
+        X, treated, _ = _design_arrays(other)
+        independent = sm.GLM(
+            treated.astype(float), sm.add_constant(X), family=sm.families.Binomial()
+        )
+        np.testing.assert_allclose(
+            result.overlap["ps"].to_numpy(), independent.fit(tol=1e-12).predict(), rtol=1e-8
+        )
+    assert fits == [len(sim), len(sim) - 1, len(sim)]
+
+
+def _design_arrays(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    from inburgering.matching._design import build_design
+
+    design = build_design(data, treatment="t", outcome="y", covariates=COVS)
+    return design.X, design.treated, design.x_names
+
+
+def test_unadjusted_balance_is_reused_only_for_the_same_sample(
+    sim: pd.DataFrame, monkeypatch
+) -> None:
+    """The before-adjustment half of a balance table is computed once per sample; a sample with
+    one treatment changed gets its own (it would show the first sample's means otherwise)."""
+    monkeypatch.setattr(balance, "_UNADJUSTED", balance.OrderedDict())
+    X, treated, names = _design_arrays(sim)
+    weights = np.ones(len(sim))
+    first = balance.balance_table(X, names, treated, weights)
+    assert len(balance._UNADJUSTED) == 1
+    again = balance.balance_table(X, names, treated, weights * 2)
+    assert len(balance._UNADJUSTED) == 1
+    pd.testing.assert_frame_equal(first.filter(like="_before"), again.filter(like="_before"))
+    flipped = treated.copy()
+    flipped[: len(flipped) // 10] = ~flipped[: len(flipped) // 10]
+    reused = balance.balance_table(X, names, flipped, weights)
+    monkeypatch.setattr(balance, "_UNADJUSTED", balance.OrderedDict())
+    fresh = balance.balance_table(X, names, flipped, weights)
+    pd.testing.assert_frame_equal(reused, fresh)
+    assert not np.allclose(first["mean_treated_before"], fresh["mean_treated_before"])
+
+
+def test_rank_check_remembers_only_full_rank_matrices(sim: pd.DataFrame, monkeypatch) -> None:
+    """A full-rank verdict is kept per matrix; a collinear matrix of the same shape still fails."""
+    monkeypatch.setattr(_design, "_FULL_RANK", _design.OrderedDict())
+    X, _, names = _design_arrays(sim)
+    _design.check_rank(X, names)
+    _design.check_rank(X, names)
+    assert len(_design._FULL_RANK) == 1
+    collinear = X.copy()
+    collinear[:, -1] = collinear[:, 0] * 2
+    for _ in range(2):
+        with pytest.raises(MatchingInputError, match=names[-1]):
+            _design.check_rank(collinear, names)
+    assert len(_design._FULL_RANK) == 1

@@ -500,21 +500,24 @@ def absorbed_clusters(data: pd.DataFrame, cluster: str, covariates: Sequence[str
     zero within it, so the uncertainty of that effect is dropped, and the variance estimate is
     dominated by a few very large clusters (Cameron & Miller 2015, section VI).
     """
-    codes = data[cluster].astype(str).to_numpy()
+    # Integer codes and np.unique on (level, cluster) pairs: pandas drop_duplicates and groupby
+    # on text columns cost seconds per cell at national size. Missing values (code -1) take part
+    # in no pair, as groupby leaves them out.
+    clusters, cluster_labels = pd.factorize(data[cluster].astype(str).to_numpy())
+    n_clusters = len(cluster_labels)
     absorbed = np.zeros(len(data), dtype=bool)
     for name in covariates:
         column = data[name]
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             continue
-        levels = column.astype(str).to_numpy()
-        pairs = pd.DataFrame({"level": levels, "cluster": codes}).drop_duplicates()
-        single_cluster = pairs.groupby("level")["cluster"].nunique() == 1
-        single_level = pairs.groupby("cluster")["level"].nunique() == 1
-        one_to_one = pairs[
-            pairs["level"].map(single_cluster).to_numpy()
-            & pairs["cluster"].map(single_level).to_numpy()
-        ]
-        absorbed |= np.isin(codes, one_to_one["cluster"].to_numpy())
+        levels = pd.factorize(column.astype(str).to_numpy())[0]
+        present = (levels >= 0) & (clusters >= 0)
+        pairs = np.unique(levels[present] * n_clusters + clusters[present])
+        pair_level, pair_cluster = pairs // n_clusters, pairs % n_clusters
+        clusters_of_level = np.bincount(pair_level)[pair_level]
+        levels_of_cluster = np.bincount(pair_cluster, minlength=n_clusters)[pair_cluster]
+        one_to_one = pair_cluster[(clusters_of_level == 1) & (levels_of_cluster == 1)]
+        absorbed |= np.isin(clusters, one_to_one)
     return absorbed
 
 

@@ -7,6 +7,8 @@ disappear would then depend on the outcome and horizon being analysed.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -81,9 +83,13 @@ def treatment_indicator(data: pd.DataFrame, treatment: str) -> np.ndarray:
 def _dummies(series: pd.Series, name: str, drop_first: bool) -> tuple[np.ndarray, list[str]]:
     levels = _levels(series)
     kept = levels[1:] if drop_first else levels
-    values = series.to_numpy(dtype=object)
-    columns = [(values == level).astype(float) for level in kept]
-    matrix = np.column_stack(columns) if columns else np.empty((len(series), 0))
+    # Hash the values once and compare small integer codes per level: comparing Python objects
+    # per level (or building a pandas Categorical) took most of a design's set-up at national
+    # size. Values equal under == share a hash, so the 0/1 columns are the same.
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object))
+    position = {level: j for j, level in enumerate(levels)}
+    level_codes = np.array([position.get(value, -1) for value in uniques] + [-1])[codes]
+    matrix = (level_codes[:, None] == np.arange(len(levels) - len(kept), len(levels))).astype(float)
     return matrix, [f"{name}_{level}" for level in kept]
 
 
@@ -128,11 +134,37 @@ def covariate_matrices(
     return X, x_names, B, b_names
 
 
+# Digests of design matrices already found to have full rank: the estimators of one sample
+# (and the outcomes observed for the same persons) check the same matrix, and the SVD of a
+# national-size design costs a quarter of a second. Only successes are kept; a digest covers
+# the bytes and shape of the matrix, so another sample is always checked.
+_FULL_RANK: OrderedDict[bytes, None] = OrderedDict()
+_FULL_RANK_KEPT = 8
+
+
+def array_digest(*arrays: np.ndarray) -> bytes:
+    """SHA-256 of the shapes, dtypes and bytes of arrays (a cache key for fits; SHA-256 because
+    processors hash it in hardware, 2-3x faster than blake2b on a national design matrix)."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(repr((array.shape, array.dtype.str)).encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.digest()
+
+
 def check_rank(X: np.ndarray, names: list[str]) -> None:
     """Name the covariates that make the design collinear (logit and OLS would be unidentified)."""
+    key = array_digest(X)
+    if key in _FULL_RANK:
+        _FULL_RANK.move_to_end(key)
+        return
     design = np.column_stack([np.ones(len(X)), X])
     rank = np.linalg.matrix_rank(design)
     if rank == design.shape[1]:
+        _FULL_RANK[key] = None
+        while len(_FULL_RANK) > _FULL_RANK_KEPT:
+            _FULL_RANK.popitem(last=False)
         return
     redundant = []
     kept = np.ones((len(X), 1))

@@ -15,8 +15,12 @@ The parity tests compare this table with MatchIt's summary on the lalonde data.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
+
+from inburgering.matching._design import array_digest
 
 BALANCE_COLUMNS = (
     "covariate",
@@ -98,6 +102,33 @@ def _one_sample(
     }
 
 
+# The unadjusted half of a balance table depends only on the covariates, the treatment and the
+# base weights, which every estimator of one sample (and every outcome observed for the same
+# persons) shares; at national size it is a second per table. The last few are kept, keyed by a
+# digest of those arrays (bytes and shapes), so another sample is always recomputed.
+_UNADJUSTED: OrderedDict[bytes, list[tuple[bool, float, dict[str, float]]]] = OrderedDict()
+_UNADJUSTED_KEPT = 4
+
+
+def _unadjusted(
+    B: np.ndarray, treated: np.ndarray, base: np.ndarray
+) -> list[tuple[bool, float, dict[str, float]]]:
+    """(binary, treated SD, balance before adjustment) per column of ``B``."""
+    key = array_digest(np.asarray(B, dtype=float), treated, base)
+    if key not in _UNADJUSTED:
+        columns = []
+        for j in range(B.shape[1]):
+            x = B[:, j].astype(float)
+            binary = _is_binary(x)
+            sd = float(np.sqrt(weighted_var(x[treated], np.ones(treated.sum()), binary)))
+            columns.append((binary, sd, _one_sample(x, treated, base, sd, binary)))
+        _UNADJUSTED[key] = columns
+        while len(_UNADJUSTED) > _UNADJUSTED_KEPT:
+            _UNADJUSTED.popitem(last=False)
+    _UNADJUSTED.move_to_end(key)
+    return [(binary, sd, dict(before)) for binary, sd, before in _UNADJUSTED[key]]
+
+
 def balance_table(
     B: np.ndarray,
     names: list[str],
@@ -127,11 +158,10 @@ def balance_table(
     treated = np.asarray(treated, dtype=bool)
     base = np.ones(len(treated)) if base_weights is None else np.asarray(base_weights, float)
     rows = []
+    unadjusted = _unadjusted(B, treated, base)
     for j, name in enumerate(names):
         x = B[:, j].astype(float)
-        binary = _is_binary(x)
-        sd = float(np.sqrt(weighted_var(x[treated], np.ones(treated.sum()), binary)))
-        before = _one_sample(x, treated, base, sd, binary)
+        binary, sd, before = unadjusted[j]
         after = _one_sample(x, treated, np.asarray(weights, float), sd, binary)
         row = {"covariate": name, "binary": binary}
         row |= {f"{key}_before": value for key, value in before.items()}

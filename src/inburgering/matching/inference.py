@@ -129,16 +129,25 @@ def sandwich(
     moments: Callable[[np.ndarray], np.ndarray],
     theta: np.ndarray,
     clusters: np.ndarray | None = None,
+    jacobian: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """M-estimation sandwich covariance A^-1 B A^-T / n of stacked estimating equations.
 
     ``moments(theta)`` returns the (n, p) matrix of unit-level estimating functions, whose
-    column means are zero at the estimate. A is the numerical Jacobian of the mean moments;
-    B sums outer products within clusters (G/(G-1) small-sample factor) or per unit.
+    column means are zero at the estimate. A is the Jacobian of the mean moments (rows:
+    moments, columns: parameters): ``jacobian(theta)`` where the estimator supplies it in closed
+    form, else central finite differences. A closed form matters at scale: the finite
+    differences rebuild the (n, p) moment matrix twice per parameter (2p passes over n rows,
+    minutes for an AIPW with 45 covariates at national size), the closed form costs one pass,
+    and it is exact where the differences carry a relative error of about 1e-10. B sums outer
+    products within clusters (G/(G-1) small-sample factor) or per unit.
     """
     psi = moments(theta)
     n = psi.shape[0]
-    A = approx_fprime(theta, lambda t: moments(t).mean(axis=0), centered=True)
+    if jacobian is not None:
+        A = jacobian(theta)
+    else:
+        A = approx_fprime(theta, lambda t: moments(t).mean(axis=0), centered=True)
     if clusters is None:
         B = psi.T @ psi / n
     else:

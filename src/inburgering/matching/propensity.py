@@ -10,6 +10,7 @@ in-sample predictions of a flexible model overstate separation.
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 import statsmodels.api as sm
 from scipy.special import expit, logit
 
-from inburgering.matching._design import MatchingInputError
+from inburgering.matching._design import MatchingInputError, array_digest
 
 # Scores this close to 0 or 1 mean the logit diverged: perfect or quasi-perfect separation.
 _SEPARATION_EPS = 1e-10
@@ -108,13 +109,50 @@ def fit_flexible(
     return PropensityScore(ps=ps, linear=logit(ps), learner=label)
 
 
+# A design runs several estimators (matching, IPW, AIPW, entropy) on one sample, and each fits
+# the same propensity model: at national size the IRLS logit is seconds per fit. Fits by a named
+# learner are kept for the most recent samples, keyed by a digest of everything the fit depends
+# on (the design matrix bytes and shape, the treatment, the column names, learner and seed), so a
+# different sample can never receive another sample's scores.
+_FITS: OrderedDict[bytes, PropensityScore] = OrderedDict()
+_FITS_KEPT = 4
+
+
+def _fit_key(
+    X: np.ndarray, treated: np.ndarray, names: list[str], learner: str, seed: int
+) -> bytes:
+    arrays = (np.asarray(X, dtype=float), np.asarray(treated, dtype=bool))
+    return array_digest(*arrays) + repr((list(names), learner, seed)).encode()
+
+
+def _read_only(score: PropensityScore) -> PropensityScore:
+    for array in (score.ps, score.linear):
+        array.setflags(write=False)  # shared between estimators: nobody may change them
+    return score
+
+
 def fit_propensity(
     X: np.ndarray, treated: np.ndarray, names: list[str], learner: Any = "logit", seed: int = 0
 ) -> PropensityScore:
-    """Fit the propensity model named by ``learner`` (``"logit"``, ``"gbm"`` or a classifier)."""
-    if isinstance(learner, str) and learner == "logit":
-        return fit_logit(X, treated, names)
-    return fit_flexible(X, treated, learner, seed=seed)
+    """Fit the propensity model named by ``learner`` (``"logit"``, ``"gbm"`` or a classifier).
+
+    A fit by a named learner (``"logit"``, ``"gbm"``) on the same data is computed once and
+    shared (read-only arrays); a classifier object is refitted every time (its state may change).
+    """
+    if not isinstance(learner, str):
+        return fit_flexible(X, treated, learner, seed=seed)
+    key = _fit_key(X, treated, names, learner, seed)
+    if key in _FITS:
+        _FITS.move_to_end(key)
+        return _FITS[key]
+    if learner == "logit":
+        score = fit_logit(X, treated, names)
+    else:
+        score = fit_flexible(X, treated, learner, seed=seed)
+    _FITS[key] = _read_only(score)
+    while len(_FITS) > _FITS_KEPT:
+        _FITS.popitem(last=False)
+    return score
 
 
 def user_propensity(ps: np.ndarray, name: str) -> PropensityScore:

@@ -51,6 +51,48 @@ def _logit_score(design: np.ndarray, t: np.ndarray, beta: np.ndarray) -> np.ndar
     return design * (t - expit(design @ beta))[:, None]
 
 
+def _weighted_gram(design: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """mean_i w_i x_i x_i' (the derivative blocks of the score equations below)."""
+    return (design * w[:, None]).T @ design / len(design)
+
+
+# Closed-form Jacobians (rows: moments, columns: parameters) of the stacked estimating equations
+# below, for :func:`inburgering.matching.inference.sandwich`; each is checked against central
+# finite differences in tests/matching/test_estimators.py.
+
+
+def _ipw_jacobian(design: np.ndarray, t: np.ndarray, y: np.ndarray, th: np.ndarray) -> np.ndarray:
+    p = design.shape[1]
+    b, m0 = th[:p], th[p + 1]
+    eta = design @ b
+    e, odds = expit(eta), np.exp(eta)
+    control_odds = (1 - t) * odds
+    A = np.zeros((p + 2, p + 2))
+    A[:p, :p] = -_weighted_gram(design, e * (1 - e))
+    A[p, p] = -t.mean()
+    A[p + 1, :p] = control_odds * (y - m0) @ design / len(y)
+    A[p + 1, p + 1] = -control_odds.mean()
+    return A
+
+
+def _aipw_jacobian(design: np.ndarray, t: np.ndarray, y: np.ndarray, th: np.ndarray) -> np.ndarray:
+    n, p = design.shape
+    b, g, m0 = th[:p], th[p : 2 * p], th[2 * p + 1]
+    eta = design @ b
+    e, odds = expit(eta), np.exp(eta)
+    r = y - design @ g
+    control_odds = (1 - t) * odds
+    A = np.zeros((2 * p + 2, 2 * p + 2))
+    A[:p, :p] = -_weighted_gram(design, e * (1 - e))
+    A[p : 2 * p, p : 2 * p] = -_weighted_gram(design, 1 - t)
+    A[2 * p, p : 2 * p] = -(t @ design) / n
+    A[2 * p, 2 * p] = -t.mean()
+    A[2 * p + 1, :p] = control_odds * (r - m0) @ design / n
+    A[2 * p + 1, p : 2 * p] = -(control_odds @ design) / n
+    A[2 * p + 1, 2 * p + 1] = -control_odds.mean()
+    return A
+
+
 def _ps_is_logit(ps: PropensityScore) -> bool:
     return ps.learner == "logit" and ps.coefficients is not None
 
@@ -81,6 +123,9 @@ def ipw_att(
                 [_logit_score(design, t, b), t * (y - m1), (1 - t) * odds_ * (y - m0)]
             )
 
+        def jacobian(th: np.ndarray) -> np.ndarray:
+            return _ipw_jacobian(design, t, y, th)
+
         label = "sandwich (M-estimation incl. logit)"
     else:
         theta = np.array([mu1, mu0])
@@ -89,8 +134,9 @@ def ipw_att(
         def moments(th: np.ndarray) -> np.ndarray:
             return np.column_stack([t * (y - th[0]), (1 - t) * odds * (y - th[1])])
 
+        jacobian = None
         label = "sandwich (propensity treated as known)"
-    cov = sandwich(moments, theta, clusters)
+    cov = sandwich(moments, theta, clusters, jacobian)
     se = float(np.sqrt(cov[p, p] + cov[p + 1, p + 1] - 2 * cov[p, p + 1]))
     return WeightingFit(mu1 - mu0, se, weights, _cluster_label(label, clusters))
 
@@ -156,6 +202,9 @@ def aipw_att(
                 ]
             )
 
+        def jacobian(th: np.ndarray) -> np.ndarray:
+            return _aipw_jacobian(design, t, y, th)
+
         label = "sandwich (M-estimation incl. logit and outcome model)"
         k = 2 * p
     else:
@@ -166,8 +215,9 @@ def aipw_att(
         def moments(th: np.ndarray) -> np.ndarray:
             return np.column_stack([t * (resid - th[0]), (1 - t) * odds * (resid - th[1])])
 
+        jacobian = None
         label = "sandwich (cross-fitted nuisances treated as known)"
-    cov = sandwich(moments, theta, clusters)
+    cov = sandwich(moments, theta, clusters, jacobian)
     se = float(np.sqrt(cov[k, k] + cov[k + 1, k + 1] - 2 * cov[k, k + 1]))
     return WeightingFit(a1 - a0, se, weights, _cluster_label(label, clusters))
 
@@ -202,12 +252,21 @@ def entropy_weights(
             )
     Z = (controls - target) / scale
 
+    last: dict[bytes, tuple[float, np.ndarray, np.ndarray]] = {}
+
     def dual(lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        eta = Z @ lam
-        w = np.exp(eta - logsumexp(eta))
-        grad = Z.T @ w
-        hess = (Z * w[:, None]).T @ Z - np.outer(grad, grad)
-        return float(logsumexp(eta)), grad, hess
+        # trust-exact asks for value, gradient and Hessian at the same point in three calls;
+        # all three come from one pass over the controls, so the last point is kept.
+        key = lam.tobytes()
+        if key not in last:
+            eta = Z @ lam
+            w = np.exp(eta - logsumexp(eta))
+            grad = Z.T @ w
+            hess = (Z * w[:, None]).T @ Z - np.outer(grad, grad)
+            last.clear()
+            last[key] = (float(logsumexp(eta)), grad, hess)
+        value, grad, hess = last[key]
+        return value, grad.copy(), hess.copy()
 
     lam0 = np.zeros(Z.shape[1])
     fit = minimize(
@@ -257,8 +316,26 @@ def entropy_att(
         e = (1 - t) * np.exp(Z @ lam_ - shift)
         return np.column_stack([Z * t[:, None], Z * e[:, None], t * (y - m1), e * (y - m0)])
 
+    def jacobian(th: np.ndarray) -> np.ndarray:
+        m, lam_, m0 = th[:p], th[p : 2 * p], th[2 * p + 1]
+        Z = (Xb - m) / scale
+        e = (1 - t) * np.exp(Z @ lam_ - shift)
+        n = len(y)
+        ze_mean = e @ Z / n
+        A = np.zeros((2 * p + 2, 2 * p + 2))
+        A[:p, :p] = np.diag(-t.mean() / scale)
+        # d(Z_j e)/dm_k = -[j = k] e / s_k - Z_j e lam_k / s_k
+        A[p : 2 * p, :p] = np.diag(-e.mean() / scale) - np.outer(ze_mean, lam_ / scale)
+        A[p : 2 * p, p : 2 * p] = _weighted_gram(Z, e)
+        A[2 * p, 2 * p] = -t.mean()
+        outcome_part = e * (y - m0)
+        A[2 * p + 1, :p] = -outcome_part.mean() * lam_ / scale
+        A[2 * p + 1, p : 2 * p] = outcome_part @ Z / n
+        A[2 * p + 1, 2 * p + 1] = -e.mean()
+        return A
+
     theta = np.concatenate([target, lam, [mu1, mu0]])
-    cov = sandwich(stacked, theta, clusters)
+    cov = sandwich(stacked, theta, clusters, jacobian)
     k = 2 * p
     se = float(np.sqrt(cov[k, k] + cov[k + 1, k + 1] - 2 * cov[k, k + 1]))
     label = _cluster_label("sandwich (M-estimation incl. balancing step)", clusters)
