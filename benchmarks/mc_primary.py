@@ -169,8 +169,12 @@ def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: 
 
 
 def false_verdict(frame: pd.DataFrame) -> pd.Series:
-    """A directional verdict whose direction the truth contradicts (or any, when truth is 0)."""
-    sign = np.where(frame["direction"] == "higher_is_better", 1, -1) * np.sign(frame["truth"])
+    """A directional verdict whose direction the truth contradicts (or any, when truth is 0).
+
+    A truth that is a difference of equal planted effects is 0 only up to rounding (±1e-17):
+    it counts as 0, so any directional verdict on it is false."""
+    truth = frame["truth"].where(~np.isclose(frame["truth"], 0.0, rtol=0.0, atol=1e-12), 0.0)
+    sign = np.where(frame["direction"] == "higher_is_better", 1, -1) * np.sign(truth)
     claimed = frame["verdict"].map({"more_effective": 1, "less_effective": -1}).fillna(0)
     return (claimed != 0) & (claimed != sign)
 
