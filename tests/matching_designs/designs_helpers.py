@@ -211,8 +211,9 @@ def generated(out, persons: int, seed: int, profile: str, **parameters: float) -
     """
     from pathlib import Path
 
+    from inburgering.calendar import load_calendar
     from inburgering.cbs.catalogue import Catalogue
-    from inburgering.config import load_catalogue, load_policies
+    from inburgering.config import load_catalogue
     from inburgering.prepare.stage import OUTPUT_FILES, run
     from inburgering.synth.generate import generate
     from inburgering.synth.params import SynthParameters
@@ -226,7 +227,7 @@ def generated(out, persons: int, seed: int, profile: str, **parameters: float) -
     microdata = Path(out) / "microdata"
     catalogue = Catalogue(load_catalogue(catalogue_file), microdata, ["parquet"])
     params = SynthParameters(persons=persons, seed=seed, profile=profile, **parameters)
-    generate(params, catalogue, Path(out), "parquet", load_policies(policies_file)["instruments"])
+    generate(params, catalogue, Path(out), "parquet", load_calendar(policies_file))
     job = RuleJob(
         input={"catalogue": catalogue_file, "policies": policies_file},
         output={name: Path(out) / "data" / file for name, file in OUTPUT_FILES.items()},

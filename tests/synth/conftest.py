@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from synth_helpers import INSTRUMENTS, write_run
+from synth_helpers import CALENDAR, write_run
 
 from inburgering.synth.generate import simulate
 from inburgering.synth.params import SynthParameters
@@ -14,7 +14,7 @@ from inburgering.synth.params import SynthParameters
 @pytest.fixture(scope="session")
 def population():
     """A population large enough for calibration targets (Rotterdam 2022 route mix)."""
-    return simulate(SynthParameters(persons=60_000, seed=11), INSTRUMENTS)
+    return simulate(SynthParameters(persons=60_000, seed=11), CALENDAR)
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pyreadstat
 
+from inburgering.calendar import PolicyCalendar
 from inburgering.cbs.catalogue import Catalogue
 from inburgering.config import load_catalogue, load_policies
 from inburgering.synth.generate import generate
 from inburgering.synth.params import SynthParameters
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTRUMENTS = load_policies(ROOT / "config" / "policies.yaml")["instruments"]
+CALENDAR = PolicyCalendar.from_policies(load_policies(ROOT / "config" / "policies.yaml"))
 
 
 def write_run(out: Path, persons: int, fmt: str, seed: int = 7, **parameters) -> Catalogue:
@@ -22,7 +23,7 @@ def write_run(out: Path, persons: int, fmt: str, seed: int = 7, **parameters) ->
         load_catalogue(ROOT / "config" / "catalogue.yaml"), out / "microdata", [fmt]
     )
     params = SynthParameters(persons=persons, seed=seed, **parameters)
-    generate(params, catalogue, out, fmt, INSTRUMENTS)
+    generate(params, catalogue, out, fmt, CALENDAR)
     return catalogue
 
 

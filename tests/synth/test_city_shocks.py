@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.polynomial.hermite_e import hermegauss
-from synth_helpers import INSTRUMENTS, write_run
+from synth_helpers import CALENDAR, write_run
 
 from inburgering.synth.dates import quarter_from_label
 from inburgering.synth.generate import _streams, persons_facts, simulate
@@ -205,7 +205,7 @@ def paired_populations():
     pops = {}
     for name, shocks in (("on", CityShocks(scale=PAIRED_SCALE)), ("off", OFF)):
         params = SynthParameters(persons=30_000, seed=3, city_shocks=shocks)
-        pop = simulate(params, INSTRUMENTS)
+        pop = simulate(params, CALENDAR)
         pops[name] = (pop, persons_facts(pop, params))
     return pops
 

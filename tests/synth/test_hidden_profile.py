@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from synth_helpers import INSTRUMENTS
+from synth_helpers import CALENDAR
 
 from inburgering.synth import outcomes as oc
 from inburgering.synth.generate import potential_table, simulate
@@ -20,7 +20,7 @@ Z, B1 = list(ROUTES).index("z"), list(ROUTES).index("b1")
 @pytest.fixture(scope="module")
 def hidden():
     params = SynthParameters(persons=20_000, seed=5, profile="hidden_confounder").with_profile()
-    return params, simulate(params, INSTRUMENTS)
+    return params, simulate(params, CALENDAR)
 
 
 def test_profile_sets_the_documented_strength():

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from inburgering.calendar import PolicyCalendar
 from inburgering.cbs.catalogue import Catalogue
 from inburgering.config import load_catalogue, load_policies
 from inburgering.synth.generate import generate
@@ -30,8 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     params = SynthParameters(
         persons=args.persons, seed=args.seed, profile=args.profile, data_end=args.data_end
     )
-    instruments = load_policies(args.policies)["instruments"]
-    generate(params, catalogue, args.out, args.format, instruments)
+    calendar = PolicyCalendar.from_policies(load_policies(args.policies))
+    generate(params, catalogue, args.out, args.format, calendar)
 
 
 if __name__ == "__main__":

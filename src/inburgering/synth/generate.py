@@ -29,14 +29,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from inburgering.calendar import InstrumentBundle, instrument_bundles
+from inburgering.calendar import InstrumentBundle, PolicyCalendar, instrument_bundles
 from inburgering.cbs.catalogue import Catalogue
 from inburgering.io import atomic_path
 from inburgering.synth import outcomes as oc
 from inburgering.synth import tables, truth
 from inburgering.synth.dates import DAY, add_months, month_end, quarter_from_label, quarter_label
 from inburgering.synth.municipalities import Municipalities, build_municipalities
-from inburgering.synth.params import G4_CODES, SynthParameters
+from inburgering.synth.params import SynthParameters
 from inburgering.synth.population import ORIGINS, simulate_population
 from inburgering.synth.process import ROUTES, assign_routes, exams, route_context, simulate_process
 from inburgering.synth.shocks import PersonShocks, ShockSeries, draw_shocks, shocked
@@ -96,7 +96,7 @@ def _worlds(
     worlds = {"obs": observed, "old": oc.old_law_world(chunk)}
     for code in ("b1", "z", "onderwijs"):
         worlds[f"route_{code}"] = replace(observed, route=np.full(n, list(ROUTES).index(code)))
-    for city, code in G4_CODES.items():
+    for city, code in munis.g4_codes.items():
         muni = np.full(n, munis.index_of(code))
         route = assign_routes(chunk, route_context(chunk, munis, muni), params)
         worlds[f"city_{city}"] = replace(observed, muni=muni, route=route)
@@ -154,16 +154,16 @@ def _simulate_chunk(
     return spells, pd.concat(horizon_frames, ignore_index=True)
 
 
-def simulate(params: SynthParameters, instruments: dict[str, dict]) -> Population:
+def simulate(params: SynthParameters, calendar: PolicyCalendar) -> Population:
     """Everything in memory: persons, municipalities, state spells, potential outcomes."""
     rngs = _streams(params.seed)
-    munis = build_municipalities(rngs["municipalities"], params, instruments)
+    munis = build_municipalities(rngs["municipalities"], params, calendar)
     persons = simulate_population(rngs["persons"], params, munis)
     persons = _identify(rngs["persons"], persons, munis)
     persons = simulate_process(rngs["process"], persons, munis, params)
     reform_q = quarter_from_label(pd.Period(params.reform_date, "Q").strftime("%YQ%q"))
     data_end = month_end(params.data_end)
-    bundles = instrument_bundles(instruments, G4_CODES, params.reform_date)
+    bundles = instrument_bundles(calendar.instruments, calendar.cities, params.reform_date)
     shock_series = draw_shocks(
         rngs["city_shocks"],
         len(munis.table),
@@ -318,12 +318,12 @@ def generate(
     catalogue: Catalogue,
     out_dir: Path,
     fmt: str,
-    instruments: dict[str, dict],
+    calendar: PolicyCalendar,
 ) -> list[Path]:
     """Write the CBS-style files and truth/ (estimands, cells, persons, potential outcomes,
     city shocks, parameters)."""
     params = params.with_profile()
-    pop = simulate(params, instruments)
+    pop = simulate(params, calendar)
     written = write_files(pop, params, catalogue, fmt)
     estimands, cells = truth_tables(pop, params)
     truth_dir = Path(out_dir) / "truth"

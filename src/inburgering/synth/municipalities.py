@@ -7,13 +7,15 @@ inhabitants; the housing quota is proportional to population).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from inburgering.calendar import PolicyCalendar
 from inburgering.synth.dates import quarter_from_label
-from inburgering.synth.params import G4_CODES, SynthParameters
+from inburgering.synth.params import SynthParameters
 
 NEVER = 10_000  # adoption quarter index of municipalities that never adopt
 # Quarters in which other municipalities adopt: before the reform (rare, municipalities had a
@@ -30,9 +32,15 @@ class Municipalities:
     def index_of(self, code: str) -> int:
         return int(np.flatnonzero(self.table["code"].to_numpy() == code)[0])
 
+    @property
+    def g4_codes(self) -> dict[str, str]:
+        """City key -> municipality code of the G4 cities (the calendar's, in its order)."""
+        g4 = self.table[self.table["city"] != "rest_nl"]
+        return dict(zip(g4["city"], g4["code"], strict=True))
 
-def _other_codes(rng: np.random.Generator, n: int) -> np.ndarray:
-    pool = np.setdiff1d(np.arange(1, 2000), [int(c) for c in G4_CODES.values()])
+
+def _other_codes(rng: np.random.Generator, n: int, g4_codes: Iterable[str]) -> np.ndarray:
+    pool = np.setdiff1d(np.arange(1, 2000), [int(c) for c in g4_codes])
     return np.sort(rng.choice(pool, n, replace=False))
 
 
@@ -58,17 +66,17 @@ def _draw_adoption(rng: np.random.Generator, params: SynthParameters, n: int) ->
 
 
 def build_municipalities(
-    rng: np.random.Generator, params: SynthParameters, instruments: dict[str, dict]
+    rng: np.random.Generator, params: SynthParameters, calendar: PolicyCalendar
 ) -> Municipalities:
     n_other = params.other_municipalities
-    cities = list(G4_CODES)
+    cities = list(calendar.cities)
     size = rng.lognormal(np.log(25_000), 0.9, n_other)
     other_sh = (1 - sum(params.g4_share_statushouder.values())) * size / size.sum()
     other_gm = (1 - sum(params.g4_share_gezinsmigrant.values())) * size / size.sum()
     table = pd.DataFrame(
         {
-            "code": [G4_CODES[c] for c in cities]
-            + [f"{c:04d}" for c in _other_codes(rng, n_other)],
+            "code": [calendar.codes[c] for c in cities]
+            + [f"{c:04d}" for c in _other_codes(rng, n_other, calendar.codes.values())],
             "city": cities + ["rest_nl"] * n_other,
             "share_statushouder": [params.g4_share_statushouder[c] for c in cities]
             + list(other_sh),
@@ -89,7 +97,7 @@ def build_municipalities(
         }
     )
     adoption = {}
-    for key, spec in instruments.items():
+    for key, spec in calendar.instruments.items():
         g4 = [_adoption_quarter(spec.get("adoption", {}), c) for c in cities]
         adoption[key] = np.concatenate([np.array(g4), _draw_adoption(rng, params, n_other)])
     return Municipalities(table=table, adoption=adoption)

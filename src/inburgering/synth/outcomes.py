@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from inburgering.synth.municipalities import Municipalities
-from inburgering.synth.params import G4_CODES, SynthParameters
+from inburgering.synth.params import SynthParameters
 
 AR_RHO = 0.97  # month-to-month correlation of the latent state (long spells)
 MAX_EMPLOYMENT = 0.9
@@ -124,7 +124,7 @@ def _pretrend(
     reform_q: int,
 ) -> np.ndarray:
     """pretrend_violation profile: Rotterdam's untreated outcome drifts by cohort quarter."""
-    rotterdam = munis.table["code"].to_numpy()[world.muni] == G4_CODES["rotterdam"]
+    rotterdam = munis.table["code"].to_numpy()[world.muni] == munis.g4_codes["rotterdam"]
     return params.pretrend_slope * rotterdam * (persons["cohort_q"].to_numpy() - reform_q)
 
 

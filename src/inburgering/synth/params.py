@@ -15,7 +15,6 @@ PROFILES = ("default", "pretrend_violation", "hidden_confounder")
 # Outcome channels a city shock moves: employment (and with it participation = employed or in
 # education) and social assistance (synth/shocks.py).
 SHOCK_CHANNELS = ("employment", "social_assistance")
-G4_CODES = {"rotterdam": "0599", "amsterdam": "0363", "den_haag": "0518", "utrecht": "0344"}
 # Strength s of the hidden_confounder profile's unobserved trait H ~ N(0, 1): Z utility -s H,
 # onderwijs utility +s H (Gumbel noise of scale 0.8: route odds x exp(s/0.8) = 4.8 per SD of H),
 # employment x exp(0.4 s H) = 1.65 per SD. The bias grows with s squared (H acts on both sides).

@@ -16,7 +16,7 @@ import pandas as pd
 
 from inburgering.synth.dates import DAY, add_months
 from inburgering.synth.municipalities import Municipalities
-from inburgering.synth.params import G4_CODES, SynthParameters
+from inburgering.synth.params import SynthParameters
 
 ROUTES = np.array(["", "b1", "onderwijs", "z", "b1_entree"])
 EXAM_COMPONENTS = ("lezen", "luisteren", "schrijven", "spreken", "knm")
@@ -112,7 +112,7 @@ def simulate_process(
     year = start.astype("datetime64[Y]").astype(np.int64) + 1970
 
     # Koppeling -> housing wait by city, longer in the 2022-23 housing crisis (DOMAIN §4).
-    by_code = {G4_CODES[c]: d for c, d in params.housing_wait_days.items()}
+    by_code = {munis.g4_codes[c]: d for c, d in params.housing_wait_days.items()}
     wait_mean = np.array([by_code.get(c, params.housing_wait_other_days) for c in code])
     wait_mean = wait_mean * np.where((year >= 2022) & (year <= 2023), 1.4, 1.0)
     wait = _gamma_days(rng, wait_mean, 3.0, n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from inburgering.calendar import PolicyCalendar
 from inburgering.cbs.catalogue import Catalogue
 from inburgering.config import load_catalogue, load_policies
 from inburgering.synth.generate import generate
@@ -36,5 +37,5 @@ def run(job: RuleJob) -> None:
         load_catalogue(job.input["catalogue"]), job.output["microdata"], [synth["format"]]
     )
     params = parameters_from_config(synth, job.params["data_end"], job.params["prepare"])
-    instruments = load_policies(job.input["policies"])["instruments"]
-    generate(params, catalogue, Path(job.output["truth"]).parents[1], synth["format"], instruments)
+    calendar = PolicyCalendar.from_policies(load_policies(job.input["policies"]))
+    generate(params, catalogue, Path(job.output["truth"]).parents[1], synth["format"], calendar)
