@@ -529,7 +529,7 @@ def monte_carlo_primary_table() -> pd.DataFrame:
             "rmse": 0.05,
             "mean_se": 0.058,
             "sd_estimate": 0.056,
-            "coverage": 0.933,
+            "coverage": 0.933 if comparison == "amsterdam" else 0.967,
             "coverage_persons_only": 0.9 - 0.1 * scale,
             "not_assessable": 0.067,
             "false_verdict": 0.0,

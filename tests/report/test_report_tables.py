@@ -110,16 +110,25 @@ def test_descriptives_levels_are_labelled(full_main):
     assert SNAKE.findall(table) == [] and not re.search(r"\b(true|false|missing)\b", table)
 
 
-def test_methods_appendix_shows_the_primary_monte_carlo_per_engine_and_size(full_export, tmp_path):
+def test_methods_appendix_shows_the_primary_monte_carlo_compactly(full_export, tmp_path):
+    """One row per engine and size x world x shock scale, each statistic over the family's rows
+    as mean (lowest-highest row): a table a reader can take in, not one line per primary row."""
     page = render_report(full_export, tmp_path, "appendix-methods")[0].read_text("utf-8")
-    table = _table(page, "tbl-mc-primary-designsim-40000")
+    table = _table(page, "tbl-mc-primary")
     cells = _cells(table)
-    assert "the design simulator, 40,000 persons per world" in table
-    assert "equal effects × 2" in cells and "planted effects × 1" in cells
+    assert "the design simulator, 40,000" in cells
+    worlds = [c for c in cells if c.startswith(("planted effects", "equal effects"))]
+    assert worlds == [
+        "planted effects × 1",
+        "planted effects × 2",
+        "equal effects × 1",
+        "equal effects × 2",
+    ]
     at = cells.index("equal effects × 2")
-    # world, row, seeds, honest coverage, persons-only coverage, ..., family-wise false share
-    assert cells[at + 1 : at + 5] == ["Amsterdam: participation at 24 months", "30", "93%", "70%"]
-    assert cells[at + 10] == "3%"
+    # world, seeds, honest coverage, persons-only coverage, max |bias|, SE / SD, not assessable,
+    # family-wise false
+    assert cells[at + 1 : at + 4] == ["30", "95% (93%–97%)", "70% (70%–70%)"]
+    assert cells[at + 7] == "3%"
     # The other Monte Carlo table names its shock scale.
     shocks = _cells(_table(page, "tbl-monte-carlo"))
     assert "Shocks" in shocks and "× 2" in shocks and "× 0" in shocks
@@ -137,7 +146,7 @@ def test_methods_appendix_without_the_primary_monte_carlo_says_so(full_export, t
     )
     (export / "monte_carlo.csv").unlink()
     page = render_report(export, tmp_path, "appendix-methods")[0].read_text("utf-8")
-    assert 'id="tbl-mc-primary-designsim-40000"' in page
+    assert 'id="tbl-mc-primary"' in page
 
 
 def test_honestdid_legend_sits_below_the_panels(full_export, tmp_path, monkeypatch):

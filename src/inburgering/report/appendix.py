@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from inburgering.report import effects, style
@@ -181,53 +183,81 @@ def _scale(t: Translator, scale: float) -> str:
 
 
 def _monte_carlo_primary(report: Report) -> str:
-    """The primary analysis' Monte Carlo, one table per engine and size: each world and shock
-    scale with its primary rows (benchmarks/mc_primary.py)."""
+    """The primary analysis' Monte Carlo (benchmarks/mc_primary.py) as one compact table: per
+    engine and size, world and shock scale, each statistic over the family's rows as its mean
+    and range (the rows themselves are in the export's monte_carlo_primary.csv)."""
     t = report.t
     frame = report.exports.table("monte_carlo_primary")
     if frame is None:
         return report.not_run("monte_carlo_primary.csv") + t("mc_primary_how") + "\n\n"
-    text = t("mc_primary_intro") + "\n\n"
-    for (engine, persons), rows in frame.groupby(["engine", "persons"], sort=True):
-        rows = rows.sort_values(["world", "scale", "comparison", "outcome"], kind="stable")
-        first = ~rows.duplicated(["world", "scale"])
-        rows = rows.assign(_first=first.to_numpy())
-        caption = t("tbl_mc_primary", engine=t.label("engine", engine), persons=t.count(persons))
-        label = f"tbl-mc-primary-{engine}-{int(persons)}"
-        text += frame_table(t, rows, _mc_primary_columns(t), caption, label)
-    return text
+    runs = _mc_primary_runs(frame)
+    table = frame_table(t, runs, _mc_primary_columns(t), t("tbl_mc_primary"), "tbl-mc-primary")
+    return t("mc_primary_intro") + "\n\n" + table
+
+
+def _mc_primary_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per engine x persons x world x shock scale; a withheld row leaves NaN, which the
+    summaries skip (a fully withheld run shows n/a)."""
+    rows = frame.assign(abs_bias=frame["bias"].abs())
+    keys = ["engine", "persons", "world", "scale"]
+    grouped = rows.groupby(keys, sort=True)
+    runs = grouped.agg(
+        seeds=("seeds", "max"),
+        coverage=("coverage", "mean"),
+        coverage_low=("coverage", "min"),
+        coverage_high=("coverage", "max"),
+        persons_only=("coverage_persons_only", "mean"),
+        persons_only_low=("coverage_persons_only", "min"),
+        persons_only_high=("coverage_persons_only", "max"),
+        max_abs_bias=("abs_bias", "max"),
+        mean_se=("mean_se", "mean"),
+        sd_estimate=("sd_estimate", "mean"),
+        not_assessable=("not_assessable", "mean"),
+        family_false=("family_false_verdict", "max"),
+    )
+    runs = runs.reset_index()
+    order = {"planted": 0, "equal": 1}
+    runs = runs.sort_values(
+        ["engine", "persons", "world", "scale"],
+        key=lambda c: c.map(order) if c.name == "world" else c,
+        kind="stable",
+    )
+    first = ~runs.duplicated(["engine", "persons"])
+    return runs.assign(_first=first.to_numpy()).reset_index(drop=True)
 
 
 def _mc_primary_columns(t: Translator) -> list[Column]:
     def run(r: pd.Series) -> str:
-        return f"{t.label('world', r['world'])} {_scale(t, r['scale'])}" if r["_first"] else ""
+        if not r["_first"]:
+            return ""
+        return f"{t.label('engine', r['engine'])}, {t.count(r['persons'])}"
 
-    def row(r: pd.Series) -> str:
-        what = t(
-            "verdict_cell", outcome=t.label("outcome", r["outcome"]), horizon=int(r["horizon"])
-        )
-        return f"{t.label('comparison', r['comparison'])}: {what}"
+    def spread(mean: str, low: str, high: str) -> Callable[[pd.Series], str]:
+        def cell(r: pd.Series) -> str:
+            if pd.isna(r[mean]):
+                return t("not_applicable")
+            return f"{_percent(t, r[mean])} ({_percent(t, r[low])}–{_percent(t, r[high])})"
+
+        return cell
 
     return [
-        Column("col_world", run),
-        Column("col_row", row),
+        Column("col_mc_run", run),
+        Column("col_world", lambda r: f"{t.label('world', r['world'])} {_scale(t, r['scale'])}"),
         Column("col_reps", lambda r: t.count(r["seeds"]), True),
-        Column("col_coverage", lambda r: _percent(t, r["coverage"]), True),
-        Column("col_coverage_persons", lambda r: _percent(t, r["coverage_persons_only"]), True),
-        Column("col_mean_bias", lambda r: _points(t, r["bias"], sign=True), True),
-        Column("col_rmse", lambda r: _points(t, r["rmse"]), True),
+        Column("col_coverage", spread("coverage", "coverage_low", "coverage_high"), True),
+        Column(
+            "col_coverage_persons",
+            spread("persons_only", "persons_only_low", "persons_only_high"),
+            True,
+        ),
+        Column("col_max_bias", lambda r: _points(t, r["max_abs_bias"]), True),
         Column(
             "col_se_sd",
             lambda r: f"{_points(t, r['mean_se'])} / {_points(t, r['sd_estimate'])}",
             True,
         ),
         Column("col_not_assessable", lambda r: _percent(t, r["not_assessable"]), True),
-        Column("col_false_verdicts", lambda r: _percent(t, r["false_verdict"]), True),
-        Column(
-            "col_family_false",
-            lambda r: _percent(t, r["family_false_verdict"]) if r["_first"] else "",
-            True,
-        ),
+        Column("col_family_false", lambda r: _percent(t, r["family_false"]), True),
     ]
 
 
