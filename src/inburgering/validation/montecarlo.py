@@ -67,9 +67,15 @@ class SeedRun:
 
 def overlay_for(results: Path, **sections: dict[str, Any]) -> dict[str, Any]:
     """A --configfile overlay that sends a run below `results` and works from any folder
-    (catalogue, policy and merger-table paths absolute: the run has its own working folder)."""
+    (catalogue, policy, merger-table and Monte Carlo summary paths absolute: the run has its own
+    working folder)."""
+    run: dict[str, Any] = {"results": str(results)}
+    defaults = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    for key in ("monte_carlo", "monte_carlo_primary"):
+        if defaults["run"].get(key):
+            run[key] = str(ROOT / defaults["run"][key])
     overlay: dict[str, Any] = {
-        "run": {"results": str(results)},
+        "run": run,
         "data": {
             "root": str(results / "synthetic" / "microdata"),
             "catalogue": str(ROOT / "config" / "catalogue.yaml"),
