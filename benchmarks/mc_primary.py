@@ -44,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from inburgering.calendar import load_calendar
 from inburgering.contracts.tidy import read_tidy
@@ -52,7 +51,7 @@ from inburgering.designs.event_study import ReformSettings, single_threaded_blas
 from inburgering.designs.reform_did import outcome_tables
 from inburgering.primary.verdict import KEY, verdict_table
 from inburgering.validation.designsim import SimSpec, simulate
-from inburgering.validation.montecarlo import ROOT, run_workflow
+from inburgering.validation.montecarlo import ROOT, default_config, run_workflow
 from inburgering.validation.truth import read_truth
 
 VERDICT = "estimates/verdict.csv"
@@ -69,13 +68,9 @@ EQUAL_EFFECT = 0.03
 DESIGNSIM_SHOCK_SD = 0.03
 
 
-def primary_config() -> dict:
-    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
-
-
 def sections(world: str, scale: float, seed: int, persons: int) -> dict:
     """The overlay of one piece: the primary family only, the world's effects, the shocks."""
-    config = primary_config()
+    config = default_config()
     primary = config["primary"]
     synth = {"seed": seed, "persons": persons, "city_shocks": {"scale": scale}}
     if world == "equal":
@@ -125,7 +120,7 @@ def piece_rows(world: str, scale: float, seed: int, persons: int, scratch: Path)
 def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: Path):
     """One piece on the design simulator: reform_did's tables and the verdict, in memory."""
     started = time.perf_counter()
-    config = primary_config()
+    config = default_config()
     primary = config["primary"]
     spec = SimSpec(persons=persons, seed=seed, instrument_effect=0.0,
                    city_shock_sd=scale * DESIGNSIM_SHOCK_SD)  # fmt: skip

@@ -218,7 +218,7 @@ def _mc_primary_runs(frame: pd.DataFrame) -> pd.DataFrame:
     runs = runs.reset_index()
     order = {"planted": 0, "equal": 1}
     runs = runs.sort_values(
-        ["engine", "persons", "world", "scale"],
+        keys,
         key=lambda c: c.map(order) if c.name == "world" else c,
         kind="stable",
     )

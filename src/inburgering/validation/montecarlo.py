@@ -42,6 +42,8 @@ import yaml
 from inburgering.io import atomic_path, write_text_atomic
 from inburgering.validation.repository import POLICIES, ROOT
 
+DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
+
 log = logging.getLogger("inburgering.validation.montecarlo")
 
 KEYS = [
@@ -65,12 +67,17 @@ class SeedRun:
     shock_scale: float
 
 
+def default_config() -> dict[str, Any]:
+    """The repository's config/config.yaml, as every run layers its overlay on it."""
+    return yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+
+
 def overlay_for(results: Path, **sections: dict[str, Any]) -> dict[str, Any]:
     """A --configfile overlay that sends a run below `results` and works from any folder
     (catalogue, policy, merger-table and Monte Carlo summary paths absolute: the run has its own
     working folder)."""
     run: dict[str, Any] = {"results": str(results)}
-    defaults = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    defaults = default_config()
     for key in ("monte_carlo", "monte_carlo_primary"):
         if defaults["run"].get(key):
             run[key] = str(ROOT / defaults["run"][key])
@@ -96,7 +103,7 @@ def snakemake_command(
     """A Snakemake call on this repository's workflow, run in its own working folder so that
     its .snakemake state (locks, incomplete markers) is not shared with other runs."""
     snakemake = Path(sys.executable).parent / "snakemake"
-    files = [str(ROOT / "config" / "config.yaml"), *map(str, configfiles)]
+    files = [str(DEFAULT_CONFIG), *map(str, configfiles)]
     return [
         str(snakemake), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
         "--configfile", *files, *args, *(["--", *targets] if targets else []),
@@ -149,7 +156,7 @@ def run_workflow(
 def configured_shock_scale(extra: dict) -> float:
     """The city-shock scale a run gets without --shock-scale: config.yaml under the overlay
     (0 when the shocks are switched off)."""
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
+    config = default_config()
     shocks = {
         **config["synth"]["city_shocks"],
         **(extra.get("synth", {}).get("city_shocks") or {}),
