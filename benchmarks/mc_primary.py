@@ -133,7 +133,7 @@ def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: 
     estimate["covariates"] = ["female", "age", "schooling_years"]
     # The verdict reads the headline rows only: fewer placebos and draws keep a seed cheap.
     settings = replace(ReformSettings.from_config(estimate), ri_pool=9, wild_draws=99,
-                       band_draws=999)  # fmt: skip
+                       band_draws=999, covariate_interactions=[])  # fmt: skip
     calendar = load_calendar(ROOT / config["data"]["policies"])
     tables: dict[str, list[pd.DataFrame]] = {
         "estimates": [], "pretrends": [], "honestdid": [], "inference": []

@@ -124,6 +124,13 @@ class PolicyCalendar:
         """The first cohort quarter under the reform (2022Q1 for Wi2021)."""
         return _quarter(self.reform_date)
 
+    def last_change_before_reform(self, city: str) -> pd.Period | None:
+        """The latest quarter before the reform in which ``city`` adopted an instrument (None for
+        a city without one, e.g. the rest of the Netherlands, which the calendar does not hold)."""
+        changes = [q for q, _ in _city_changes(self.instruments, city, self.reform_date)]
+        earlier = [q for q in changes if q < self.reform_quarter]
+        return max(earlier) if earlier else None
+
     def bundles(self) -> list[InstrumentBundle]:
         """Every G4 city's instrument bundles apart from its reform (``instrument_bundles``)."""
         return instrument_bundles(self.instruments, self.cities, self.reform_date)

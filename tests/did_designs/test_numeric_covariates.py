@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from inburgering.designs.event_study import fit_contrast, numeric_covariates, quarter_index
+from inburgering.designs.event_study import (
+    fit_contrast,
+    numeric_covariates,
+    quarter_index,
+    without_covariate,
+)
+from inburgering.workflow import StageError
 
 
 def test_levels_reference_rare_and_missing():
@@ -99,3 +106,64 @@ def test_reform_did_estimates_every_contrast_with_planted_missing_covariates(rep
     assert rows["planted"]["n_treated"].equals(rows["complete"]["n_treated"])
     _, names = numeric_covariates(persons, settings.covariates)
     assert names == ["female", "age", "schooling_years", "age_missing"]
+
+
+def _group_specific_slopes(seed: int) -> pd.DataFrame:
+    """No effect anywhere. Statushouders' outcome falls with x (0.8 - 0.15 x), family migrants'
+    does not depend on it (0.1). At the event the treated city's statushouder share drops from 0.6
+    to 0.3 and its statushouders' x rises by one: conditional on group and x nothing changes."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for year in (2018, 2019):
+        for quarter in range(1, 5):
+            for city, n in (("city", 600), ("rest", 4000)):
+                treated_post = city == "city" and year == 2019
+                first = rng.random(n) < (0.3 if treated_post else 0.6)
+                centre = np.where(first & treated_post, 2.0, 1.0)
+                x = rng.normal(centre, 1.0, n)
+                y = np.where(first, 0.8 - 0.15 * x, 0.1) + rng.normal(0, 0.05, n)
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "cohort": f"{year}Q{quarter}",
+                            "city": city,
+                            "municipality": "c" if city == "city" else rng.choice(["a", "b"], n),
+                            "group": np.where(first, "statushouder", "gezinsmigrant"),
+                            "x": x,
+                            "y": y,
+                        }
+                    )
+                )
+    frame = pd.concat(rows, ignore_index=True)
+    frame["group"] = frame["group"].astype("string")
+    return frame.assign(q=quarter_index(frame["cohort"]))
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_group_interactions_remove_what_additive_covariates_leave(seed):
+    data = _group_specific_slopes(seed)
+    treated = (data["city"] == "city").to_numpy()
+    event = int(quarter_index(pd.Series(["2019Q1"]))[0])
+    additive_data, additive = numeric_covariates(data, ["x", "group"])
+    interacted_data, interacted = numeric_covariates(data, ["x", "group"], ["group"])
+    assert interacted == ["x", "group_gezinsmigrant", "x_x_group_gezinsmigrant"]
+    assert np.allclose(
+        interacted_data["x_x_group_gezinsmigrant"],
+        data["x"] * (data["group"] == "gezinsmigrant").astype(float),
+    )
+    biased = fit_contrast(additive_data, treated, "y", additive, event_q=event)
+    fixed = fit_contrast(interacted_data, treated, "y", interacted, event_q=event)
+    assert biased.estimate < -0.025 and abs(biased.estimate) > 6 * biased.se
+    assert abs(fixed.estimate) < 3 * fixed.se
+
+
+def test_interactions_name_a_text_covariate_and_subgroups_drop_them():
+    persons = pd.DataFrame(
+        {"group": pd.array(["a", "b"] * 50, dtype="string"), "age": np.arange(100.0)}
+    )
+    with pytest.raises(StageError, match="covariate_interactions: 'sex'"):
+        numeric_covariates(persons, ["age", "group"], ["sex"])
+    _, names = numeric_covariates(persons, ["age", "group"], ["group"])
+    assert names == ["age", "group_b", "age_x_group_b"]
+    assert without_covariate(names, "group") == ["age"]
+    assert without_covariate(names, "age") == ["group_b"]

@@ -11,6 +11,7 @@ from inburgering.contracts.tidy import KEY_COLUMNS
 from inburgering.synth.municipalities import NEVER
 from inburgering.synth.outcomes import Probabilities
 from inburgering.synth.shocks import PersonShocks, shocked
+from inburgering.synth.truth import Standardiser
 from inburgering.validation.truth import read_truth
 
 
@@ -58,12 +59,33 @@ def test_keys_follow_the_tidy_contract(truth):
                 )
 
 
-def test_reform_truth_is_difference_of_person_means(truth):
+def _carried(effect: pd.Series, frame: pd.DataFrame, treated, control) -> float:
+    """Independent standardisation (pandas): the comparison's mean effect per cell of group,
+    sex, schooling band and age band, falling back to group x sex, then group."""
+    cells = pd.DataFrame(
+        {
+            "group": frame["group"].to_numpy(),
+            "female": frame["female"].to_numpy(),
+            "school": pd.cut(frame["schooling_years"], [-1, 5, 8, 11, 99]).astype(str).to_numpy(),
+            "age": pd.cut(frame["age"], [0, 26, 29, 39, 49, 99]).astype(str).to_numpy(),
+            "effect": effect,
+        }
+    )
+    carried = pd.Series(np.nan, index=cells.index[treated])
+    for keys in (["group", "female", "school", "age"], ["group", "female"], ["group"]):
+        means = cells[control].groupby(keys)["effect"].mean().rename("m")
+        fill = cells[treated].join(means, on=keys)["m"]
+        carried = carried.fillna(fill)
+    return float(cells.loc[treated, "effect"].mean() - carried.mean())
+
+
+def test_reform_truth_is_standardised_to_the_citys_persons(truth):
     estimands, pot, _ = truth
     seen = pot[(pot["horizon"] == 12) & pot["observed"] & (pot["regime"] == "wi2021")]
+    seen = seen.reset_index(drop=True)
     effect = _employed(seen, "obs") - _employed(seen, "old")
     city = seen["city"].to_numpy()
-    expected = effect[city == "rotterdam"].mean() - effect[city == "rest_nl"].mean()
+    expected = _carried(effect, seen, city == "rotterdam", city == "rest_nl")
     row = _lookup(
         estimands,
         design="reform_did",
@@ -216,3 +238,28 @@ def test_rotterdam_bundle_truth(truth):
     ]
     assert (events.loc[events["event_time"] < 0, "truth"] == 0).all()
     assert events["event_time"].max() == 87 - 75  # ends before the reform, Rotterdam's next change
+
+
+def test_standardiser_carries_the_comparisons_cell_effects_to_the_treated():
+    # Two cells. The comparison's effect is 0.10 in cell 0 and 0.30 in cell 1; the treated sit
+    # mostly in cell 1. Own-population means would compare 0.25 with 0.15; the comparison's
+    # effect for persons like the treated is (0.10 + 3 x 0.30) / 4 = 0.25: no difference.
+    values = np.array([0.1, 0.3, 0.3, 0.3, 0.1, 0.1, 0.1, 0.3])
+    treated = np.array([True] * 4 + [False] * 4)
+    cell = np.array([0, 1, 1, 1, 0, 0, 0, 1])
+    assert Standardiser(treated, ~treated, [cell]).difference(values) == pytest.approx(0.0)
+    assert values[treated].mean() - values[~treated].mean() == pytest.approx(0.1)
+
+
+def test_standardiser_falls_back_to_the_coarser_cell():
+    # The treated person in fine cell 2 has no comparison there: its coarse cell (1) has mean
+    # 0.4 among the comparison.
+    values = np.array([0.5, 0.9, 0.2, 0.4])
+    treated = np.array([True, True, False, False])
+    fine = np.array([0, 2, 0, 1])
+    coarse = np.array([0, 1, 0, 1])
+    got = Standardiser(treated, ~treated, [fine, coarse]).difference(values)
+    assert got == pytest.approx(np.mean([0.5, 0.9]) - np.mean([0.2, 0.4]))
+    values = np.array([0.5, 0.9, 0.2, 0.6])
+    got = Standardiser(treated, ~treated, [fine, coarse]).difference(values)
+    assert got == pytest.approx(0.7 - np.mean([0.2, 0.6]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 import pyfixest as pf
 from scipy.stats import chi2, norm
 
+from inburgering.calendar import PolicyCalendar
 from inburgering.contracts.tidy import CELL_COLUMNS
 from inburgering.covariates import numeric_with_indicators, prune_collinear
 from inburgering.did.aggregate import aggte
@@ -56,6 +58,8 @@ class ReformSettings:
     honest_post: int = 3
     honest_bin: int = 4
     base_quarters: int = 4
+    covariate_interactions: list[str] = field(default_factory=list)
+    pretrend_settle_quarters: int = 4
     band_draws: int = 9999
     honest_grids: dict = field(
         default_factory=lambda: {
@@ -89,6 +93,8 @@ class ReformSettings:
             honest_post=int(honest.get("post_periods", 3)),
             honest_bin=int(honest.get("bin_quarters", 4)),
             base_quarters=int(reform.get("base_quarters", 4)),
+            covariate_interactions=list(reform.get("covariate_interactions", [])),
+            pretrend_settle_quarters=int(reform.get("pretrend_settle_quarters", 4)),
             band_draws=int(reform.get("band_draws", 9999)),
             honest_grids={
                 "relative_magnitude": list(honest.get("mbar", [0.0, 0.5, 1.0, 1.5, 2.0])),
@@ -114,7 +120,7 @@ MIN_LEVEL_SHARE = 0.05
 
 
 def numeric_covariates(
-    persons: pd.DataFrame, covariates: list[str]
+    persons: pd.DataFrame, covariates: list[str], interactions: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, list[str]]:
     """Text covariates (e.g. ``group``) as 0/1 columns ``<name>_<level>``, the most frequent
     level the reference (with the levels rarer than ``MIN_LEVEL_SHARE``); numeric and boolean
@@ -122,9 +128,17 @@ def numeric_covariates(
     pattern and collinear columns dropped, logged (:mod:`inburgering.covariates`): complete
     covariates get no indicator.
 
+    Each text covariate named in ``interactions`` also multiplies every other covariate
+    (``<covariate>_x_<name>_<level>``, after imputation), so the regressions get one slope per
+    level.
+
     Why: the DiD engine's outcome and propensity regressions take numeric columns, and a
     composition shift between groups with very different outcome levels (statushouders and
-    family migrants on social assistance) is a trend only an adjustment for group removes.
+    family migrants on social assistance) is a trend only an adjustment for group removes. The
+    levels also differ in how the other covariates act (schooling moves a statushouder's social
+    assistance ten times as much as a family migrant's): with one common slope the
+    repeated-cross-section estimator, which assumes a stable covariate mix, leaves part of the
+    shift in the estimate.
     """
     persons = persons.copy()
     names = []
@@ -144,9 +158,40 @@ def numeric_covariates(
     if not set(names) <= set(persons.columns):
         return persons, names  # analysis_frame names the missing columns
     persons, names = numeric_with_indicators(persons, names)
+    names += _interact(persons, names, interactions)
     blocks = {name: persons[name].to_numpy(dtype=float) for name in names}
     kept, _ = prune_collinear(blocks, names)
     return persons, kept
+
+
+INTERACTION = "_x_"
+
+
+def _interact(persons: pd.DataFrame, names: list[str], interactions: Sequence[str]) -> list[str]:
+    """Add each covariate x level-indicator product of the ``interactions`` text covariates."""
+    added = []
+    for text in interactions:
+        levels = [n for n in names if n.startswith(f"{text}_")]
+        if not levels:
+            raise StageError(
+                f"config estimate.reform_did.covariate_interactions: {text!r} is not a text "
+                f"covariate of estimate.covariates (model columns: {names})"
+            )
+        for level in levels:
+            for name in names:
+                if name in levels or INTERACTION in name:
+                    continue
+                product = f"{name}{INTERACTION}{level}"
+                persons[product] = persons[name].astype(float) * persons[level]
+                added.append(product)
+    return added
+
+
+def without_covariate(covariates: list[str], name: str) -> list[str]:
+    """The model columns left when covariate ``name`` is held fixed (a subgroup of one of its
+    levels): its own columns (level indicators) and every interaction with them go."""
+    own = {c for c in covariates if c == name or c.startswith(f"{name}_")}
+    return [c for c in covariates if c not in own and not set(c.split(INTERACTION)) & own]
 
 
 def _is_text(column: pd.Series) -> bool:
@@ -253,6 +298,29 @@ def _drop_sparse_quarters(frame: pd.DataFrame, min_cell: int = 2) -> pd.DataFram
     return frame[frame["q"].isin(ok)]
 
 
+def pretrend_window(
+    calendar: PolicyCalendar, city: str, comparison: str, settle_quarters: int
+) -> int:
+    """The earliest event time of a reform contrast's pre-trend tests: ``settle_quarters``
+    after the last pre-reform instrument adoption of either city (the G4 pre-period is not
+    policy-free: an earlier quarter differs by the city's own policy change, not by a trend).
+    Fewer than two policy-free leads is an error: no test could gate the contrast."""
+    changes = [
+        q for c in (city, comparison) if (q := calendar.last_change_before_reform(c)) is not None
+    ]
+    if not changes:
+        return -(10**6)  # every pre-period
+    start = (max(changes) + settle_quarters).ordinal - calendar.reform_quarter.ordinal
+    if start > -3:
+        raise StageError(
+            f"reform_did {city} vs {comparison}: the last instrument adoption before the reform "
+            f"({max(changes)}, config/policies.yaml) plus estimate.reform_did."
+            f"pretrend_settle_quarters ({settle_quarters}) leaves fewer than two policy-free "
+            f"pre-reform quarters for the pre-trend tests"
+        )
+    return int(start)
+
+
 def _usable_covariates(data: pd.DataFrame, covariates: list[str]) -> list[str]:
     return [c for c in covariates if data[c].nunique(dropna=True) > 1]
 
@@ -268,6 +336,7 @@ def fit_contrast(
     *,
     event_q: int,
     shocks: ShockModel | None = None,
+    pretrend_from: int | None = None,
 ) -> ContrastFit:
     """CS-DR event study of ``treated`` rows (group = ``event_q``) vs the other rows.
 
@@ -284,6 +353,9 @@ def fit_contrast(
         City-by-quarter shocks whose covariance is added to the person-level covariance of the
         event study (``did.shocks``); every interval and test of the fit then includes them.
         None: person-level sampling only.
+    pretrend_from : int, optional
+        The earliest event time the pre-trend tests (joint Wald and slope) use; None: every
+        pre-period (see :func:`pretrend_window`).
     """
     frame = data.loc[:, ["q", outcome, "municipality", *covariates]].copy()
     frame["g"] = np.where(treated, event_q, 0)
@@ -326,10 +398,12 @@ def fit_contrast(
     ev_est = L_event @ b
     ev_vcov = L_event @ V @ L_event.T
     ev_se = np.sqrt(np.maximum(np.diag(ev_vcov), 0))
-    wald = _pretrend_wald(e, b, V)
-    pre_e = e[pre]
+    tested = pre & (e >= pretrend_from) if pretrend_from is not None else pre
+    wald = _pretrend_wald(e, b, V, tested)
     a = np.zeros(e.size)
-    a[pre] = (pre_e - pre_e.mean()) / np.sum((pre_e - pre_e.mean()) ** 2)
+    if tested.sum() >= 2:
+        pre_e = e[tested]
+        a[tested] = (pre_e - pre_e.mean()) / np.sum((pre_e - pre_e.mean()) ** 2)
     return ContrastFit(
         estimate=float(lvec @ b),
         se=float(np.sqrt(max(lvec @ V @ lvec, 0))),
@@ -352,10 +426,12 @@ def fit_contrast(
     )
 
 
-def _pretrend_wald(e: np.ndarray, b: np.ndarray, V: np.ndarray) -> tuple[float, int, float]:
-    """Joint Wald test that every pre coefficient is zero (the reference quarter, fixed at zero
-    by the universal base period, left out), with the fit's full covariance."""
-    pre = np.flatnonzero((e < 0) & (np.diag(V) > 0))
+def _pretrend_wald(
+    e: np.ndarray, b: np.ndarray, V: np.ndarray, tested: np.ndarray
+) -> tuple[float, int, float]:
+    """Joint Wald test that every tested pre coefficient is zero (the reference quarter, fixed
+    at zero by the universal base period, left out), with the fit's full covariance."""
+    pre = np.flatnonzero(tested & (np.diag(V) > 0))
     if pre.size == 0:
         return np.nan, 0, np.nan
     try:

@@ -57,12 +57,14 @@ from inburgering.designs.event_study import (
     numeric_covariates,
     person_counts,
     placebo_t,
+    pretrend_window,
     quarter_index,
     ri_pool,
     ri_rows,
     sdid_row,
     shock_model,
     single_threaded_blas,
+    without_covariate,
 )
 from inburgering.did.errors import DidError
 from inburgering.did.inference import absorb_within, wild_cluster_bootstrap
@@ -190,7 +192,7 @@ def rest_nl_rows(
     for subgroup in s.subgroups:
         var, _, value = subgroup.partition(":")
         gsub = sub[sub[var].astype(str) == value]
-        covs = [c for c in s.covariates if c != var]
+        covs = without_covariate(s.covariates, var)
         try:
             gfit = fit_contrast(
                 gsub,
@@ -221,7 +223,7 @@ def outcome_tables(
     cities (comparisons) and the reform (key, quarter) come from the policy calendar."""
     event_q = reform_q(calendar)
     tables: dict[str, list[dict]] = {name: [] for name in TABLES}
-    persons, covariates = numeric_covariates(persons, s.covariates)
+    persons, covariates = numeric_covariates(persons, s.covariates, s.covariate_interactions)
     s = replace(s, covariates=covariates)
     data = analysis_frame(persons, outcomes, horizon, s.covariates)
     wide = analysis_frame(persons, outcomes, horizon, s.covariates, include_uncertain=True)
@@ -246,6 +248,7 @@ def outcome_tables(
                 "horizon": horizon,
                 "subgroup": "all",
             }
+            window = pretrend_window(calendar, city, comp, s.pretrend_settle_quarters)
             try:
                 fit = fit_contrast(
                     sub,
@@ -256,6 +259,7 @@ def outcome_tables(
                     base_quarters=s.base_quarters,
                     event_q=event_q,
                     shocks=shocks,
+                    pretrend_from=window,
                 )
             except DidError as exc:
                 reason = "DiD estimator not estimable"

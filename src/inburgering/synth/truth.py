@@ -89,63 +89,101 @@ def _frames(
         yield h, frame, WorldOutcomes(frame)
 
 
+# Cells of the reform contrasts' standardisation, finest first: the design's covariates (group,
+# sex, schooling, age; estimate.covariates), banded. A city's person whose cell holds no person
+# of the comparison takes the next coarser cell's mean.
+SCHOOLING_EDGES = (6, 9, 12)
+AGE_EDGES = (27, 30, 40, 50)
+
+
+def standard_cells(f: pd.DataFrame) -> list[np.ndarray]:
+    """Integer cell codes of every person, finest (group x sex x schooling x age band) to
+    coarsest (group)."""
+    group = pd.factorize(f["group"], sort=True)[0]
+    female = f["female"].to_numpy(dtype=int)
+    school = np.searchsorted(SCHOOLING_EDGES, f["schooling_years"].to_numpy(), side="right")
+    age = np.searchsorted(AGE_EDGES, f["age"].to_numpy(), side="right")
+    by_sex = group * 2 + female
+    return [(by_sex * 4 + school) * 5 + age, by_sex, group]
+
+
+class Standardiser:
+    """The comparison's effect carried to the city's persons (direct standardisation): for
+    each treated person the comparison's mean effect among persons of the same cell. This is
+    what a DiD with conditional parallel trends identifies when effects differ by covariates
+    and the two populations differ in them. Built once per (treated, control) pair and shared
+    by every outcome."""
+
+    def __init__(self, treated: np.ndarray, control: np.ndarray, cells: list[np.ndarray]):
+        self.treated, self.control = np.flatnonzero(treated), np.flatnonzero(control)
+        self.levels = []
+        for code in cells:
+            size = int(code.max()) + 1
+            k = code[self.control]
+            self.levels.append((k, code[self.treated], np.bincount(k, minlength=size), size))
+
+    def difference(self, values: np.ndarray) -> float:
+        """Mean effect of the treated persons minus the comparison's effect carried to them;
+        a person whose cell holds no comparison person takes the next coarser cell's mean."""
+        control = values[self.control]
+        carried = np.full(self.treated.size, np.nan)
+        for k, t, n, size in self.levels:
+            total = np.bincount(k, weights=control, minlength=size)
+            mean = np.divide(total, n, out=np.full(size, np.nan), where=n > 0)
+            open_ = np.isnan(carried)
+            carried[open_] = mean[t[open_]]
+        carried[np.isnan(carried)] = control.mean()
+        return float(values[self.treated].mean() - carried.mean())
+
+
 def reform_rows(pot: pd.DataFrame, horizons: tuple[int, ...], reform_q: int) -> list[dict]:
-    """Relative reform effect: city's mean effect minus the comparison's (Wi2021 persons)."""
+    """Relative reform effect among the city's Wi2021 persons: their mean effect under the
+    city's implementation minus the comparison's effect for persons like them
+    (:class:`Standardiser`)."""
     rows = []
     for h, f, worlds in _frames(pot, horizons):
         wi2021 = (f["regime"] == "wi2021").to_numpy()
         event = f["cohort_q"].to_numpy() - reform_q
         city = f["city"].to_numpy()
-        for outcome in OUTCOMES:
-            exp, real = effects(worlds, "obs", "old", outcome)
-            for c in G4_CITIES:
-                for comp in ("rest_nl", *[o for o in G4_CITIES if o != c]):
-                    keys = dict(
-                        design="reform_did",
-                        treatment="wi2021",
-                        city=c,
-                        comparison=comp,
-                        outcome=outcome,
-                        horizon=h,
-                    )
-                    treated, control = wi2021 & (city == c), wi2021 & (city == comp)
-                    for subgroup, extra in (
-                        ("all", True),
-                        *[
-                            (f"group:{g}", (f["group"] == g).to_numpy())
-                            for g in ("statushouder", "gezinsmigrant")
-                        ],
-                    ):
-                        t, k = treated & extra, control & extra
-                        if t.any() and k.any():
-                            rows.append(
-                                _row(
-                                    {**keys, "estimand": "att_overall", "subgroup": subgroup},
-                                    _mean(exp, t) - _mean(exp, k),
-                                    _mean(real, t) - _mean(real, k),
-                                )
-                            )
-                    has_c, has_k = city == c, city == comp
-                    for e in np.unique(event[has_c]):
-                        t, k = has_c & (event == e), has_k & (event == e)
-                        if e >= 0:
-                            t, k = t & wi2021, k & wi2021
-                        if not (t.any() and k.any()):
-                            continue
-                        pre = e < 0
+        cells = standard_cells(f)
+        values = {outcome: effects(worlds, "obs", "old", outcome) for outcome in OUTCOMES}
+        for c in G4_CITIES:
+            for comp in ("rest_nl", *[o for o in G4_CITIES if o != c]):
+                keys = dict(design="reform_did", treatment="wi2021", city=c, comparison=comp,
+                            horizon=h)  # fmt: skip
+                for estimand_keys, t, k in _reform_slices(wi2021, event, city, f, c, comp):
+                    pre = estimand_keys.get("event_time", 0) < 0
+                    standard = None if pre else Standardiser(t, k, cells)
+                    for outcome, (exp, real) in values.items():
+                        row_keys = {**keys, **estimand_keys, "outcome": outcome}
                         rows.append(
-                            _row(
-                                {
-                                    **keys,
-                                    "estimand": "att_event",
-                                    "subgroup": "all",
-                                    "event_time": int(e),
-                                },
-                                0.0 if pre else _mean(exp, t) - _mean(exp, k),
-                                0.0 if pre else _mean(real, t) - _mean(real, k),
-                            )
-                        )
+                            _row(row_keys, 0.0, 0.0) if standard is None
+                            else _row(row_keys, standard.difference(exp),
+                                      standard.difference(real))
+                        )  # fmt: skip
     return rows
+
+
+def _reform_slices(
+    wi2021: np.ndarray, event: np.ndarray, city: np.ndarray, f: pd.DataFrame, c: str, comp: str
+) -> Iterator[tuple[dict, np.ndarray, np.ndarray]]:
+    """(estimand keys, treated persons, comparison persons) of every reform row of a contrast:
+    att_overall for all and per group, att_event per event time (pre-periods: every person)."""
+    treated, control = wi2021 & (city == c), wi2021 & (city == comp)
+    for subgroup, extra in (
+        ("all", True),
+        *[(f"group:{g}", (f["group"] == g).to_numpy()) for g in ("statushouder", "gezinsmigrant")],
+    ):
+        t, k = treated & extra, control & extra
+        if t.any() and k.any():
+            yield {"estimand": "att_overall", "subgroup": subgroup}, t, k
+    has_c, has_k = city == c, city == comp
+    for e in np.unique(event[has_c]):
+        t, k = has_c & (event == e), has_k & (event == e)
+        if e >= 0:
+            t, k = t & wi2021, k & wi2021
+        if t.any() and k.any():
+            yield {"estimand": "att_event", "subgroup": "all", "event_time": int(e)}, t, k
 
 
 # Municipalities an adoption cohort needs in every quarter (as
