@@ -34,6 +34,8 @@ rule render_report:
         entry="inburgering.report.stage:run",
         document="{document}",
         report=config["report"],
+        focal_city=config["primary"]["city"],
+        reform_date=config["prepare"]["reform_date"],
     script:
         RULE_SCRIPT
 
@@ -63,5 +65,7 @@ rule render_city_report:
         document="city",
         city="{city}",
         report=config["report"],
+        focal_city=config["primary"]["city"],
+        reform_date=config["prepare"]["reform_date"],
     script:
         RULE_SCRIPT
