@@ -61,7 +61,13 @@ def report_job(args: argparse.Namespace, config: dict) -> tuple[str, RuleJob]:
             "estimates": args.export / "estimates.csv",
         },
         output={f"_{i}": args.out / f"{stem}.{fmt}" for i, fmt in enumerate(formats)},
-        params={"document": args.name, "city": city, "report": config["report"]},
+        params={
+            "document": args.name,
+            "city": city,
+            "report": config["report"],
+            "focal_city": config["primary"]["city"],
+            "reform_date": config["prepare"]["reform_date"],
+        },
         rule=f"render_{stem}",
     )
     return "inburgering.report.stage:run", job

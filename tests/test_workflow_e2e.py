@@ -127,3 +127,19 @@ def test_exported_estimates_respect_the_threshold(tiny_run):
     assert len(shown) > 0
     # Treated and comparison groups are counted separately (disclosure.count_groups_separately).
     assert (shown["n_treated"] >= 10).all() and (shown["n_control"] >= 10).all()
+
+
+def test_fewer_city_reports_rerender_nothing_else(tiny_run, tmp_path):
+    """The render rules receive the report settings a render reads, not report.cities or
+    report.formats: dropping a city report leaves every other report up to date."""
+    overlay = write_overlay(
+        tmp_path / "overlay.yaml",
+        tiny_run,
+        synth={"persons": 4000},
+        report={"cities": ["rotterdam"]},
+    )
+    completed = run_snakemake(
+        "--dry-run", "--cores", "1", "--configfile", "config/config.yaml", str(overlay)
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Nothing to be done" in completed.stdout + completed.stderr, completed.stdout

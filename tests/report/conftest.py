@@ -11,10 +11,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from export_fixtures import write_full_export, write_minimal_export
 
+from inburgering.config import load_config
 from inburgering.report.render import render
 from inburgering.report.stage import is_synthetic, report_metadata, report_params
 
-REPORTS = Path(__file__).resolve().parents[2] / "reports"
+REPO = Path(__file__).resolve().parents[2]
+REPORTS = REPO / "reports"
+# What the render rules pass: the default configuration's focal city and reform date.
+DEFAULT_CONFIG = load_config(REPO / "config" / "config.yaml")
+FOCAL_CITY = DEFAULT_CONFIG["primary"]["city"]
+REFORM_DATE = str(DEFAULT_CONFIG["prepare"]["reform_date"])
 REFERENCE = {"national_expected": {"b1": 0.83, "onderwijs": 0.14, "z": 0.03}}
 
 
@@ -32,7 +38,7 @@ def render_report(
     outputs = [out / f"{name}.{fmt}" for fmt in formats]
     work = out / f".{name}_files"
     settings = {"language": language, "route_mix_reference": REFERENCE}
-    params = report_params(export, settings, city)
+    params = report_params(export, settings, city, FOCAL_CITY, REFORM_DATE)
     source = REPORTS / f"{document}.qmd"
     render(
         source,

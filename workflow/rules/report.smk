@@ -2,6 +2,13 @@
 # format in config report.formats; see docs/report-inputs.md for the files they read.
 
 REPORT_FORMATS = config["report"]["formats"]
+# What a render reads of the report section: all but the keys that decide which report files
+# exist (formats, cities), so adding a format or a city report rerenders no other report.
+RENDER_SETTINGS = {
+    key: value
+    for key, value in config["report"].items()
+    if key not in ("formats", "cities")
+}
 
 
 wildcard_constraints:
@@ -33,7 +40,9 @@ rule render_report:
     params:
         entry="inburgering.report.stage:run",
         document="{document}",
-        report=config["report"],
+        report=RENDER_SETTINGS,
+        focal_city=config["primary"]["city"],
+        reform_date=config["prepare"]["reform_date"],
     script:
         RULE_SCRIPT
 
@@ -62,6 +71,8 @@ rule render_city_report:
         entry="inburgering.report.stage:run",
         document="city",
         city="{city}",
-        report=config["report"],
+        report=RENDER_SETTINGS,
+        focal_city=config["primary"]["city"],
+        reform_date=config["prepare"]["reform_date"],
     script:
         RULE_SCRIPT

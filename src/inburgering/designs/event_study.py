@@ -210,8 +210,8 @@ def analysis_frame(
     missing = [c for c in covariates if c not in persons.columns]
     if missing:
         raise StageError(
-            f"reform_did: covariates {missing} (config estimate.covariates) are not columns of "
-            f"persons.parquet (have {sorted(persons.columns)})"
+            f"event-study designs: covariates {missing} (config estimate.covariates) are not "
+            f"columns of persons.parquet (have {sorted(persons.columns)})"
         )
     keep = persons["regime"] != "uncertain" if not include_uncertain else persons["regime"].notna()
     cols = ["person_id", "municipality", "city", "cohort", "group", "regime", *covariates]
@@ -377,7 +377,7 @@ def fit_contrast(
     e, b, V_persons = dyn.levels, dyn.att, dyn.vcov
     pre, post = e < 0, e >= 0
     if not post.any() or pre.sum() < 2:
-        raise DidError("reform_did: need post cohorts and at least two pre cohorts")
+        raise DidError("DiD contrast: need post cohorts and at least two pre cohorts")
     is_t = frame["g"].to_numpy() > 0
     q = frame["q"].to_numpy()
     V = V_persons
@@ -391,7 +391,7 @@ def fit_contrast(
     # older city policy changes out of the contrast while averaging away one quarter's noise.
     base = pre & (e >= -base_quarters) if base_quarters > 0 else pre
     if not base.any():  # sparse small runs: without a base the contrast would not be a DiD
-        raise DidError(f"reform_did: no cohort quarter in the base (last {base_quarters} pre)")
+        raise DidError(f"DiD contrast: no cohort quarter in the base (last {base_quarters} pre)")
     l_pre = np.where(base, 1.0 / base.sum(), 0.0)
     lvec = l_post - l_pre
     L_event = np.eye(e.size) - l_pre[None, :]
@@ -437,7 +437,9 @@ def _pretrend_wald(
     try:
         stat = float(b[pre] @ np.linalg.solve(V[np.ix_(pre, pre)], b[pre]))
     except np.linalg.LinAlgError as exc:
-        raise DidError("reform_did: covariance of the pre-reform coefficients is singular") from exc
+        raise DidError(
+            "DiD contrast: covariance of the pre-period coefficients is singular"
+        ) from exc
     return stat, int(pre.size), float(chi2.sf(stat, pre.size))
 
 
@@ -658,7 +660,7 @@ def ri_rows(
             shocks=shocks,
         )
     except DidError as exc:  # outcome regression not estimable in a small city: say so
-        log.warning("reform_did RI %s %s: %s", key["city"], outcome, exc)
+        log.warning("%s RI %s %s: %s", key["design"], key["city"], outcome, exc)
         return None
     ri = ri_t_test(rfit.estimate, rfit.se, t_placebo, s.alpha)
     row = {

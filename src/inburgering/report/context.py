@@ -8,6 +8,7 @@ inputs were not produced in this configuration.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,29 @@ class Report:
     exports: Exports
     t: Translator
     figure_dir: Path
+    # The city whose policy the study judges (config primary.city) and the Wi2021 reform's
+    # cohort quarter (prepare.reform_date): the render rule passes both, no section keeps a copy.
+    focal_city: str
+    reform_quarter: str
     city: str = ""
     route_mix_reference: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.focal_city not in G4:
+            raise ValueError(
+                f"report parameter focal_city={self.focal_city!r} is not a G4 city {G4}: "
+                "the render rules pass config primary.city"
+            )
+        if not re.fullmatch(r"\d{4}Q[1-4]", self.reform_quarter):
+            raise ValueError(
+                f"report parameter reform_quarter={self.reform_quarter!r} is not a quarter like "
+                "'2022Q1': the render rules pass the quarter of config prepare.reform_date"
+            )
+
+    @property
+    def reform_year(self) -> str:
+        """The calendar year of the reform quarter: cohort years from it on are new-law years."""
+        return self.reform_quarter[:4]
 
     @property
     def synthetic(self) -> bool:
@@ -102,6 +124,8 @@ def open_report(
     export_dir: str,
     language: str,
     figure_dir: str,
+    focal_city: str,
+    reform_quarter: str,
     city: str = "",
     route_mix_reference: dict[str, dict[str, float]] | None = None,
 ) -> Report:
@@ -109,6 +133,8 @@ def open_report(
         exports=Exports(export_dir),
         t=Translator(language),
         figure_dir=Path(figure_dir),
+        focal_city=focal_city,
+        reform_quarter=reform_quarter,
         city=city,
         route_mix_reference=dict(route_mix_reference or {}),
     )

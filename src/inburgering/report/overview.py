@@ -130,20 +130,17 @@ def _composition(report: Report) -> str:
     )
 
 
-FOCAL = "rotterdam"
-REFORM_YEAR = "2022"  # Wi2021 applies to obligations starting from 1 January 2022
-TREND_COMPARISONS = (*[c for c in G4 if c != FOCAL], "rest_nl")
-
-
 def _outcome_trends(report: Report) -> str:
-    """Raw outcome shares by cohort: Rotterdam against each comparison, one panel each, the
-    main outcome at the first horizon; withheld cells are gaps marked on the axis."""
+    """Raw outcome shares by cohort: the focal city against each comparison, one panel each,
+    the main outcome at the first horizon; withheld cells are gaps marked on the axis."""
     t = report.t
     trends = report.exports.table("outcome_trends")
     if trends is None:
         return report.not_run("outcome_trends.csv")
-    comparisons = [c for c in TREND_COMPARISONS if c in set(trends["city"]) and c != FOCAL]
-    if report.city and report.city != FOCAL:
+    focal = report.focal_city
+    published = set(trends["city"])
+    comparisons = [c for c in (*G4, "rest_nl") if c in published and c != focal]
+    if report.city and report.city != focal:
         comparisons = [c for c in comparisons if c == report.city]
     outcome = main_outcome(trends)
     # The horizon of the reform estimates (the first one they report), else the table's first.
@@ -158,20 +155,28 @@ def _outcome_trends(report: Report) -> str:
     nrows = -(-len(comparisons) // ncols)
     fig, axes = style.figure(2.0 * nrows + 0.6, ncols=ncols, nrows=nrows, sharey=True)
     for ax, comparison in zip(axes.flat, comparisons, strict=False):
-        for city in (FOCAL, comparison):
-            _trend_line(ax, t, rows[rows["city"] == city], cohorts, city)
-        ax.set_title(t("trend_panel", comparison=t.label("comparison", comparison)))
+        for city in (focal, comparison):
+            _trend_line(ax, t, rows[rows["city"] == city], cohorts, city, report.reform_year)
+        title = t(
+            "trend_panel",
+            focal=t.label("city", focal),
+            comparison=t.label("comparison", comparison),
+        )
+        ax.set_title(title)
         ax.set_ylim(0, 1)
         ax.yaxis.set_major_formatter(lambda y, _: f"{y:.0%}")
         ax.legend(frameon=False, fontsize=7)
     for ax in list(axes.flat)[len(comparisons) :]:
         ax.set_visible(False)
     fig.supxlabel(t("axis_cohort_year"), fontsize=9)
-    caption = t("fig_trends", outcome=t.label("outcome", outcome), horizon=int(horizon))
-    return report.figure(fig, "fig-trends", caption, t("alt_trends"))
+    focal_name = t.label("city", focal)
+    caption = t(
+        "fig_trends", focal=focal_name, outcome=t.label("outcome", outcome), horizon=int(horizon)
+    )
+    return report.figure(fig, "fig-trends", caption, t("alt_trends", focal=focal_name))
 
 
-def _trend_line(ax, t, rows: pd.DataFrame, cohorts: list[str], city: str) -> None:
+def _trend_line(ax, t, rows: pd.DataFrame, cohorts: list[str], city: str, reform_year: str) -> None:
     shares = rows.set_index(rows["cohort"].astype(str))["share"].reindex(cohorts)
     x = list(range(len(cohorts)))
     colour = style.city_style(city)["color"]
@@ -187,7 +192,7 @@ def _trend_line(ax, t, rows: pd.DataFrame, cohorts: list[str], city: str) -> Non
     gaps = [i for i, v in zip(x, shares, strict=True) if pd.isna(v)]
     if gaps:
         ax.plot(gaps, [0] * len(gaps), "x", color=colour, markersize=4, clip_on=False)
-    reform = [i for i, c in enumerate(cohorts) if c[:4] >= REFORM_YEAR]
+    reform = [i for i, c in enumerate(cohorts) if c[:4] >= reform_year]
     if reform:
         ax.axvline(reform[0] - 0.5, color="grey", linestyle="--", linewidth=0.8)
     step = max(1, len(cohorts) // 6)

@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from inburgering.report.context import G4
 from inburgering.report.inputs import Exports
 from inburgering.report.render import render
@@ -50,13 +52,18 @@ def is_synthetic(export_dir: Path) -> bool:
     return provenance is not None and provenance.get("data_source") == "synthetic"
 
 
-def report_params(export_dir: Path, settings: dict, city: str) -> dict[str, Any]:
+def report_params(
+    export_dir: Path, settings: dict, city: str, focal_city: str, reform_date: str
+) -> dict[str, Any]:
     """Cell parameters (figures go to the sources' own ``figure_dir`` default, a folder below
-    the staged sources, see render.py)."""
+    the staged sources, see render.py). The focal city and the reform date come from the
+    configuration (primary.city, prepare.reform_date), the reform as its cohort quarter."""
     return {
         "export_dir": str(export_dir.resolve()),
         "language": settings["language"],
         "city": city,
+        "focal_city": focal_city,
+        "reform_quarter": str(pd.Period(pd.Timestamp(reform_date), freq="Q")),
         "route_mix_reference": settings.get("route_mix_reference", {}),
     }
 
@@ -70,7 +77,13 @@ def run(job: RuleJob) -> None:
     outputs = [Path(path) for path in job.output.values()]
     work_dir = outputs[0].parent / f".{outputs[0].stem}_files"
     export_dir = Path(job.input["manifest"]).parent
-    params = report_params(export_dir, settings, city)
+    params = report_params(
+        export_dir,
+        settings,
+        city,
+        focal_city=str(job.params["focal_city"]),
+        reform_date=str(job.params["reform_date"]),
+    )
     synthetic = is_synthetic(export_dir)
     metadata = report_metadata(str(job.params["document"]), settings["language"], city, synthetic)
     render(Path(job.input["source"]), outputs, params, work_dir, metadata)

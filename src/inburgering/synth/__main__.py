@@ -28,10 +28,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     catalogue = Catalogue(load_catalogue(args.catalogue), args.out / "microdata", [args.format])
-    params = SynthParameters(
-        persons=args.persons, seed=args.seed, profile=args.profile, data_end=args.data_end
-    )
     calendar = PolicyCalendar.from_policies(load_policies(args.policies))
+    params = SynthParameters(
+        persons=args.persons,
+        seed=args.seed,
+        profile=args.profile,
+        data_end=args.data_end,
+        reform_date=calendar.reform_date,  # the policy calendar's date, not a default of its own
+    )
     generate(params, catalogue, args.out, args.format, calendar)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,11 +66,28 @@ def _draw_adoption(rng: np.random.Generator, params: SynthParameters, n: int) ->
     return np.where(adopts, quarter, NEVER)
 
 
+def _per_city(params: SynthParameters, name: str, cities: list[str]) -> list[Any]:
+    """The G4 cities' values of the per-city parameter `name`, in the calendar's order: keyed
+    by city, so another order or a fifth city can never receive a neighbour's value."""
+    values = getattr(params, name)
+    missing = [c for c in cities if c not in values]
+    if missing:
+        raise ValueError(
+            f"synth parameter {name} has no value for the policy calendar's cities {missing} "
+            f"(it has {sorted(values)}; config/policies.yaml lists {cities})"
+        )
+    return [values[c] for c in cities]
+
+
 def build_municipalities(
     rng: np.random.Generator, params: SynthParameters, calendar: PolicyCalendar
 ) -> Municipalities:
     n_other = params.other_municipalities
     cities = list(calendar.cities)
+
+    def g4(name: str) -> list[Any]:
+        return _per_city(params, name, cities)
+
     size = rng.lognormal(np.log(25_000), 0.9, n_other)
     other_sh = (1 - sum(params.g4_share_statushouder.values())) * size / size.sum()
     other_gm = (1 - sum(params.g4_share_gezinsmigrant.values())) * size / size.sum()
@@ -78,26 +96,24 @@ def build_municipalities(
             "code": [calendar.codes[c] for c in cities]
             + [f"{c:04d}" for c in _other_codes(rng, n_other, calendar.codes.values())],
             "city": cities + ["rest_nl"] * n_other,
-            "share_statushouder": [params.g4_share_statushouder[c] for c in cities]
-            + list(other_sh),
-            "share_gezinsmigrant": [params.g4_share_gezinsmigrant[c] for c in cities]
-            + list(other_gm),
-            "reform": [params.reform_effect[c] for c in cities]
+            "share_statushouder": g4("g4_share_statushouder") + list(other_sh),
+            "share_gezinsmigrant": g4("g4_share_gezinsmigrant") + list(other_gm),
+            "reform": g4("reform_effect")
             + list(rng.normal(params.reform_mean, params.reform_sd, n_other)),
-            "settlement": [params.settlement_effect[c] for c in cities]
+            "settlement": g4("settlement_effect")
             + list(rng.normal(0.0, params.settlement_sd, n_other)),
-            "z_propensity": [params.z_city_propensity[c] for c in cities]
+            "z_propensity": g4("z_city_propensity") + list(rng.normal(0.0, 0.3, n_other)),
+            "onderwijs_propensity": g4("onderwijs_city_propensity")
             + list(rng.normal(0.0, 0.3, n_other)),
-            "onderwijs_propensity": [params.onderwijs_city_propensity[c] for c in cities]
-            + list(rng.normal(0.0, 0.3, n_other)),
-            # B1-Entree is a fourth route in Amsterdam and Den Haag (DOMAIN §2); some others too.
-            "b1_entree": [False, True, True, False, *list(rng.random(n_other) < 0.2)],
-            # Asylum centre in the region (DOMAIN §3): where statushouders wait before housing.
-            "azc": [False, True, False, True, *list(rng.random(n_other) < 0.15)],
+            "b1_entree": g4("g4_b1_entree")
+            + list(rng.random(n_other) < params.b1_entree_other_share),
+            "azc": g4("g4_azc") + list(rng.random(n_other) < params.azc_other_share),
         }
     )
     adoption = {}
     for key, spec in calendar.instruments.items():
-        g4 = [_adoption_quarter(spec.get("adoption", {}), c) for c in cities]
-        adoption[key] = np.concatenate([np.array(g4), _draw_adoption(rng, params, n_other)])
+        g4_quarters = [_adoption_quarter(spec.get("adoption", {}), c) for c in cities]
+        adoption[key] = np.concatenate(
+            [np.array(g4_quarters), _draw_adoption(rng, params, n_other)]
+        )
     return Municipalities(table=table, adoption=adoption)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 PROFILES = ("default", "pretrend_violation", "hidden_confounder")
 # Outcome channels a city shock moves: employment (and with it participation = employed or in
@@ -26,8 +26,10 @@ SHOCK_CHANNELS = ("employment", "social_assistance")
 # threshold flags (docs/synthetic-data.md, "Hidden-confounder strength").
 HIDDEN_CONFOUNDER = 1.25
 
+T = TypeVar("T")  # a per-city value: a share, an effect, a flag
 
-def _g4(rotterdam: float, amsterdam: float, den_haag: float, utrecht: float) -> dict[str, float]:
+
+def _g4(rotterdam: T, amsterdam: T, den_haag: T, utrecht: T) -> dict[str, T]:
     return {
         "rotterdam": rotterdam,
         "amsterdam": amsterdam,
@@ -97,6 +99,12 @@ class SynthParameters:
     g4_share_gezinsmigrant: dict[str, float] = field(
         default_factory=lambda: _g4(0.085, 0.100, 0.075, 0.030)
     )
+    # B1-Entree is a fourth route in Amsterdam and Den Haag (DOMAIN §2); some others offer it too.
+    g4_b1_entree: dict[str, bool] = field(default_factory=lambda: _g4(False, True, True, False))
+    b1_entree_other_share: float = 0.20
+    # Asylum centre in the region (DOMAIN §3): where statushouders wait before housing.
+    g4_azc: dict[str, bool] = field(default_factory=lambda: _g4(False, True, False, True))
+    azc_other_share: float = 0.15
     # Group mix (national Wi2021 inflow 2022: 18.9k asylum of 26.2k, DOMAIN §4).
     share_statushouder: float = 0.62
     share_overig: float = 0.03
