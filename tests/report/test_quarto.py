@@ -43,3 +43,12 @@ def test_quarto_renders_html_and_pdf(quarto, full_export, tmp_path, document, la
     assert "data:image/png;base64" in text or document == "appendix-reproducibility"
     assert pdf.read_bytes().startswith(b"%PDF")
     assert html.stat().st_size <= 2_000_000, f"{html.name}: {html.stat().st_size:,} bytes"
+
+
+def test_quarto_pdf_renders_are_byte_identical(quarto, full_export, tmp_path):
+    """Same export, same bytes: the PDF carries no creation date (reports/_quarto.yml)."""
+    first, second = (
+        render_report(full_export, tmp_path / name, "main", "en", "", ("pdf",), "quarto")[0]
+        for name in ("a", "b")
+    )
+    assert first.read_bytes() == second.read_bytes()

@@ -74,6 +74,14 @@ def test_pdf_compiles(tmp_path):
     assert (tmp_path / "doc.pdf").read_bytes().startswith(b"%PDF")
 
 
+def test_builtin_pdf_renders_are_byte_identical(tmp_path):
+    """No creation date in the PDF (assets/preamble.typ): the same source gives the same bytes."""
+    source = write(tmp_path)
+    for name in ("a", "b"):
+        render(source, tmp_path / f"{name}.pdf", {}, tmp_path / f"work_{name}", renderer="builtin")
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+
+
 @pytest.mark.parametrize("suffix", ["html", "pdf"])
 def test_broken_cross_reference_fails(tmp_path, suffix):
     source = write(tmp_path, DOC.replace("@sec-second", "@fig-missing"))
