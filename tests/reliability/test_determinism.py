@@ -3,7 +3,8 @@
 Two complete runs (synthetic generation through the disclosure-checked export and the
 validation table) in separate folders: one on 2 cores with every rule given 2 threads, one on a
 single core. Every file below results/estimates/, results/export/ and results/validation/ must
-be byte-identical, except the timing file RUNTIMES.csv (docs/reliability.md). Equal bytes on
+be byte-identical, except the timing file RUNTIMES.csv (docs/reliability.md), and so must the
+main and Rotterdam reports. Equal bytes on
 different core counts show both properties at once: repeatability and independence from
 scheduling and thread count.
 """
@@ -25,7 +26,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SECTIONS = {"synth": {"persons": 2500, "seed": 7}, "run": {"seed": 20260101}}
 # Targets rather than --until: the export's inputs come from an input function, which Snakemake's
 # --until cannot schedule ("Out of jobs ready to be started", snakemake issue 823).
-TARGETS = ["export/MANIFEST.csv", "validation/estimates_vs_truth.csv"]
+# Reports: the main and one city report (the reproducibility appendix shows run times).
+REPORTS = ["reports/main.html", "reports/main.pdf", "reports/city_rotterdam.pdf"]
+TARGETS = ["export/MANIFEST.csv", "validation/estimates_vs_truth.csv", *REPORTS]
 COMPARED = ("estimates", "export", "validation")
 
 
@@ -74,3 +77,9 @@ def test_provenance_is_part_of_the_identical_export(two_runs):
     if not (export / "PROVENANCE.json").exists():
         pytest.skip("the export stage does not write PROVENANCE.json yet (lead wires it)")
     assert (export / "RUNTIMES.csv").exists()
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_reports_are_byte_identical(two_runs, report):
+    first, second = ((run / report).read_bytes() for run in two_runs)
+    assert first == second, f"{report} differs between the runs"
