@@ -42,6 +42,63 @@ from inburgering.workflow import StageError
 Item = tuple[pd.DataFrame, TableSpec]
 LABELS = ("estimator", "headline", "inference")  # describe the row: never suppressed
 
+# The specs of the tables assembled here (the export audit reads an export folder with them).
+SAMPLE_FLOW = TableSpec(
+    "sample_flow",
+    "frequency",
+    count_columns=("persons",),
+    group_columns=("step", "city"),
+    funnel="step",
+    universe="persons",
+    description="persons remaining after every selection step, by settlement city",
+)
+DATA_QUALITY = TableSpec(
+    "data_quality",
+    "frequency",
+    count_columns=("count",),
+    group_columns=("rule", "table", "column", "action"),
+    value_columns=("rows_checked", "description"),
+    description="rows found by every validation rule (fatal rules are always 0 in a run)",
+)
+COMPOSITION = TableSpec(
+    "composition",
+    "frequency",
+    count_columns=("n",),
+    group_columns=("city", "cohort", "group"),
+    # Per-city totals are published in the sample flow: protect cells against subtraction.
+    margins={"cohort": "all", "group": "all"},
+    universe="persons",
+    description="persons by settlement city, cohort quarter and group",
+)
+ROUTE_MIX = TableSpec(
+    "route_mix",
+    "frequency",
+    count_columns=("n",),
+    group_columns=("city", "cohort", "route"),
+    value_columns=("share", "n_total"),
+    margins={"route": "all", "cohort": "all"},
+    description="initial learning route of new-law persons with a known route",
+)
+OUTCOME_TRENDS = TableSpec(
+    "outcome_trends",
+    "share",
+    count_columns=(f"{AUDIT_PREFIX}n",),
+    group_columns=("city", "cohort", "outcome", "horizon"),
+    value_columns=("share",),
+    description="raw outcome shares by city, cohort quarter and horizon",
+)
+DESCRIPTIVES_SPEC = TableSpec(
+    DESCRIPTIVES.name,
+    "frequency",
+    count_columns=DESCRIPTIVES.counts,
+    group_columns=DESCRIPTIVES.keys,
+    margins={"level": TOTAL_LEVEL},
+    # Its city x group cells are composition's city x group totals over cohorts.
+    universe="persons",
+    stacked=("variable", "level"),
+    description=DESCRIPTIVES.description,
+)
+
 
 def concat(paths: Iterable[str | Path]) -> pd.DataFrame:
     frames = [read_table(p) for p in paths]
@@ -61,71 +118,26 @@ def sample_flow_item(flow: pd.DataFrame) -> Item:
     long["city"] = long["city"].str.removeprefix("persons_")
     order = {step: i for i, step in enumerate(flow["step"])}
     long = long.sort_values(["city", "step"], key=lambda c: c.map(order) if c.name == "step" else c)
-    spec = TableSpec(
-        "sample_flow",
-        "frequency",
-        count_columns=("persons",),
-        group_columns=("step", "city"),
-        funnel="step",
-        universe="persons",
-        description="persons remaining after every selection step, by settlement city",
-    )
-    return long.reset_index(drop=True), spec
+    return long.reset_index(drop=True), SAMPLE_FLOW
 
 
 def data_quality_item(quality: pd.DataFrame) -> Item:
-    spec = TableSpec(
-        "data_quality",
-        "frequency",
-        count_columns=("count",),
-        group_columns=("rule", "table", "column", "action"),
-        value_columns=("rows_checked", "description"),
-        description="rows found by every validation rule (fatal rules are always 0 in a run)",
-    )
-    return quality, spec
+    return quality, DATA_QUALITY
 
 
 def composition_item(composition: pd.DataFrame) -> Item:
-    spec = TableSpec(
-        "composition",
-        "frequency",
-        count_columns=("n",),
-        group_columns=("city", "cohort", "group"),
-        # Per-city totals are published in the sample flow: protect cells against subtraction.
-        margins={"cohort": "all", "group": "all"},
-        universe="persons",
-        description="persons by settlement city, cohort quarter and group",
-    )
-    return composition, spec
+    return composition, COMPOSITION
 
 
 def route_mix_item(mix: pd.DataFrame) -> Item:
-    spec = TableSpec(
-        "route_mix",
-        "frequency",
-        count_columns=("n",),
-        group_columns=("city", "cohort", "route"),
-        value_columns=("share", "n_total"),
-        margins={"route": "all", "cohort": "all"},
-        description="initial learning route of new-law persons with a known route",
-    )
-    return mix, spec
+    return mix, ROUTE_MIX
 
 
 def outcome_trends_item(trends: pd.DataFrame) -> Item:
     """Shares only: the persons behind each share stay inside RA (an audit column the share
     rules read). A city-year's count at a horizon everyone has reached is the city's cohort
     total, which would give a withheld quarter of the composition table by subtraction."""
-    trends = trends.rename(columns={"n": f"{AUDIT_PREFIX}n"})
-    spec = TableSpec(
-        "outcome_trends",
-        "share",
-        count_columns=(f"{AUDIT_PREFIX}n",),
-        group_columns=("city", "cohort", "outcome", "horizon"),
-        value_columns=("share",),
-        description="raw outcome shares by city, cohort quarter and horizon",
-    )
-    return trends, spec
+    return trends.rename(columns={"n": f"{AUDIT_PREFIX}n"}), OUTCOME_TRENDS
 
 
 def _levels(column: pd.Series, variable: Mapping[str, Any]) -> pd.Series:
@@ -200,19 +212,7 @@ def descriptives_item(
     checked for the minimum, group disclosure (a level holding a city's every person) and,
     with the total as margin, secondary suppression so no withheld level can be recovered by
     subtraction. Shares are computed in the report from the published counts only."""
-    table = descriptives_table(persons, variables, cities)
-    spec = TableSpec(
-        DESCRIPTIVES.name,
-        "frequency",
-        count_columns=DESCRIPTIVES.counts,
-        group_columns=DESCRIPTIVES.keys,
-        margins={"level": TOTAL_LEVEL},
-        # Its city x group cells are composition's city x group totals over cohorts.
-        universe="persons",
-        stacked=("variable", "level"),
-        description=DESCRIPTIVES.description,
-    )
-    return table, spec
+    return descriptives_table(persons, variables, cities), DESCRIPTIVES_SPEC
 
 
 def pool_bins(frame: pd.DataFrame, by: Sequence[str], counts: Sequence[str], minimum: int):
