@@ -38,6 +38,7 @@ import pandas as pd
 
 from inburgering.contracts.side_tables import SIDE_TABLES, TOTAL_LEVEL
 from inburgering.contracts.tidy import KEY_COLUMNS
+from inburgering.contracts.verdict import COUNT_CITY as VERDICT_COUNT_CITY
 from inburgering.contracts.verdict import EXPORT_COLUMNS as VERDICT_COLUMNS
 from inburgering.disclosure.assemble import (
     COMPOSITION,
@@ -58,6 +59,9 @@ _YEAR = re.compile(r"^\d{4}$")
 _PERIOD_OF_YEAR = re.compile(r"^(\d{4})(?:Q[1-4]|-\d{2}|M\d{2})$")  # quarters or months
 
 Coords = tuple[tuple[str, str], ...]
+# Tables whose counts are persons of another key column's municipality: table -> count column
+# -> the column naming the municipality (the verdict's control persons are the comparison's).
+COUNT_CITIES: Mapping[str, Mapping[str, str]] = {"verdict": VERDICT_COUNT_CITY}
 
 
 @dataclass(frozen=True)
@@ -78,14 +82,41 @@ class Cell:
 
 @dataclass(frozen=True)
 class Identity:
-    """``total = sum(parts)`` as an attacker would assume it; ``family`` groups the instances
-    of one hypothesis (checked together against fully published instances)."""
+    """``total = sum(parts)`` as an attacker would assume it; ``families`` name the hypotheses
+    it is an instance of (each tested on its instances whose every cell is published)."""
 
     total: Cell
     parts: tuple[Cell, ...]
     source: str
     declared: bool
-    family: tuple = ()
+    families: frozenset = frozenset()
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        return (self.total, *self.parts)
+
+    @property
+    def withheld(self) -> bool:
+        return any(c.value is None for c in self.cells)
+
+
+class _Evidence:
+    """Per hypothesis, its fully published instances that hold and that fail: an attacker trusts
+    a hypothesis that some published instance confirms and none contradicts."""
+
+    def __init__(self, tolerance: float) -> None:
+        self.tolerance = tolerance
+        self.holds: set = set()
+        self.fails: set = set()
+
+    def observe(self, family, total: float, parts: Iterable[float], n_parts: int) -> None:
+        agree = abs(total - sum(parts)) <= self.tolerance * (n_parts + 1)
+        (self.holds if agree else self.fails).add(family)
+
+    def trusted(self, identity: Identity) -> bool:
+        return identity.declared or any(
+            f in self.holds and f not in self.fails for f in identity.families
+        )
 
 
 @dataclass(frozen=True)
@@ -184,7 +215,23 @@ def _file(export_dir: Path, name: str) -> Path | None:
     return None
 
 
-def _read_table(path: Path, spec: TableSpec, notes: list[str]) -> _Table:
+def _city_of(coords: list[tuple[str, str]], column: str | None) -> Coords:
+    """A count's key with ``city`` naming the municipality its persons live in (the row's
+    own city becomes ``of_city``, a qualifier)."""
+    if column is None or column == "city":
+        return tuple(sorted(coords))
+    values = dict(coords)
+    moved = {d: v for d, v in values.items() if d not in ("city", column)}
+    if column in values:
+        moved["city"] = values[column]
+    if "city" in values:
+        moved["of_city"] = values["city"]
+    return tuple(sorted(moved.items()))
+
+
+def _read_table(
+    path: Path, spec: TableSpec, notes: list[str], city_of: Mapping[str, str]
+) -> _Table:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     groups = [c for c in spec.group_columns if c in frame.columns]
     counts = [c for c in spec.count_columns if c in frame.columns]
@@ -219,7 +266,8 @@ def _read_table(path: Path, spec: TableSpec, notes: list[str]) -> _Table:
             if text == "" and not withheld[i]:
                 continue  # nothing published and nothing withheld (not a count here)
             value = None if text == "" else float(text)
-            cells.append(Cell(spec.name, column, i, tuple(sorted(coords)), value))
+            key = _city_of(coords, city_of.get(column))
+            cells.append(Cell(spec.name, column, i, key, value))
     return _Table(spec, cells, declared, totals | declared)
 
 
@@ -242,15 +290,9 @@ def _within_identities(table: _Table) -> list[Identity]:
         if totals and dim in table.total_dims:
             declared = dim in table.declared_dims
             kind = "declared margin" if declared else "row labelled total"
-            identities.append(
-                Identity(
-                    totals[0],
-                    tuple(parts),
-                    f"{kind} over {dim} of {table.spec.name}",
-                    declared,
-                    (table.spec.name, column, dim),
-                )
-            )
+            family = frozenset({(table.spec.name, column, dim)})
+            source = f"{kind} over {dim} of {table.spec.name}"
+            identities.append(Identity(totals[0], tuple(parts), source, declared, family))
     return identities
 
 
@@ -291,88 +333,150 @@ class _Breakdowns:
         return found, summed
 
 
-def _cross_identities(tables: Mapping[str, _Table]) -> list[Identity]:
-    """A count of one table as the sum of a matching breakdown of a frequency table."""
+@dataclass(frozen=True)
+class _Block:
+    """Cells of a breakdown that a coarser key sums over, with their published sum."""
+
+    parts: tuple[Cell, ...]
+    label: str  # how they are summed, for the message
+    family: tuple  # the hypothesis, without the qualifiers of the coarser count
+    published: float
+    complete: bool  # every cell published
+
+
+def _block(parts: Sequence[Cell], label: str, family: tuple) -> _Block:
+    published = sum(c.value for c in parts if c.value is not None)
+    complete = all(c.value is not None for c in parts)
+    return _Block(tuple(parts), label, family, published, complete)
+
+
+def _cross_identities(tables: Mapping[str, _Table], evidence: _Evidence) -> list[Identity]:
+    """A count of one table as the sum of a matching breakdown of a frequency table: over all
+    of a breakdown's values, or over a run of its periods (cohorts from or up to a year).
+    Instances with every cell published only feed ``evidence``; the same arithmetic from
+    several published counts (a sample size repeated on many estimate rows) is one identity."""
     breakdowns = [_Breakdowns(t) for t in tables.values() if t.spec.kind == "frequency"]
-    identities = []
+    blocks: dict[tuple[int, Coords], list[_Block]] = {}
+    found: dict[tuple[float, int], tuple[Identity, set]] = {}
     for table in tables.values():
         for total in table.cells:
             if total.value is None:
                 continue
-            for other in breakdowns:
+            for number, other in enumerate(breakdowns):
                 if other.table is table:
                     continue
                 shared = tuple((d, v) for d, v in total.coords if d in other.dims)
                 qualifiers = tuple((d, v) for d, v in total.coords if d not in other.dims)
                 if not shared and total.coords:
                     continue
-                shared_dims = {d for d, _ in shared}
-                for column, dims in other.classes:
-                    extra = dims - shared_dims
-                    if not shared_dims <= dims or not extra <= other.table.total_dims:
-                        continue
-                    parts, summed = other.parts(column, dims, shared)
-                    if not parts:
-                        continue
-                    source = _cross_source(total, other.table.spec.name, extra, summed, qualifiers)
-                    family = (
-                        total.table,
-                        total.column,
-                        other.table.spec.name,
-                        column,
-                        dims,
-                        qualifiers,
-                    )
-                    identities.append(Identity(total, tuple(parts), source, False, family))
-    return identities
+                if (number, shared) not in blocks:
+                    blocks[(number, shared)] = list(_blocks(other, shared))
+                for block in blocks[(number, shared)]:
+                    family = (total.table, total.column, *block.family, qualifiers)
+                    if block.complete:
+                        values = [c.value for c in block.parts]
+                        evidence.observe(family, total.value, values, len(values))
+                    elif block.published <= total.value + evidence.tolerance:
+                        key = (total.value, id(block))
+                        if key not in found:
+                            source = f"{total.table} vs {block.label}"
+                            if qualifiers:
+                                source += f" (if it counts all of them at {dict(qualifiers)})"
+                            found[key] = (Identity(total, block.parts, source, False), set())
+                        found[key][1].add(family)
+    return [
+        Identity(i.total, i.parts, i.source, False, frozenset(families))
+        for i, families in found.values()
+    ]
 
 
-def _cross_source(total: Cell, other: str, extra, summed, qualifiers) -> str:
-    how = [f"summed over {', '.join(sorted(extra))}"] if extra else []
-    how += [f"periods summed to years in {', '.join(summed)}"] if summed else []
-    if qualifiers:
-        how.append(f"assuming {total.table} counts all of them at {dict(qualifiers)}")
-    return f"{total.table} vs the breakdown in {other}" + (f" ({'; '.join(how)})" if how else "")
+def _blocks(other: _Breakdowns, shared: Coords) -> Iterable[_Block]:
+    """Every breakdown of ``other`` that sums to the key ``shared``, and its runs of years."""
+    shared_dims = {d for d, _ in shared}
+    name = other.table.spec.name
+    for column, dims in other.classes:
+        extra = dims - shared_dims
+        if not shared_dims <= dims or not extra <= other.table.total_dims:
+            continue
+        parts, summed = other.parts(column, dims, shared)
+        if not parts:
+            continue
+        how = [f"summed over {', '.join(sorted(extra))}"] if extra else []
+        how += [f"periods summed to years in {', '.join(summed)}"] if summed else []
+        label = f"{name}.{column}" + (f" {'; '.join(how)}" if how else "")
+        family = (name, column, dims)
+        yield _block(parts, label, family)
+        for run_label, run in _period_runs(parts, extra):
+            yield _block(run, f"{label}, {run_label}", (*family, run_label))
 
 
-def _truth_value(cell: Cell, truth: Mapping[str, pd.DataFrame]) -> float:
-    """The published count, else the true one; NaN for a table without its true counts (a
-    figure pooled rather than suppressed): an identity through it is not confirmed."""
-    if cell.value is not None:
-        return cell.value
-    if cell.table not in truth or cell.column not in truth[cell.table].columns:
-        return np.nan
-    return float(pd.to_numeric(truth[cell.table][cell.column], errors="coerce").iloc[cell.row])
+def _period_runs(parts: Sequence[Cell], extra: Iterable[str]) -> list[tuple[str, tuple[Cell, ...]]]:
+    """The parts of each run of whole years of a period dimension summed over (e.g. the cohorts
+    from the reform year on): a count over such a run is a sum an attacker can try."""
+    runs = []
+    for dim in sorted(extra):
+        values = [dict(c.coords)[dim] for c in parts]
+        years = [v if _YEAR.match(v) else _coarse(v) for v in values]
+        if any(y is None for y in years):
+            continue
+        distinct = sorted(set(years))
+        for cut in distinct[1:]:
+            runs.append((f"{dim} from {cut} on", [y >= cut for y in years]))
+        for cut in distinct[:-1]:
+            runs.append((f"{dim} up to {cut}", [y <= cut for y in years]))
+    return [
+        (label, tuple(c for c, keep in zip(parts, mask, strict=True) if keep))
+        for label, mask in runs
+    ]
 
 
-def _holds(identity: Identity, lookup, tolerance: float) -> bool:
-    total = lookup(identity.total)
-    return abs(total - sum(lookup(p) for p in identity.parts)) <= tolerance
+class _Truth:
+    """The true count of a cell (inside RA): published value, else the table as computed;
+    NaN for a table without its true counts (a figure pooled rather than suppressed), so an
+    identity through such a cell is never confirmed."""
+
+    def __init__(self, truth: Mapping[str, pd.DataFrame]) -> None:
+        self.truth = truth
+        self.arrays: dict[tuple[str, str], np.ndarray] = {}
+
+    def __call__(self, cell: Cell) -> float:
+        if cell.value is not None:
+            return cell.value
+        key = (cell.table, cell.column)
+        if key not in self.arrays:
+            frame = self.truth.get(cell.table)
+            column = frame[cell.column] if frame is not None and cell.column in frame else None
+            self.arrays[key] = (
+                pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+                if column is not None
+                else np.array([])
+            )
+        values = self.arrays[key]
+        return float(values[cell.row]) if cell.row < len(values) else np.nan
 
 
 def _accepted(
     identities: Sequence[Identity],
     truth: Mapping[str, pd.DataFrame] | None,
-    tolerance: float,
+    evidence: _Evidence,
 ) -> tuple[list[Identity], int]:
-    """Identities an attacker may use: true ones (truth known), else the declared ones and
-    hypotheses that no fully published instance contradicts."""
-    involved = [i for i in identities if any(c.value is None for c in (i.total, *i.parts))]
+    """Identities an attacker may use: the true ones (truth known), else the declared ones
+    and the hypotheses that the published cells confirm and do not contradict."""
+    for identity in identities:
+        if not identity.declared and not identity.withheld:
+            values = [c.value for c in identity.parts]
+            for family in identity.families:
+                evidence.observe(family, identity.total.value, values, len(values))
+    involved = [i for i in identities if i.withheld]
     if truth is not None:
-
-        def true(cell: Cell) -> float:
-            return _truth_value(cell, truth)
-
-        kept = [i for i in involved if _holds(i, true, tolerance)]
-        return kept, len(involved) - len(kept)
-    refuted = {
-        i.family
-        for i in identities
-        if not i.declared
-        and all(c.value is not None for c in (i.total, *i.parts))
-        and not _holds(i, lambda c: c.value, tolerance * (len(i.parts) + 1))
-    }
-    kept = [i for i in involved if i.declared or i.family not in refuted]
+        true = _Truth(truth)
+        kept = [
+            i
+            for i in involved
+            if abs(true(i.total) - sum(true(p) for p in i.parts)) <= evidence.tolerance
+        ]
+    else:
+        kept = [i for i in involved if evidence.trusted(i)]
     return kept, len(involved) - len(kept)
 
 
@@ -471,6 +575,7 @@ def audit_export(
     *,
     specs: Mapping[str, TableSpec] | None = None,
     truth: Mapping[str, pd.DataFrame] | None = None,
+    count_cities: Mapping[str, Mapping[str, str]] = COUNT_CITIES,
 ) -> AuditReport:
     """Try every differencing attack on the CSVs of an export folder.
 
@@ -486,6 +591,8 @@ def audit_export(
         Inside RA: each table as computed before suppression, row for row as exported (the
         withheld counts). With it an identity is used only where it is true, so every finding
         is a real disclosure; without it unconfirmed identities give ``possible`` findings.
+    count_cities
+        Count columns whose persons live in the municipality another key column names.
 
     Returns
     -------
@@ -499,7 +606,7 @@ def audit_export(
     for name, spec in sorted(specs.items()):
         path = _file(export_dir, name)
         if path is not None:
-            tables[name] = _read_table(path, spec, report.notes)
+            tables[name] = _read_table(path, spec, report.notes, count_cities.get(name, {}))
     unknown_files = sorted(
         p.name
         for p in export_dir.glob("*.csv")
@@ -513,9 +620,10 @@ def audit_export(
         if t.spec.kind == "share"
     ]
     rounding = (rules.rounding_base or 0) / 2
+    evidence = _Evidence(max(rounding, 0.5))
     identities = [i for t in tables.values() for i in _within_identities(t)]
-    identities += _cross_identities(tables)
-    accepted, report.rejected = _accepted(identities, truth, max(rounding, 0.5))
+    identities += _cross_identities(tables, evidence)
+    accepted, report.rejected = _accepted(identities, truth, evidence)
     report.identities = len(accepted)
     report.withheld = sum(c.value is None for t in tables.values() for c in t.cells)
     for identity in accepted:
