@@ -1,0 +1,383 @@
+"""The export audit (disclosure/audit.py): small exports with one planted leak of each kind,
+which it must find with the right value, and clean ones it must pass; the three cross-table
+leaks of the last session rebuilt with the pre-fix specs must be flagged, the current export
+code must pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inburgering.disclosure import DisclosureError, check_tables, write_export
+from inburgering.disclosure.assemble import (
+    COMPOSITION,
+    composition_item,
+    descriptives_item,
+    outcome_trends_item,
+)
+from inburgering.disclosure.audit import (
+    ExportAuditError,
+    assert_export_safe,
+    audit_export,
+    export_specs,
+    findings_frame,
+)
+from inburgering.disclosure.spec import TableSpec
+from inburgering.process.indicators import composition, outcome_trends
+
+GRID = TableSpec(
+    "grid",
+    "frequency",
+    count_columns=("n",),
+    group_columns=("city", "cohort"),
+    margins={"city": "all", "cohort": "all"},
+)
+
+
+def _write(folder: Path, name: str, rows: list[tuple], columns: list[str]) -> None:
+    """A published table: None is a withheld count (empty and flagged, never 0)."""
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["suppressed"] = frame["n"].isna()
+    frame["n"] = frame["n"].astype("Int64")
+    folder.mkdir(exist_ok=True)
+    frame.to_csv(folder / f"{name}.csv", index=False)
+
+
+def _grid(folder: Path, cells: dict[tuple[str, str], int | None]) -> Path:
+    rows = [(city, cohort, n) for (city, cohort), n in cells.items()]
+    _write(folder, "grid", rows, ["city", "cohort", "n"])
+    return folder
+
+
+def _found(report) -> dict[tuple, tuple[float, float]]:
+    return {
+        (f.cell.table, tuple(sorted(dict(f.cell.coords).items()))): (f.low, f.high)
+        for f in report.findings
+    }
+
+
+def test_a_total_minus_its_published_breakdown_recovers_the_withheld_cell(tmp_path, rules):
+    folder = _grid(
+        tmp_path / "export",
+        {("rotterdam", "all"): 50, ("rotterdam", "2022"): 43, ("rotterdam", "2023"): None},
+    )
+    report = audit_export(folder, rules, specs={"grid": GRID})
+    [finding] = report.findings
+    assert finding.attack == "within_table" and finding.status == "recovered"
+    assert (finding.low, finding.high) == (7, 7) and finding.exact
+    assert dict(finding.cell.coords) == {"city": "rotterdam", "cohort": "2023"}
+    assert "50" in finding.arithmetic and "43" in finding.arithmetic
+    with pytest.raises(ExportAuditError, match=r"grid.*rotterdam.*2023"):
+        assert_export_safe(folder, rules, specs={"grid": GRID})
+
+
+def test_two_withheld_cells_of_a_large_remainder_pass(tmp_path, rules):
+    folder = _grid(
+        tmp_path / "export",
+        {
+            ("rotterdam", "all"): 70,
+            ("rotterdam", "2022"): 43,
+            ("rotterdam", "2023"): None,
+            ("rotterdam", "2024"): None,
+        },
+    )
+    report = assert_export_safe(folder, rules, specs={"grid": GRID})
+    assert report.withheld == 2 and report.identities == 1 and not report.findings
+
+
+def test_withheld_cells_sharing_a_small_remainder_are_proven_small(tmp_path, rules):
+    folder = _grid(
+        tmp_path / "export",
+        {
+            ("rotterdam", "all"): 49,
+            ("rotterdam", "2022"): 43,
+            ("rotterdam", "2023"): None,
+            ("rotterdam", "2024"): None,
+        },
+    )
+    found = _found(audit_export(folder, rules, specs={"grid": GRID}))
+    assert found == {
+        ("grid", (("city", "rotterdam"), ("cohort", "2023"))): (0, 6),
+        ("grid", (("city", "rotterdam"), ("cohort", "2024"))): (0, 6),
+    }
+
+
+def test_the_joint_linear_programme_pins_cells_no_single_sum_gives(tmp_path, rules):
+    """Every row and column sum has two withheld cells; only together (and with counts >= 0)
+    do they fix them: 2023 is 0 in both cities, so the 2022 cells are the city totals."""
+    cells = {
+        ("rotterdam", "2022"): None,
+        ("rotterdam", "2023"): None,
+        ("amsterdam", "2022"): None,
+        ("amsterdam", "2023"): None,
+        ("rotterdam", "all"): 15,
+        ("amsterdam", "all"): 20,
+        ("all", "2022"): 35,
+        ("all", "2023"): 0,
+        ("all", "all"): 35,
+    }
+    report = audit_export(_grid(tmp_path / "export", cells), rules, specs={"grid": GRID})
+    frame = findings_frame(report.findings)
+    joint = frame[frame["attack"] == "linear_programme"]
+    assert {(k["city"], k["cohort"]) for k in joint["key"]} == {
+        ("rotterdam", "2022"),
+        ("amsterdam", "2022"),
+    }
+    assert sorted(joint["low"]) == [15, 20] and (joint["low"] == joint["high"]).all()
+    single = frame[frame["attack"] == "within_table"]
+    assert {k["cohort"] for k in single["key"]} == {"2023"} and (single["high"] == 0).all()
+
+
+def test_a_row_labelled_all_that_is_not_the_sum_of_its_rows_is_not_used(tmp_path, rules):
+    """Undeclared totals are hypotheses: a fully published instance that does not add up (the
+    national row holds municipalities not listed) refutes them for the whole table."""
+    spec = TableSpec("grid", "frequency", count_columns=("n",), group_columns=("city", "cohort"))
+    cells = {
+        ("all", "2022"): 500,
+        ("rotterdam", "2022"): 40,
+        ("amsterdam", "2022"): 60,
+        ("all", "2023"): 480,
+        ("rotterdam", "2023"): 30,
+        ("amsterdam", "2023"): None,
+    }
+    report = audit_export(_grid(tmp_path / "export", cells), rules, specs={"grid": spec})
+    assert not report.findings and report.rejected == 1
+
+
+# -- across tables ------------------------------------------------------------------------------
+
+
+def _counts(cells: dict[tuple[str, str, str], int]) -> pd.DataFrame:
+    rows = [(city, cohort, group, n) for (city, cohort, group), n in cells.items()]
+    return pd.DataFrame(rows, columns=["city", "cohort", "group", "n"])
+
+
+YEARLY = TableSpec(
+    "yearly",
+    "share",
+    count_columns=("n",),
+    group_columns=("city", "cohort", "horizon"),
+    value_columns=("share",),
+)
+
+
+def _cross_export(folder: Path) -> None:
+    """Persons by city x quarter x group (Rotterdam 2020Q2 overig: 9, withheld) and a yearly
+    table counting each city's 2020 cohort at 6 months."""
+    quarters = {
+        (city, f"2020Q{q}", group): 20 + q
+        for city in ("rotterdam", "amsterdam")
+        for q in range(1, 5)
+        for group in ("statushouder", "overig")
+    }
+    withheld = ("rotterdam", "2020Q2", "overig")
+    quarters[withheld] = 9
+    rows = [(*key, None if key == withheld else n) for key, n in quarters.items()]
+    _write(folder, "composition", rows, ["city", "cohort", "group", "n"])
+    yearly = [
+        (city, "2020", 6, sum(n for k, n in quarters.items() if k[0] == city), 0.5)
+        for city in ("rotterdam", "amsterdam")
+    ]
+    frame = pd.DataFrame(yearly, columns=["city", "cohort", "horizon", "n", "share"])
+    frame.assign(suppressed=False).to_csv(folder / "yearly.csv", index=False)
+
+
+def test_a_yearly_count_minus_the_published_quarters_of_another_table(tmp_path, rules):
+    """Rotterdam 2020 at 6 months counts the whole cohort (Amsterdam's published quarters
+    confirm that reading): minus Rotterdam's published quarters it gives the withheld one."""
+    folder = tmp_path / "export"
+    _cross_export(folder)
+    specs = {"composition": COMPOSITION, "yearly": YEARLY}
+    [finding] = audit_export(folder, rules, specs=specs).findings
+    assert finding.attack == "across_tables" and finding.status == "possible"
+    assert finding.cell.table == "composition" and (finding.low, finding.high) == (9, 9)
+    assert "yearly" in finding.arithmetic and "2020" in finding.arithmetic
+
+
+def test_a_cross_table_reading_no_published_instance_confirms_is_not_used(tmp_path, rules):
+    folder = tmp_path / "export"
+    _cross_export(folder)
+    yearly = pd.read_csv(folder / "yearly.csv")
+    yearly.loc[yearly["city"] == "amsterdam", "n"] -= 30  # not the cohort total
+    yearly.to_csv(folder / "yearly.csv", index=False)
+    specs = {"composition": COMPOSITION, "yearly": YEARLY}
+    assert not audit_export(folder, rules, specs=specs).findings
+
+
+# -- the historical leaks, rebuilt from the stage code -----------------------------------------
+
+
+CITIES = ("rotterdam", "amsterdam", "den_haag")
+SMALL = {("rotterdam", "2022Q2", "overig"): 3, ("den_haag", "2023Q1", "overig"): 4}
+
+
+@pytest.fixture(scope="module")
+def persons() -> pd.DataFrame:
+    """Persons per city x quarter x group: 12-30 in each cell, two small overig cells; the rest
+    of the Netherlands is in composition's national rows but not one of its cities."""
+    rng = np.random.default_rng(11)
+    quarters = [f"{y}Q{q}" for y in (2021, 2022, 2023) for q in range(1, 5)]
+    records = []
+    for city in (*CITIES, "rest_nl"):
+        for cohort in quarters:
+            for group in ("statushouder", "gezinsmigrant", "overig"):
+                size = SMALL.get((city, cohort, group), int(rng.integers(12, 30)))
+                records += [(city, cohort, group)] * size
+    frame = pd.DataFrame(records, columns=["city", "cohort", "group"])
+    frame["person_id"] = [f"{i:09d}" for i in range(len(frame))]
+    frame["wi2021"] = frame["cohort"] >= "2022"
+    return frame
+
+
+@pytest.fixture(scope="module")
+def outcomes(persons) -> pd.DataFrame:
+    """Participation at 6 months for everyone (so a city-year's count is its cohort), at 24
+    months for the cohorts before 2023 only."""
+    rng = np.random.default_rng(12)
+    early = persons[persons["cohort"] < "2023"]
+    frames = [
+        pd.DataFrame({"person_id": persons["person_id"], "horizon": 6}),
+        pd.DataFrame({"person_id": early["person_id"], "horizon": 24}),
+    ]
+    frame = pd.concat(frames, ignore_index=True)
+    frame["participation"] = (rng.random(len(frame)) < 0.5).astype(float)
+    return frame
+
+
+def _export(tmp_path: Path, items, rules, specs=None) -> Path:
+    """Check, write and audit as the export stage does; the audit gets the true counts."""
+    checked = check_tables(items, rules)
+    folder = tmp_path / "export"
+    truth = {spec.name: frame.reset_index(drop=True) for frame, spec in items}
+    specs = {**export_specs(), **{c.name: c.spec for c in checked}, **(specs or {})}
+    write_export(
+        checked,
+        folder,
+        rules=rules,
+        audit=lambda staging: assert_export_safe(staging, rules, specs=specs, truth=truth),
+    )
+    return folder
+
+
+def _withheld_found(error: ExportAuditError) -> set[tuple]:
+    return {
+        (f.cell.table, dict(f.cell.coords).get("city"), dict(f.cell.coords).get("cohort"), f.low)
+        for f in error.report.findings
+        if f.exact
+    }
+
+
+def test_outcome_trends_with_its_counts_gives_a_withheld_quarter(
+    tmp_path, persons, outcomes, rules
+):
+    """Before e0995a5 outcome_trends published n: at 6 months a city-year's cohort total."""
+    trends = outcome_trends(persons, outcomes, CITIES)
+    old = TableSpec(
+        "outcome_trends",
+        "share",
+        count_columns=("n",),
+        group_columns=("city", "cohort", "outcome", "horizon"),
+        value_columns=("share",),
+    )
+    items = [composition_item(composition(persons, CITIES)), (trends, old)]
+    with pytest.raises(ExportAuditError) as error:
+        _export(tmp_path, items, rules)
+    assert ("composition", "rotterdam", "2022Q2", 3) in _withheld_found(error.value)
+    assert ("composition", "den_haag", "2023Q1", 4) in _withheld_found(error.value)
+    assert "outcome_trends" in str(error.value) and "horizon" in str(error.value)
+    assert not (tmp_path / "export").exists()  # nothing half-written survives
+
+
+def test_outcome_trends_as_exported_now_passes(tmp_path, persons, outcomes, rules):
+    trends = outcome_trends(persons, outcomes, CITIES)
+    items = [composition_item(composition(persons, CITIES)), outcome_trends_item(trends)]
+    assert (_export(tmp_path, items, rules) / "MANIFEST.csv").is_file()
+
+
+def _verdict(persons: pd.DataFrame) -> pd.DataFrame:
+    """Rotterdam against Den Haag with the control persons of the cohorts from 2022 on."""
+    post = persons[(persons["city"] == "den_haag") & (persons["cohort"] >= "2022")]
+    return pd.DataFrame(
+        {
+            "city": ["rotterdam"],
+            "comparison": ["den_haag"],
+            "outcome": ["participation"],
+            "horizon": [6],
+            "estimate": [0.01],
+            "n_treated": [300],
+            "n_control": [320],
+            "n_control_post": [len(post)],
+        }
+    )
+
+
+VERDICT_BEFORE = TableSpec(
+    "verdict",
+    "estimate",
+    count_columns=("n_treated", "n_control", "n_control_post"),
+    group_columns=("city", "comparison", "outcome", "horizon"),
+    value_columns=("estimate",),
+)
+
+
+def test_verdict_with_its_post_reform_control_count_gives_a_withheld_quarter(
+    tmp_path, persons, rules
+):
+    """Before e0995a5 verdict.csv published n_control_post: Den Haag's persons of the cohorts
+    from 2022 on, a run of composition's quarters with one withheld."""
+    items = [composition_item(composition(persons, CITIES)), (_verdict(persons), VERDICT_BEFORE)]
+    with pytest.raises(ExportAuditError) as error:
+        _export(tmp_path, items, rules)
+    assert _withheld_found(error.value) == {("composition", "den_haag", "2023Q1", 4)}
+    assert "from 2022 on" in str(error.value)
+
+
+def test_verdict_without_the_post_reform_count_passes(tmp_path, persons, rules):
+    spec = TableSpec(**{**VERDICT_BEFORE.__dict__, "count_columns": ("n_treated", "n_control")})
+    frame = _verdict(persons).drop(columns="n_control_post")
+    items = [composition_item(composition(persons, CITIES)), (frame, spec)]
+    assert (_export(tmp_path, items, rules) / "MANIFEST.csv").is_file()
+
+
+DESCRIPTIVES_BEFORE = TableSpec(
+    "descriptives",
+    "frequency",
+    count_columns=("n",),
+    group_columns=("city", "variable", "level"),
+    margins={"level": "all"},
+)
+VARIABLES = {"group": {"column": "group"}}
+
+
+def test_table_1_before_composition_protected_it_gives_a_withheld_quarter(tmp_path, persons, rules):
+    """Before ef4ef58 Table 1 (own universe, not stacked, checked after composition) published
+    each city's persons per group: composition's group total over quarters."""
+    table_1, _ = descriptives_item(persons, VARIABLES, (*CITIES, "rest_nl"))
+    items = [composition_item(composition(persons, CITIES)), (table_1, DESCRIPTIVES_BEFORE)]
+    with pytest.raises(ExportAuditError) as error:
+        _export(tmp_path, items, rules, specs={"descriptives": DESCRIPTIVES_BEFORE})
+    found = _withheld_found(error.value)
+    assert ("composition", "rotterdam", "2022Q2", 3) in found
+    assert "descriptives" in str(error.value)
+
+
+def test_table_1_and_composition_in_the_export_order_pass(tmp_path, persons, rules):
+    items = [
+        descriptives_item(persons, VARIABLES, (*CITIES, "rest_nl")),
+        composition_item(composition(persons, CITIES)),
+    ]
+    assert (_export(tmp_path, items, rules) / "MANIFEST.csv").is_file()
+
+
+def test_an_audit_failure_is_a_disclosure_error_naming_tables_and_arithmetic(tmp_path, rules):
+    folder = _grid(
+        tmp_path / "export",
+        {("rotterdam", "all"): 50, ("rotterdam", "2022"): 43, ("rotterdam", "2023"): None},
+    )
+    with pytest.raises(DisclosureError) as error:
+        assert_export_safe(folder, rules, specs={"grid": GRID})
+    assert error.value.rule == "export_audit" and error.value.item == "grid"
+    assert "- 1 published cell(s) of grid (43) = 7" in str(error.value)
