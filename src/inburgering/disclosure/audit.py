@@ -230,7 +230,11 @@ def _city_of(coords: list[tuple[str, str]], column: str | None) -> Coords:
 
 
 def _read_table(
-    path: Path, spec: TableSpec, notes: list[str], city_of: Mapping[str, str]
+    path: Path,
+    spec: TableSpec,
+    notes: list[str],
+    city_of: Mapping[str, str],
+    rules: DisclosureRules,
 ) -> _Table:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     groups = [c for c in spec.group_columns if c in frame.columns]
@@ -238,6 +242,13 @@ def _read_table(
     kept = sorted(set(spec.count_columns) - set(counts))
     if kept:
         notes.append(f"{path.name}: count column(s) {kept} not published (kept inside RA)")
+    undeclared = [
+        c
+        for c in frame.columns
+        if c not in (*counts, *groups) and any(re.search(p, c) for p in rules.count_column_patterns)
+    ]
+    if undeclared:
+        notes.append(f"{path.name}: {undeclared} look like counts but are not declared: not used")
     withheld = (
         frame[SUPPRESSED_COLUMN].str.lower().eq("true").to_numpy()
         if SUPPRESSED_COLUMN in frame.columns
@@ -277,9 +288,13 @@ def _within_identities(table: _Table) -> list[Identity]:
     for cell in table.cells:
         by_key[(cell.column, cell.coords)].append(cell)
     identities = []
-    for copies in by_key.values():
+    # A stacked table repeats each total once per breakdown; elsewhere a repeated key is a
+    # reading to be confirmed (rows may differ in a column that is not a key).
+    stacked = table.spec.stacked is not None
+    for (column, _), copies in by_key.items():
+        family = frozenset({(table.spec.name, column, "repeated key")})
         for copy in copies[1:]:
-            identities.append(Identity(copies[0], (copy,), "the same key repeated", True))
+            identities.append(Identity(copies[0], (copy,), "the same key", stacked, family))
     groups: dict[tuple[str, str, Coords], list[Cell]] = defaultdict(list)
     for (column, coords), copies in by_key.items():
         for dim, _ in coords:
@@ -606,7 +621,8 @@ def audit_export(
     for name, spec in sorted(specs.items()):
         path = _file(export_dir, name)
         if path is not None:
-            tables[name] = _read_table(path, spec, report.notes, count_cities.get(name, {}))
+            cities = count_cities.get(name, {})
+            tables[name] = _read_table(path, spec, report.notes, cities, rules)
     unknown_files = sorted(
         p.name
         for p in export_dir.glob("*.csv")
