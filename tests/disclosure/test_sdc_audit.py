@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inburgering.disclosure import DisclosureError, check_tables, write_export
+from inburgering.disclosure import DisclosureError, check_tables, load_rules, write_export
 from inburgering.disclosure.assemble import (
     COMPOSITION,
     composition_item,
@@ -381,3 +381,21 @@ def test_an_audit_failure_is_a_disclosure_error_naming_tables_and_arithmetic(tmp
         assert_export_safe(folder, rules, specs={"grid": GRID})
     assert error.value.rule == "export_audit" and error.value.item == "grid"
     assert "- 1 published cell(s) of grid (43) = 7" in str(error.value)
+
+
+def test_rounded_counts_give_intervals(tmp_path):
+    """Counts rounded to 5: a remainder of 5 may be 0 to 10 (a publishable 10 is possible), a
+    remainder of 0 is at most 5, below the threshold; no joint programme on rounded counts."""
+    rules = load_rules({"rounding": {"base": 5}})
+    wide = _grid(
+        tmp_path / "wide",
+        {("rotterdam", "all"): 50, ("rotterdam", "2022"): 45, ("rotterdam", "2023"): None},
+    )
+    report = audit_export(wide, rules, specs={"grid": GRID})
+    assert not report.findings and any("rounded" in note for note in report.notes)
+    narrow = _grid(
+        tmp_path / "narrow",
+        {("rotterdam", "all"): 50, ("rotterdam", "2022"): 50, ("rotterdam", "2023"): None},
+    )
+    [finding] = audit_export(narrow, rules, specs={"grid": GRID}).findings
+    assert (finding.low, finding.high) == (0, 5) and not finding.exact

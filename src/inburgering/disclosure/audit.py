@@ -446,17 +446,15 @@ def _period_runs(parts: Sequence[Cell], extra: Iterable[str]) -> list[tuple[str,
 
 
 class _Truth:
-    """The true count of a cell (inside RA): published value, else the table as computed;
-    NaN for a table without its true counts (a figure pooled rather than suppressed), so an
-    identity through such a cell is never confirmed."""
+    """The true count of a cell (inside RA): the table as computed (a published count may be
+    rounded), else the published value; NaN for a withheld cell of a table without its true
+    counts (a figure pooled rather than suppressed): an identity through it is not confirmed."""
 
     def __init__(self, truth: Mapping[str, pd.DataFrame]) -> None:
         self.truth = truth
         self.arrays: dict[tuple[str, str], np.ndarray] = {}
 
     def __call__(self, cell: Cell) -> float:
-        if cell.value is not None:
-            return cell.value
         key = (cell.table, cell.column)
         if key not in self.arrays:
             frame = self.truth.get(cell.table)
@@ -467,7 +465,9 @@ class _Truth:
                 else np.array([])
             )
         values = self.arrays[key]
-        return float(values[cell.row]) if cell.row < len(values) else np.nan
+        if cell.row < len(values):
+            return float(values[cell.row])
+        return np.nan if cell.value is None else cell.value
 
 
 def _accepted(
@@ -485,11 +485,7 @@ def _accepted(
     involved = [i for i in identities if i.withheld]
     if truth is not None:
         true = _Truth(truth)
-        kept = [
-            i
-            for i in involved
-            if abs(true(i.total) - sum(true(p) for p in i.parts)) <= evidence.tolerance
-        ]
+        kept = [i for i in involved if abs(true(i.total) - sum(true(p) for p in i.parts)) <= _TOL]
     else:
         kept = [i for i in involved if evidence.trusted(i)]
     return kept, len(involved) - len(kept)
