@@ -67,6 +67,8 @@ COMPOSITION = TableSpec(
     group_columns=("city", "cohort", "group"),
     # Per-city totals are published in the sample flow: protect cells against subtraction.
     margins={"cohort": "all", "group": "all"},
+    # The national row: Table 1's cities (G4 and the rest) add up to it, this table lists G4 only.
+    partial_totals={"city": "all"},
     universe="persons",
     description="persons by settlement city, cohort quarter and group",
 )
@@ -92,7 +94,9 @@ DESCRIPTIVES_SPEC = TableSpec(
     "frequency",
     count_columns=DESCRIPTIVES.counts,
     group_columns=DESCRIPTIVES.keys,
-    margins={"level": TOTAL_LEVEL},
+    # Every person is in one of its cities (G4 and rest_nl): they add up to the national
+    # totals of composition's national row, and each level to the city's total.
+    margins={"level": TOTAL_LEVEL, "city": TOTAL_LEVEL},
     # Its city x group cells are composition's city x group totals over cohorts.
     universe="persons",
     stacked=("variable", "level"),

@@ -27,6 +27,7 @@ programme needs exact counts; single identities then give intervals).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -77,7 +78,8 @@ class Cell:
     def __str__(self) -> str:
         key = ", ".join(f"{d}={v}" for d, v in self.coords) or "total"
         shown = "withheld" if self.value is None else f"{self.value:g}"
-        return f"{self.table}.{self.column}[{key}] ({shown})"
+        summed = " summed" if self.row < 0 else ""  # a total that is no row of the table
+        return f"{self.table}.{self.column}[{key}]{summed} ({shown})"
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,33 @@ class _Table:
     cells: list[Cell]
     declared_dims: set[str]
     total_dims: set[str]  # dimensions with a total row (declared or labelled "all")
+    virtual: dict[Cell, tuple[Cell, ...]] = field(default_factory=dict)
+
+
+def _add_virtual_totals(table: _Table) -> None:
+    """The totals of declared margins that are no row of the table (composition publishes no
+    city total): an attacker adds the published cells up, or treats the sum as one unknown. They
+    join the cells (row -1, never a finding) so sums of other tables can be matched to them."""
+    existing = {(c.column, c.coords) for c in table.cells}
+    margins = sorted(table.spec.margins) if table.spec.stacked is None else []
+    fine = list(table.cells)
+    for size in range(1, len(margins) + 1):
+        for summed in itertools.combinations(margins, size):
+            groups: dict[tuple[str, Coords], list[Cell]] = defaultdict(list)
+            for cell in fine:
+                dims = {d for d, _ in cell.coords}
+                if dims >= set(summed):
+                    rest = tuple(c for c in cell.coords if c[0] not in summed)
+                    groups[(cell.column, rest)].append(cell)
+            for (column, rest), parts in groups.items():
+                if (column, rest) in existing:
+                    continue
+                complete = all(c.value is not None for c in parts)
+                value = sum(c.value for c in parts) if complete else None
+                total = Cell(table.spec.name, column, -1, rest, value)
+                table.cells.append(total)
+                table.virtual[total] = tuple(parts)
+                existing.add((column, rest))
 
 
 def _file(export_dir: Path, name: str) -> Path | None:
@@ -411,7 +440,7 @@ def _blocks(other: _Breakdowns, shared: Coords) -> Iterable[_Block]:
     name = other.table.spec.name
     for column, dims in other.classes:
         extra = dims - shared_dims
-        if not shared_dims <= dims or not extra <= other.table.total_dims:
+        if not shared_dims <= dims:
             continue
         parts, summed = other.parts(column, dims, shared)
         if not parts:
@@ -450,11 +479,16 @@ class _Truth:
     rounded), else the published value; NaN for a withheld cell of a table without its true
     counts (a figure pooled rather than suppressed): an identity through it is not confirmed."""
 
-    def __init__(self, truth: Mapping[str, pd.DataFrame]) -> None:
+    def __init__(
+        self, truth: Mapping[str, pd.DataFrame], virtual: Mapping[Cell, tuple[Cell, ...]]
+    ) -> None:
         self.truth = truth
+        self.virtual = virtual
         self.arrays: dict[tuple[str, str], np.ndarray] = {}
 
     def __call__(self, cell: Cell) -> float:
+        if cell in self.virtual:
+            return sum(self(part) for part in self.virtual[cell])
         key = (cell.table, cell.column)
         if key not in self.arrays:
             frame = self.truth.get(cell.table)
@@ -474,6 +508,7 @@ def _accepted(
     identities: Sequence[Identity],
     truth: Mapping[str, pd.DataFrame] | None,
     evidence: _Evidence,
+    virtual: Mapping[Cell, tuple[Cell, ...]],
 ) -> tuple[list[Identity], int]:
     """Identities an attacker may use: the true ones (truth known), else the declared ones
     and the hypotheses that the published cells confirm and do not contradict."""
@@ -484,7 +519,7 @@ def _accepted(
                 evidence.observe(family, identity.total.value, values, len(values))
     involved = [i for i in identities if i.withheld]
     if truth is not None:
-        true = _Truth(truth)
+        true = _Truth(truth, virtual)
         kept = [i for i in involved if abs(true(i.total) - sum(true(p) for p in i.parts)) <= _TOL]
     else:
         kept = [i for i in involved if evidence.trusted(i)]
@@ -523,7 +558,9 @@ def _single_findings(
         return []
     attack = "across_tables" if identity.total.table != identity.parts[0].table else "within_table"
     text = f"{text} [{identity.source}]"
-    return [AuditFinding(attack, status, cell, low, high, text) for cell in unknown]
+    return [
+        AuditFinding(attack, status, cell, low, high, text) for cell in unknown if cell.row >= 0
+    ]
 
 
 def _joint_findings(
@@ -541,7 +578,7 @@ def _joint_findings(
     known = {c for total, parts in equations for c in (total, *parts) if c.value is not None}
     findings = []
     for cells, component in _components(unknown, equations):
-        targets = [c for c in cells if c not in already]
+        targets = [c for c in cells if c not in already and c.row >= 0]
         if not targets:
             continue
         bounds = attacker_bounds(cells, component, values, known, targets)
@@ -633,11 +670,15 @@ def audit_export(
     ]
     rounding = (rules.rounding_base or 0) / 2
     evidence = _Evidence(max(rounding, 0.5))
+    report.withheld = sum(c.value is None for t in tables.values() for c in t.cells)
+    virtual: dict[Cell, tuple[Cell, ...]] = {}
+    for table in tables.values():
+        _add_virtual_totals(table)
+        virtual.update(table.virtual)
     identities = [i for t in tables.values() for i in _within_identities(t)]
     identities += _cross_identities(tables, evidence)
-    accepted, report.rejected = _accepted(identities, truth, evidence)
+    accepted, report.rejected = _accepted(identities, truth, evidence, virtual)
     report.identities = len(accepted)
-    report.withheld = sum(c.value is None for t in tables.values() for c in t.cells)
     for identity in accepted:
         status = "recovered" if truth is not None or identity.declared else "possible"
         report.findings += _single_findings(identity, rules, status, rounding)
