@@ -450,3 +450,22 @@ def test_the_national_row_minus_table_1s_published_cities_is_protected(
     checked = _export(tmp_path / "now", items, rules)
     shown = pd.read_csv(checked / "composition.csv")
     assert shown[(shown["city"] == "all") & (shown["group"] == "overig")]["suppressed"].any()
+
+
+def test_a_count_withheld_in_one_table_and_published_in_another(tmp_path, rules):
+    """A side table repeats its estimate row's persons: where the estimate row is withheld and
+    the side table is not, the count is out (Amsterdam's rows show the two agree)."""
+    folder = tmp_path / "export"
+    estimates = [("did", "rotterdam", None), ("did", "amsterdam", 40)]
+    _write(folder, "est", estimates, ["design", "city", "n"])
+    side = [("did", "rotterdam", "age", 7), ("did", "amsterdam", "age", 40)]
+    _write(folder, "side", side, ["design", "city", "covariate", "n"])
+    specs = {
+        "est": TableSpec("est", "estimate", count_columns=("n",), group_columns=("design", "city")),
+        "side": TableSpec(
+            "side", "estimate", count_columns=("n",), group_columns=("design", "city", "covariate")
+        ),
+    }
+    [finding] = audit_export(folder, rules, specs=specs).findings
+    assert finding.cell.table == "est" and finding.exact and finding.low == 7
+    assert finding.status == "possible" and "covariate" in finding.arithmetic

@@ -399,7 +399,7 @@ def _cross_identities(tables: Mapping[str, _Table], evidence: _Evidence) -> list
     of a breakdown's values, or over a run of its periods (cohorts from or up to a year).
     Instances with every cell published only feed ``evidence``; the same arithmetic from
     several published counts (a sample size repeated on many estimate rows) is one identity."""
-    breakdowns = [_Breakdowns(t) for t in tables.values() if t.spec.kind == "frequency"]
+    breakdowns = [_Breakdowns(t) for t in tables.values()]
     blocks: dict[tuple[int, Coords], list[_Block]] = {}
     found: dict[tuple[float, int], tuple[Identity, set]] = {}
     for table in tables.values():
@@ -435,22 +435,24 @@ def _cross_identities(tables: Mapping[str, _Table], evidence: _Evidence) -> list
 
 
 def _blocks(other: _Breakdowns, shared: Coords) -> Iterable[_Block]:
-    """Every breakdown of ``other`` that sums to the key ``shared``, and its runs of years."""
+    """Every breakdown of ``other`` that sums to the key ``shared``, and its runs of years; of
+    a table whose counts do not add up (estimates), only the count with that very key."""
     shared_dims = {d for d, _ in shared}
     name = other.table.spec.name
+    additive = other.table.spec.kind == "frequency"
     for column, dims in other.classes:
         extra = dims - shared_dims
-        if not shared_dims <= dims:
+        if not shared_dims <= dims or (extra and not additive):
             continue
         parts, summed = other.parts(column, dims, shared)
-        if not parts:
+        if not parts or (not additive and (summed or len(parts) > 1)):
             continue
         how = [f"summed over {', '.join(sorted(extra))}"] if extra else []
         how += [f"periods summed to years in {', '.join(summed)}"] if summed else []
         label = f"{name}.{column}" + (f" {'; '.join(how)}" if how else "")
         family = (name, column, dims)
         yield _block(parts, label, family)
-        for run_label, run in _period_runs(parts, extra):
+        for run_label, run in _period_runs(parts, extra) if additive else ():
             yield _block(run, f"{label}, {run_label}", (*family, run_label))
 
 
