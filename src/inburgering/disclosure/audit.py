@@ -10,6 +10,9 @@ suppression without that model, as an attacker would:
     of a finer breakdown in a frequency table B (cities x quarters x groups) over the rows that
     match on the shared key columns (quarters summed to A's year); columns of A that B lacks
     (outcome, horizon, design ...) make A a subset of B's block, so the identity is a hypothesis;
+    runs of years are tried too (the cohorts from the reform year on), and a declared total that
+    is no row of its table (composition's national count of a group) is summed from its cells;
+    tables whose counts do not add up (estimates) are compared key for key;
 (c) the recovered value or range: exact, or proven below ``min_persons``; and the attacker's
     linear programme over every identity at once (min and max of each withheld cell).
 
@@ -572,7 +575,7 @@ def _joint_findings(
     equations = [(i.total, i.parts) for i in identities]
     unknown = sorted(
         {c for total, parts in equations for c in (total, *parts) if c.value is None},
-        key=lambda c: (c.table, c.column, c.row),
+        key=lambda c: (c.table, c.column, c.row, c.coords),
     )
     values = {
         c: c.value for total, parts in equations for c in (total, *parts) if c.value is not None
