@@ -298,18 +298,23 @@ def test_outcome_trends_as_exported_now_passes(tmp_path, persons, outcomes, rule
 
 
 def _verdict(persons: pd.DataFrame) -> pd.DataFrame:
-    """Rotterdam against Den Haag with the control persons of the cohorts from 2022 on."""
-    post = persons[(persons["city"] == "den_haag") & (persons["cohort"] >= "2022")]
+    """Rotterdam against Den Haag and Amsterdam, with the control persons of the cohorts from
+    2022 on (two comparisons: the reading holds in more than one instance, not by chance)."""
+    comparisons = ["den_haag", "amsterdam"]
+    post = [
+        int(((persons["city"] == city) & (persons["cohort"] >= "2022")).sum())
+        for city in comparisons
+    ]
     return pd.DataFrame(
         {
-            "city": ["rotterdam"],
-            "comparison": ["den_haag"],
-            "outcome": ["participation"],
-            "horizon": [6],
-            "estimate": [0.01],
-            "n_treated": [300],
-            "n_control": [320],
-            "n_control_post": [len(post)],
+            "city": "rotterdam",
+            "comparison": comparisons,
+            "outcome": "participation",
+            "horizon": 6,
+            "estimate": 0.01,
+            "n_treated": 300,
+            "n_control": [320, 410],
+            "n_control_post": post,
         }
     )
 
@@ -469,3 +474,34 @@ def test_a_count_withheld_in_one_table_and_published_in_another(tmp_path, rules)
     [finding] = audit_export(folder, rules, specs=specs).findings
     assert finding.cell.table == "est" and finding.exact and finding.low == 7
     assert finding.status == "possible" and "covariate" in finding.arithmetic
+
+
+@pytest.mark.parametrize(("amsterdam", "found"), [(33, False), (40, True)])
+def test_inside_ra_a_reading_must_hold_in_more_than_one_instance(tmp_path, rules, amsterdam, found):
+    """Rotterdam's estimate count equals its cohort total by chance (20 + withheld 6): one
+    instance is a coincidence an attacker cannot tell from a rule; when Amsterdam's count is
+    its cohort total too, the reading is a rule and the withheld 6 is out."""
+    folder = tmp_path / "export"
+    cells = [
+        ("rotterdam", "2020Q1", "statushouder", 20),
+        ("rotterdam", "2020Q2", "statushouder", 6),
+        ("amsterdam", "2020Q1", "statushouder", 25),
+        ("amsterdam", "2020Q2", "statushouder", 15),
+    ]
+    truth = pd.DataFrame(cells, columns=["city", "cohort", "group", "n"])
+    published = [(*row[:3], None if row[3] == 6 else row[3]) for row in cells]
+    _write(folder, "composition", published, ["city", "cohort", "group", "n"])
+    _write(
+        folder,
+        "est",
+        [("x", "rotterdam", 26), ("x", "amsterdam", amsterdam)],
+        ["design", "city", "n"],
+    )
+    specs = {
+        "composition": COMPOSITION,
+        "est": TableSpec("est", "estimate", count_columns=("n",), group_columns=("design", "city")),
+    }
+    report = audit_export(folder, rules, specs=specs, truth={"composition": truth})
+    assert bool(report.findings) is found
+    if found:
+        assert {(f.low, f.status) for f in report.findings} == {(6, "recovered")}

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,17 +111,24 @@ class _Evidence:
 
     def __init__(self, tolerance: float) -> None:
         self.tolerance = tolerance
-        self.holds: set = set()
-        self.fails: set = set()
+        self.holds: Counter = Counter()
+        self.fails: Counter = Counter()
 
     def observe(self, family, total: float, parts: Iterable[float], n_parts: int) -> None:
         agree = abs(total - sum(parts)) <= self.tolerance * (n_parts + 1)
-        (self.holds if agree else self.fails).add(family)
+        (self.holds if agree else self.fails)[family] += 1
 
     def trusted(self, identity: Identity) -> bool:
         return identity.declared or any(
-            f in self.holds and f not in self.fails for f in identity.families
+            self.holds[f] and not self.fails[f] for f in identity.families
         )
+
+
+# Among the many readings tried, a sum of small counts can equal another count by chance in one
+# instance; an attacker cannot tell such a coincidence from a rule, so inside RA a reading counts
+# once it holds in this many instances (a rule such as "6 months covers the whole cohort" holds
+# for most cities and years).
+SYSTEMATIC = 2
 
 
 @dataclass(frozen=True)
@@ -525,7 +532,12 @@ def _accepted(
     involved = [i for i in identities if i.withheld]
     if truth is not None:
         true = _Truth(truth, virtual)
-        kept = [i for i in involved if abs(true(i.total) - sum(true(p) for p in i.parts)) <= _TOL]
+        holding = [i for i in involved if abs(true(i.total) - sum(map(true, i.parts))) <= _TOL]
+        instances = Counter(evidence.holds)
+        instances.update(f for i in holding for f in i.families)
+        kept = [
+            i for i in holding if i.declared or any(instances[f] >= SYSTEMATIC for f in i.families)
+        ]
     else:
         kept = [i for i in involved if evidence.trusted(i)]
     return kept, len(involved) - len(kept)
