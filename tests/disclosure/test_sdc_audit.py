@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from inburgering.contracts.tidy import tidy_frame
 from inburgering.disclosure import DisclosureError, check_tables, load_rules, write_export
 from inburgering.disclosure.assemble import (
     COMPOSITION,
     composition_item,
     descriptives_item,
+    estimates_item,
     outcome_trends_item,
 )
 from inburgering.disclosure.audit import (
@@ -26,6 +28,7 @@ from inburgering.disclosure.audit import (
     findings_frame,
 )
 from inburgering.disclosure.spec import TableSpec
+from inburgering.disclosure.summaries import tidy_estimates_spec
 from inburgering.process.indicators import composition, outcome_trends
 
 GRID = TableSpec(
@@ -247,11 +250,11 @@ def outcomes(persons) -> pd.DataFrame:
     return frame
 
 
-def _export(tmp_path: Path, items, rules, specs=None) -> Path:
+def _export(tmp_path: Path, items, rules, specs=None, truth=None) -> Path:
     """Check, write and audit as the export stage does; the audit gets the true counts."""
     checked = check_tables(items, rules)
     folder = tmp_path / "export"
-    truth = {spec.name: frame.reset_index(drop=True) for frame, spec in items}
+    truth = {spec.name: frame.reset_index(drop=True) for frame, spec in items} | (truth or {})
     specs = {**export_specs(), **{c.name: c.spec for c in checked}, **(specs or {})}
     write_export(
         checked,
@@ -505,3 +508,63 @@ def test_inside_ra_a_reading_must_hold_in_more_than_one_instance(tmp_path, rules
     assert bool(report.findings) is found
     if found:
         assert {(f.low, f.status) for f in report.findings} == {(6, "recovered")}
+
+
+def _process_rows() -> pd.DataFrame:
+    """A process indicator per cohort quarter and over all cohorts, as process.indicators
+    writes it (persons with and without the indicator): Rotterdam's 2022Q2 has 8 with it."""
+    counts = {
+        "rotterdam": {
+            "2022Q1": (40, 20),
+            "2022Q2": (8, 25),
+            "2022Q3": (35, 22),
+            "2022Q4": (30, 18),
+        },
+        "amsterdam": {
+            "2022Q1": (31, 20),
+            "2022Q2": (28, 15),
+            "2022Q3": (33, 12),
+            "2022Q4": (29, 19),
+        },
+    }
+    rows = []
+    for city, quarters in counts.items():
+        rows += [{"city": city, "subgroup": f"cohort:{q}", "n": n} for q, n in quarters.items()]
+        totals = tuple(map(sum, zip(*quarters.values(), strict=True)))
+        rows.append({"city": city, "subgroup": "all", "n": totals})
+    common = {
+        "design": "process",
+        "estimand": "route_started_26w",
+        "estimator": "share",
+        "headline": True,
+        "inference": "wilson",
+        "estimate": 0.5,
+    }
+    return tidy_frame(
+        [
+            {
+                **common,
+                "city": r["city"],
+                "subgroup": r["subgroup"],
+                "n_treated": r["n"][0],
+                "n_control": r["n"][1],
+            }
+            for r in rows
+        ]
+    )
+
+
+def test_process_rows_per_cohort_minus_their_total_gave_a_withheld_quarter(tmp_path, rules):
+    """Found by this audit on the default run: the process rows over all cohorts minus the
+    published quarters gave a withheld quarter (621 - 613 = 8)."""
+    estimates = _process_rows()
+    before = [(estimates, tidy_estimates_spec("estimates"))]
+    with pytest.raises(ExportAuditError) as error:
+        _export(tmp_path / "before", before, rules)
+    values = {f.cell.column: f.low for f in error.value.report.findings}
+    assert values == {"n_treated": 8, "n_control": 25}
+    item = estimates_item(estimates, rules)
+    folder = _export(tmp_path / "now", [item], rules, truth={"estimates": estimates})
+    shown = pd.read_csv(folder / "estimates.csv")
+    assert shown["suppressed"].sum() == 2  # Rotterdam's small quarter and one more beside it
+    assert not shown.loc[shown["subgroup"] == "all", "suppressed"].any()

@@ -32,11 +32,13 @@ from inburgering.contracts.side_tables import (
 )
 from inburgering.contracts.tidy import CELL_COLUMNS, KEY_COLUMNS, TIDY_COLUMNS, VALUE_COLUMNS
 from inburgering.contracts.verdict import INTERNAL_COLUMNS as VERDICT_INTERNAL
+from inburgering.designs.registry import DESCRIPTIVE
 from inburgering.disclosure.files import read_table
 from inburgering.disclosure.primary import primary_row_masks
 from inburgering.disclosure.rules import DisclosureRules
 from inburgering.disclosure.spec import AUDIT_PREFIX, TableSpec
 from inburgering.disclosure.summaries import tidy_estimates_spec
+from inburgering.disclosure.tables import check_table
 from inburgering.workflow import StageError
 
 Item = tuple[pd.DataFrame, TableSpec]
@@ -110,8 +112,46 @@ def concat(paths: Iterable[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def estimates_item(estimates: pd.DataFrame) -> Item:
-    return estimates, tidy_estimates_spec("estimates", "tidy estimate rows of every design")
+def estimates_item(estimates: pd.DataFrame, rules: DisclosureRules) -> Item:
+    """Every design's tidy rows; the descriptive rows per cohort are withheld first where their
+    total over cohorts would give them away (:func:`withhold_cohort_rows`)."""
+    spec = tidy_estimates_spec("estimates", "tidy estimate rows of every design")
+    return withhold_cohort_rows(estimates, rules), spec
+
+
+# Descriptive process rows count the same persons per cohort quarter (``cohort:<quarter>``) and
+# over all cohorts (``all``, the total label of the subgroup column).
+COHORT_SUBGROUP = "cohort:"
+
+
+def withhold_cohort_rows(estimates: pd.DataFrame, rules: DisclosureRules) -> pd.DataFrame:
+    """The descriptive designs' rows per cohort add up to their row over all cohorts, in both
+    counts (persons with and without the indicator): checked with that margin, so that a
+    withheld quarter does not follow from the total minus the published quarters (the export
+    audit found it: 621 - 613 = 8 persons). Rows to withhold lose their counts here; the row
+    check of the whole table then withholds them (a missing count cannot be verified)."""
+    subgroup = estimates["subgroup"].astype(str)
+    rows = estimates["design"].isin(DESCRIPTIVE) & (
+        subgroup.eq(TOTAL_LEVEL) | subgroup.str.startswith(COHORT_SUBGROUP)
+    )
+    if not rows.any():
+        return estimates
+    keys = [c for c in (*KEY_COLUMNS, "estimator") if c != "subgroup"]
+    table = estimates.loc[rows, [*keys, *COUNTS]].assign(
+        cohort=subgroup[rows].str.removeprefix(COHORT_SUBGROUP)
+    )
+    spec = TableSpec(
+        "estimates_by_cohort",
+        "estimate",
+        count_columns=COUNTS,
+        group_columns=(*keys, "cohort"),
+        margins={"cohort": TOTAL_LEVEL},
+    )
+    checked = check_table(table.reset_index(drop=True), spec, rules)
+    withheld = table.index[checked.frame["suppressed"].to_numpy(dtype=bool)]
+    out = estimates.copy()
+    out.loc[withheld, list(COUNTS)] = pd.NA
+    return out
 
 
 def sample_flow_item(flow: pd.DataFrame) -> Item:
