@@ -111,7 +111,7 @@ def test_audit_export_snippet(tmp_path, monkeypatch, capsys):
     exec(compile(code, "user-guide:audit-export", "exec"), {})
     shown = capsys.readouterr().out
     assert "1 finding(s)" in shown and "(possible): composition.n[city=rotterdam" in shown
-    assert "= 7: descriptives.n[city=rotterdam, group=overig] (47)" in shown
+    assert "= 7, below 10: descriptives.n[city=rotterdam, group=overig] (47)" in shown
 
 
 @pytest.mark.parametrize("page", ["user-guide.md", "methods.md", "extending.md", "README.md"])

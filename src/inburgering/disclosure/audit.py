@@ -142,14 +142,20 @@ class AuditFinding:
     low: float
     high: float
     arithmetic: str
+    min_persons: int  # the threshold: a cell proven below it is a small cell disclosed
 
     @property
     def exact(self) -> bool:
         return self.high - self.low < 0.5
 
+    @property
+    def small(self) -> bool:
+        return self.high < self.min_persons
+
     def __str__(self) -> str:
         value = f"= {self.low:g}" if self.exact else f"in [{self.low:g}, {self.high:g}]"
-        return f"{self.attack} ({self.status}): {self.cell} {value}: {self.arithmetic}"
+        small = f", below {self.min_persons}" if self.small else ""
+        return f"{self.attack} ({self.status}): {self.cell} {value}{small}: {self.arithmetic}"
 
 
 @dataclass
@@ -576,7 +582,9 @@ def _single_findings(
     attack = "across_tables" if identity.total.table != identity.parts[0].table else "within_table"
     text = f"{text} [{identity.source}]"
     return [
-        AuditFinding(attack, status, cell, low, high, text) for cell in unknown if cell.row >= 0
+        AuditFinding(attack, status, cell, low, high, text, rules.min_persons)
+        for cell in unknown
+        if cell.row >= 0
     ]
 
 
@@ -606,7 +614,9 @@ def _joint_findings(
                 text = f"linear programme over {len(component)} identities of " + ", ".join(
                     sorted({c.table for eq in component for c in (eq[0], *eq[1])})
                 )
-                finding = AuditFinding("linear_programme", "recovered", cell, low, high, text)
+                finding = AuditFinding(
+                    "linear_programme", "recovered", cell, low, high, text, rules.min_persons
+                )
                 findings.append(finding)
     return findings
 
@@ -734,9 +744,20 @@ def findings_frame(findings: Iterable[AuditFinding]) -> pd.DataFrame:
                 "status": f.status,
                 "low": f.low,
                 "high": f.high,
+                "small": f.small,
                 "arithmetic": f.arithmetic,
             }
             for f in findings
         ],
-        columns=["table", "column", "key", "attack", "status", "low", "high", "arithmetic"],
+        columns=[
+            "table",
+            "column",
+            "key",
+            "attack",
+            "status",
+            "low",
+            "high",
+            "small",
+            "arithmetic",
+        ],
     )
