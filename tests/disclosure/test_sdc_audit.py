@@ -171,8 +171,8 @@ def _cross_export(folder: Path) -> None:
     """Persons by city x quarter x group (Rotterdam 2020Q2 overig: 9, withheld) and a yearly
     table counting each city's 2020 cohort at 6 months."""
     quarters = {
-        (city, f"2020Q{q}", group): 20 + q
-        for city in ("rotterdam", "amsterdam")
+        (city, f"2020Q{q}", group): 20 + q + len(city)
+        for city in ("rotterdam", "amsterdam", "utrecht")
         for q in range(1, 5)
         for group in ("statushouder", "overig")
     }
@@ -182,15 +182,16 @@ def _cross_export(folder: Path) -> None:
     _write(folder, "composition", rows, ["city", "cohort", "group", "n"])
     yearly = [
         (city, "2020", 6, sum(n for k, n in quarters.items() if k[0] == city), 0.5)
-        for city in ("rotterdam", "amsterdam")
+        for city in ("rotterdam", "amsterdam", "utrecht")
     ]
     frame = pd.DataFrame(yearly, columns=["city", "cohort", "horizon", "n", "share"])
     frame.assign(suppressed=False).to_csv(folder / "yearly.csv", index=False)
 
 
 def test_a_yearly_count_minus_the_published_quarters_of_another_table(tmp_path, rules):
-    """Rotterdam 2020 at 6 months counts the whole cohort (Amsterdam's published quarters
-    confirm that reading): minus Rotterdam's published quarters it gives the withheld one."""
+    """Rotterdam 2020 at 6 months counts the whole cohort (Amsterdam's and Utrecht's published
+    quarters confirm that reading): minus Rotterdam's published quarters it gives the withheld
+    one."""
     folder = tmp_path / "export"
     _cross_export(folder)
     specs = {"composition": COMPOSITION, "yearly": YEARLY}
@@ -462,11 +463,12 @@ def test_the_national_row_minus_table_1s_published_cities_is_protected(
 
 def test_a_count_withheld_in_one_table_and_published_in_another(tmp_path, rules):
     """A side table repeats its estimate row's persons: where the estimate row is withheld and
-    the side table is not, the count is out (Amsterdam's rows show the two agree)."""
+    the side table is not, the count is out (Amsterdam's and Utrecht's rows show they agree)."""
     folder = tmp_path / "export"
-    estimates = [("did", "rotterdam", None), ("did", "amsterdam", 40)]
+    estimates = [("did", "rotterdam", None), ("did", "amsterdam", 40), ("did", "utrecht", 35)]
     _write(folder, "est", estimates, ["design", "city", "n"])
     side = [("did", "rotterdam", "age", 7), ("did", "amsterdam", "age", 40)]
+    side += [("did", "utrecht", "age", 35)]
     _write(folder, "side", side, ["design", "city", "covariate", "n"])
     specs = {
         "est": TableSpec("est", "estimate", count_columns=("n",), group_columns=("design", "city")),

@@ -87,7 +87,8 @@ def test_render_from_export_snippet(tmp_path, monkeypatch):
 
 def test_audit_export_snippet(tmp_path, monkeypatch, capsys):
     """The audit snippet on an export with one planted leak: Table 1's persons per city and
-    group minus composition's published quarters (Amsterdam's add up: the reading holds)."""
+    group minus composition's published quarters (Amsterdam's and Utrecht's add up: the
+    reading holds)."""
     export = tmp_path / "export"
     export.mkdir()
     (export / "composition.csv").write_text(
@@ -95,12 +96,14 @@ def test_audit_export_snippet(tmp_path, monkeypatch, capsys):
         "rotterdam,2022Q1,overig,40,False\n"
         "rotterdam,2022Q2,overig,,True\n"
         "amsterdam,2022Q1,overig,14,False\n"
-        "amsterdam,2022Q2,overig,16,False\n",
+        "amsterdam,2022Q2,overig,16,False\n"
+        "utrecht,2022Q1,overig,11,False\n"
+        "utrecht,2022Q2,overig,12,False\n",
         encoding="utf-8",
     )
     (export / "descriptives.csv").write_text(
         "city,variable,level,n,suppressed\nrotterdam,group,overig,47,False\n"
-        "amsterdam,group,overig,30,False\n",
+        "amsterdam,group,overig,30,False\nutrecht,group,overig,23,False\n",
         encoding="utf-8",
     )
     (export / "sample_flow.csv").write_text("step,city,persons,suppressed\n", encoding="utf-8")

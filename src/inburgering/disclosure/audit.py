@@ -19,8 +19,8 @@ suppression without that model, as an attacker would:
 Identities are checked before they are used. Inside RA the true counts of the withheld cells are
 known (``truth``): an identity counts when it holds for them, so every finding is a real
 disclosure and no coincidence stops the run. Without them (an export folder alone) declared
-margins are used as they are, and an undeclared identity is used unless an instance with every
-cell published contradicts it; its findings are marked ``possible``.
+margins are used as they are, and an undeclared identity only where instances with every cell
+published confirm it and none contradicts it; its findings are marked ``possible``.
 
 What the audit cannot see, said in :attr:`AuditReport.notes`: shares published without their
 counts (share x n cannot be inverted without n), counts kept inside RA, counts in value columns
@@ -107,7 +107,7 @@ class Identity:
 
 class _Evidence:
     """Per hypothesis, its fully published instances that hold and that fail: an attacker trusts
-    a hypothesis that some published instance confirms and none contradicts."""
+    a hypothesis that published instances confirm (``SYSTEMATIC`` of them) and none contradicts."""
 
     def __init__(self, tolerance: float) -> None:
         self.tolerance = tolerance
@@ -120,14 +120,15 @@ class _Evidence:
 
     def trusted(self, identity: Identity) -> bool:
         return identity.declared or any(
-            self.holds[f] and not self.fails[f] for f in identity.families
+            self.holds[f] >= SYSTEMATIC and not self.fails[f] for f in identity.families
         )
 
 
-# Among the many readings tried, a sum of small counts can equal another count by chance in one
-# instance; an attacker cannot tell such a coincidence from a rule, so inside RA a reading counts
-# once it holds in this many instances (a rule such as "6 months covers the whole cohort" holds
-# for most cities and years).
+# Among the many readings tried, a sum of counts can equal another count by chance in one
+# instance; an attacker cannot tell such a coincidence from a rule, so a reading counts once it
+# holds in this many instances (a rule such as "6 months covers the whole cohort" holds for most
+# cities and years). On the national export one reading of Table 1's households against
+# composition's cohorts held once by chance in the published cells.
 SYSTEMATIC = 2
 
 
