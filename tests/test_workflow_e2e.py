@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -119,6 +120,22 @@ def test_export_and_rendered_reports_pass_the_leak_scan(tiny_run, repo_root):
         ),
     )
     assert findings == []
+
+
+def test_the_export_passes_the_cross_table_audit(tiny_run, repo_root):
+    """The export rule audited the staged export with the withheld counts (its log says so),
+    and the published folder alone gives an attacker no withheld cell either."""
+    from inburgering.config import load_config
+    from inburgering.disclosure.audit import audit_export
+    from inburgering.disclosure.rules import load_rules
+
+    log = (tiny_run / "logs" / "export.log").read_text(encoding="utf-8")
+    summary = re.search(r"export audit: (\d+) withheld cells, \d+ identities .* (\d+) finding", log)
+    assert summary is not None, "the export rule did not run the audit"
+    assert int(summary[1]) > 0 and int(summary[2]) == 0
+    config = load_config(repo_root / "config" / "config.yaml")
+    report = audit_export(tiny_run / "export", load_rules(config["disclosure"]))
+    assert report.findings == [] and report.withheld > 0
 
 
 def test_exported_estimates_respect_the_threshold(tiny_run):

@@ -85,6 +85,38 @@ def test_render_from_export_snippet(tmp_path, monkeypatch):
         assert html.is_file() and html.stat().st_size > 10_000, name
 
 
+def test_audit_export_snippet(tmp_path, monkeypatch, capsys):
+    """The audit snippet on an export with one planted leak: Table 1's persons per city and
+    group minus composition's published quarters (Amsterdam's and Utrecht's add up: the
+    reading holds)."""
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "composition.csv").write_text(
+        "city,cohort,group,n,suppressed\n"
+        "rotterdam,2022Q1,overig,40,False\n"
+        "rotterdam,2022Q2,overig,,True\n"
+        "amsterdam,2022Q1,overig,14,False\n"
+        "amsterdam,2022Q2,overig,16,False\n"
+        "utrecht,2022Q1,overig,11,False\n"
+        "utrecht,2022Q2,overig,12,False\n",
+        encoding="utf-8",
+    )
+    (export / "descriptives.csv").write_text(
+        "city,variable,level,n,suppressed\nrotterdam,group,overig,47,False\n"
+        "amsterdam,group,overig,30,False\nutrecht,group,overig,23,False\n",
+        encoding="utf-8",
+    )
+    (export / "sample_flow.csv").write_text("step,city,persons,suppressed\n", encoding="utf-8")
+    code = swap(
+        snippet("audit-export"), 'audit_export("results/export"', f"audit_export({str(export)!r}"
+    )
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "user-guide:audit-export", "exec"), {})
+    shown = capsys.readouterr().out
+    assert "1 finding(s)" in shown and "(possible): composition.n[city=rotterdam" in shown
+    assert "= 7, below 10: descriptives.n[city=rotterdam, group=overig] (47)" in shown
+
+
 @pytest.mark.parametrize("page", ["user-guide.md", "methods.md", "extending.md", "README.md"])
 def test_docs_links_resolve(page):
     path = ROOT / "docs" / page

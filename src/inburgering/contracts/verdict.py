@@ -35,6 +35,10 @@ COLUMNS = (
 # n_control_post (EXPORT_COLUMNS): a sum of whole cohorts' persons, it could give a withheld
 # composition cell by subtraction; it stays inside RA, where it checks the control mean.
 INTERNAL_COLUMNS = ("n_control_post",)
+# The key column naming the municipality whose persons each count counts: the treated persons
+# are the focal city's, the control persons the comparison's (the export audit matches them to
+# other tables' breakdowns by city through it).
+COUNT_CITY = {"n_treated": "city", "n_control": "comparison", "n_control_post": "comparison"}
 EXPORT_COLUMNS = tuple(c for c in COLUMNS if c not in INTERNAL_COLUMNS)
 VERDICTS = ("more_effective", "less_effective", "no_distinguishable_difference", "not_assessable")
 # The reason behind each verdict, one per step of the decision rule (primary.verdict); the

@@ -32,15 +32,78 @@ from inburgering.contracts.side_tables import (
 )
 from inburgering.contracts.tidy import CELL_COLUMNS, KEY_COLUMNS, TIDY_COLUMNS, VALUE_COLUMNS
 from inburgering.contracts.verdict import INTERNAL_COLUMNS as VERDICT_INTERNAL
+from inburgering.designs.registry import DESCRIPTIVE
 from inburgering.disclosure.files import read_table
 from inburgering.disclosure.primary import primary_row_masks
 from inburgering.disclosure.rules import DisclosureRules
 from inburgering.disclosure.spec import AUDIT_PREFIX, TableSpec
 from inburgering.disclosure.summaries import tidy_estimates_spec
+from inburgering.disclosure.tables import check_table
 from inburgering.workflow import StageError
 
 Item = tuple[pd.DataFrame, TableSpec]
 LABELS = ("estimator", "headline", "inference")  # describe the row: never suppressed
+
+# The specs of the tables assembled here (the export audit reads an export folder with them).
+SAMPLE_FLOW = TableSpec(
+    "sample_flow",
+    "frequency",
+    count_columns=("persons",),
+    group_columns=("step", "city"),
+    funnel="step",
+    universe="persons",
+    description="persons remaining after every selection step, by settlement city",
+)
+DATA_QUALITY = TableSpec(
+    "data_quality",
+    "frequency",
+    count_columns=("count",),
+    group_columns=("rule", "table", "column", "action"),
+    value_columns=("rows_checked", "description"),
+    description="rows found by every validation rule (fatal rules are always 0 in a run)",
+)
+COMPOSITION = TableSpec(
+    "composition",
+    "frequency",
+    count_columns=("n",),
+    group_columns=("city", "cohort", "group"),
+    # Per-city totals are published in the sample flow: protect cells against subtraction.
+    margins={"cohort": "all", "group": "all"},
+    # The national row: Table 1's cities (G4 and the rest) add up to it, this table lists G4 only.
+    partial_totals={"city": "all"},
+    universe="persons",
+    description="persons by settlement city, cohort quarter and group",
+)
+ROUTE_MIX = TableSpec(
+    "route_mix",
+    "frequency",
+    count_columns=("n",),
+    group_columns=("city", "cohort", "route"),
+    value_columns=("share", "n_total"),
+    margins={"route": "all", "cohort": "all"},
+    description="initial learning route of new-law persons with a known route",
+)
+OUTCOME_TRENDS = TableSpec(
+    "outcome_trends",
+    "share",
+    count_columns=(f"{AUDIT_PREFIX}n",),
+    group_columns=("city", "cohort", "outcome", "horizon"),
+    value_columns=("share",),
+    description="raw outcome shares by city, cohort quarter and horizon",
+)
+DESCRIPTIVES_SPEC = TableSpec(
+    DESCRIPTIVES.name,
+    "frequency",
+    count_columns=DESCRIPTIVES.counts,
+    group_columns=DESCRIPTIVES.keys,
+    # Every person is in one of its cities (G4 and rest_nl): they add up to the national
+    # totals of composition's national row, and each level to the city's total.
+    margins={"level": TOTAL_LEVEL, "city": TOTAL_LEVEL},
+    # Its city x group cells are composition's city x group totals over cohorts.
+    universe="persons",
+    stacked=("variable", "level"),
+    description=DESCRIPTIVES.description,
+)
 
 
 def concat(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -49,8 +112,46 @@ def concat(paths: Iterable[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def estimates_item(estimates: pd.DataFrame) -> Item:
-    return estimates, tidy_estimates_spec("estimates", "tidy estimate rows of every design")
+def estimates_item(estimates: pd.DataFrame, rules: DisclosureRules) -> Item:
+    """Every design's tidy rows; the descriptive rows per cohort are withheld first where their
+    total over cohorts would give them away (:func:`withhold_cohort_rows`)."""
+    spec = tidy_estimates_spec("estimates", "tidy estimate rows of every design")
+    return withhold_cohort_rows(estimates, rules), spec
+
+
+# Descriptive process rows count the same persons per cohort quarter (``cohort:<quarter>``) and
+# over all cohorts (``all``, the total label of the subgroup column).
+COHORT_SUBGROUP = "cohort:"
+
+
+def withhold_cohort_rows(estimates: pd.DataFrame, rules: DisclosureRules) -> pd.DataFrame:
+    """The descriptive designs' rows per cohort add up to their row over all cohorts, in both
+    counts (persons with and without the indicator): checked with that margin, so that a
+    withheld quarter does not follow from the total minus the published quarters (the export
+    audit found it: 621 - 613 = 8 persons). Rows to withhold lose their counts here; the row
+    check of the whole table then withholds them (a missing count cannot be verified)."""
+    subgroup = estimates["subgroup"].astype(str)
+    rows = estimates["design"].isin(DESCRIPTIVE) & (
+        subgroup.eq(TOTAL_LEVEL) | subgroup.str.startswith(COHORT_SUBGROUP)
+    )
+    if not rows.any():
+        return estimates
+    keys = [c for c in (*KEY_COLUMNS, "estimator") if c != "subgroup"]
+    table = estimates.loc[rows, [*keys, *COUNTS]].assign(
+        cohort=subgroup[rows].str.removeprefix(COHORT_SUBGROUP)
+    )
+    spec = TableSpec(
+        "estimates_by_cohort",
+        "estimate",
+        count_columns=COUNTS,
+        group_columns=(*keys, "cohort"),
+        margins={"cohort": TOTAL_LEVEL},
+    )
+    checked = check_table(table.reset_index(drop=True), spec, rules)
+    withheld = table.index[checked.frame["suppressed"].to_numpy(dtype=bool)]
+    out = estimates.copy()
+    out.loc[withheld, list(COUNTS)] = pd.NA
+    return out
 
 
 def sample_flow_item(flow: pd.DataFrame) -> Item:
@@ -61,71 +162,26 @@ def sample_flow_item(flow: pd.DataFrame) -> Item:
     long["city"] = long["city"].str.removeprefix("persons_")
     order = {step: i for i, step in enumerate(flow["step"])}
     long = long.sort_values(["city", "step"], key=lambda c: c.map(order) if c.name == "step" else c)
-    spec = TableSpec(
-        "sample_flow",
-        "frequency",
-        count_columns=("persons",),
-        group_columns=("step", "city"),
-        funnel="step",
-        universe="persons",
-        description="persons remaining after every selection step, by settlement city",
-    )
-    return long.reset_index(drop=True), spec
+    return long.reset_index(drop=True), SAMPLE_FLOW
 
 
 def data_quality_item(quality: pd.DataFrame) -> Item:
-    spec = TableSpec(
-        "data_quality",
-        "frequency",
-        count_columns=("count",),
-        group_columns=("rule", "table", "column", "action"),
-        value_columns=("rows_checked", "description"),
-        description="rows found by every validation rule (fatal rules are always 0 in a run)",
-    )
-    return quality, spec
+    return quality, DATA_QUALITY
 
 
 def composition_item(composition: pd.DataFrame) -> Item:
-    spec = TableSpec(
-        "composition",
-        "frequency",
-        count_columns=("n",),
-        group_columns=("city", "cohort", "group"),
-        # Per-city totals are published in the sample flow: protect cells against subtraction.
-        margins={"cohort": "all", "group": "all"},
-        universe="persons",
-        description="persons by settlement city, cohort quarter and group",
-    )
-    return composition, spec
+    return composition, COMPOSITION
 
 
 def route_mix_item(mix: pd.DataFrame) -> Item:
-    spec = TableSpec(
-        "route_mix",
-        "frequency",
-        count_columns=("n",),
-        group_columns=("city", "cohort", "route"),
-        value_columns=("share", "n_total"),
-        margins={"route": "all", "cohort": "all"},
-        description="initial learning route of new-law persons with a known route",
-    )
-    return mix, spec
+    return mix, ROUTE_MIX
 
 
 def outcome_trends_item(trends: pd.DataFrame) -> Item:
     """Shares only: the persons behind each share stay inside RA (an audit column the share
     rules read). A city-year's count at a horizon everyone has reached is the city's cohort
     total, which would give a withheld quarter of the composition table by subtraction."""
-    trends = trends.rename(columns={"n": f"{AUDIT_PREFIX}n"})
-    spec = TableSpec(
-        "outcome_trends",
-        "share",
-        count_columns=(f"{AUDIT_PREFIX}n",),
-        group_columns=("city", "cohort", "outcome", "horizon"),
-        value_columns=("share",),
-        description="raw outcome shares by city, cohort quarter and horizon",
-    )
-    return trends, spec
+    return trends.rename(columns={"n": f"{AUDIT_PREFIX}n"}), OUTCOME_TRENDS
 
 
 def _levels(column: pd.Series, variable: Mapping[str, Any]) -> pd.Series:
@@ -200,19 +256,7 @@ def descriptives_item(
     checked for the minimum, group disclosure (a level holding a city's every person) and,
     with the total as margin, secondary suppression so no withheld level can be recovered by
     subtraction. Shares are computed in the report from the published counts only."""
-    table = descriptives_table(persons, variables, cities)
-    spec = TableSpec(
-        DESCRIPTIVES.name,
-        "frequency",
-        count_columns=DESCRIPTIVES.counts,
-        group_columns=DESCRIPTIVES.keys,
-        margins={"level": TOTAL_LEVEL},
-        # Its city x group cells are composition's city x group totals over cohorts.
-        universe="persons",
-        stacked=("variable", "level"),
-        description=DESCRIPTIVES.description,
-    )
-    return table, spec
+    return descriptives_table(persons, variables, cities), DESCRIPTIVES_SPEC
 
 
 def pool_bins(frame: pd.DataFrame, by: Sequence[str], counts: Sequence[str], minimum: int):

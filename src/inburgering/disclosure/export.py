@@ -168,6 +168,7 @@ def write_export(
     person_values: Mapping[str, Iterable[object]] | None = None,
     allow: Iterable[object] = (),
     extras: Callable[[Path], None] | None = None,
+    audit: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write the export package: checked files, MANIFEST.csv, manifest.json, output_request.md.
 
@@ -190,6 +191,9 @@ def write_export(
     extras
         Writes files that hold no statistics (provenance, run times) into the staging folder;
         they are leak-scanned with everything else but not listed in the manifest.
+    audit
+        Called with the staging folder after the leak scan, before it is published: raises to
+        stop the export (the cross-table disclosure audit, :mod:`inburgering.disclosure.audit`).
 
     Returns
     -------
@@ -249,6 +253,8 @@ def write_export(
             rules=rules,
             allow=allow,
         )
+        if audit is not None:
+            audit(staging)
         _publish(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -66,6 +66,11 @@ class TableSpec:
         table's breakdown by that dimension (a city's persons by group here and in a city x
         cohort x group table), and cross-table secondary suppression sees them. The level
         column's total label comes from ``margins``; each stacked breakdown is exhaustive.
+    partial_totals
+        Breakdown columns with a total row whose breakdown this table lists only in part,
+        mapped to the total's label (composition: ``{"city": "all"}``, the national row beside
+        the G4 cities only). The total shares its cell with other tables (Table 1's cities add
+        up to it), so cross-table secondary suppression sees it; no equation within the table.
     """
 
     name: str
@@ -80,12 +85,14 @@ class TableSpec:
     share_scale: float = 1.0
     funnel: str | None = None
     stacked: tuple[str, str] | None = None
+    partial_totals: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Accept lists from callers but keep the spec hashable and immutable.
         for attribute in ("count_columns", "group_columns", "value_columns"):
             object.__setattr__(self, attribute, tuple(getattr(self, attribute)))
         object.__setattr__(self, "margins", dict(self.margins))
+        object.__setattr__(self, "partial_totals", dict(self.partial_totals))
         if self.stacked is not None:
             object.__setattr__(self, "stacked", tuple(self.stacked))
 

@@ -8,6 +8,7 @@ rules, leak-scanned against the person-level inputs and only then swapped into p
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ from inburgering.calendar import PolicyCalendar
 from inburgering.config import load_policies
 from inburgering.contracts.tidy import read_tidy
 from inburgering.disclosure import assemble
+from inburgering.disclosure.audit import assert_export_safe, export_specs
 from inburgering.disclosure.export import write_export
 from inburgering.disclosure.figures import check_figure_data
 from inburgering.disclosure.files import read_table
 from inburgering.disclosure.rules import DisclosureRules, rules_from_section
+from inburgering.disclosure.spec import CheckedTable
 from inburgering.disclosure.tables import check_tables
 from inburgering.provenance import write_provenance
 from inburgering.workflow import RuleJob
@@ -70,7 +73,7 @@ def _items(
 ) -> list[assemble.Item]:
     read = read_table
     items = [
-        assemble.estimates_item(estimates),
+        assemble.estimates_item(estimates, rules),
         assemble.verdict_item(read(job.input["verdict"]), rules),
         assemble.sample_flow_item(read(job.input["sample_flow"])),
         assemble.data_quality_item(read(job.input["data_quality"])),
@@ -115,12 +118,32 @@ def _items(
     return items
 
 
+def _auditor(
+    items: list[assemble.Item],
+    checked: list[CheckedTable],
+    estimates: pd.DataFrame,
+    rules: DisclosureRules,
+) -> Callable[[Path], None]:
+    """The cross-table disclosure audit of the staged export, with the true counts of every
+    withheld cell (the tables as computed, row for row as written): a leak stops the export."""
+    truth = {spec.name: frame.reset_index(drop=True) for frame, spec in items}
+    # The rows estimates_item withholds in advance lose their counts; the audit needs them.
+    truth["estimates"] = estimates
+    specs = {**export_specs(), **{item.name: item.spec for item in checked}}
+
+    def audit(staging: Path) -> None:
+        log.info(assert_export_safe(staging, rules, specs=specs, truth=truth).summary())
+
+    return audit
+
+
 def run(job: RuleJob) -> None:
     # Validated and filled from the schema at workflow start-up (config.check_all, fill_defaults).
     rules = rules_from_section(job.params["disclosure"])
     estimates = read_tidy(job.input["estimates"])
     persons = pd.read_parquet(job.input["persons"])
-    checked = check_tables(_items(job, estimates, persons, rules), rules)
+    items = _items(job, estimates, persons, rules)
+    checked = check_tables(items, rules)
     survival = check_figure_data(
         read_table(job.input["survival"]),
         "survival",
@@ -163,6 +186,7 @@ def run(job: RuleJob) -> None:
             *sorted(config_values(config)),
         ],
         extras=provenance_files,
+        audit=_auditor(items, checked, estimates, rules),
     )
     for item in checked:
         log.info("export %s: %d cells suppressed", item.name, int(item.frame["suppressed"].sum()))

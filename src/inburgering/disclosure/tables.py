@@ -60,7 +60,7 @@ def _validate(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules) -> N
         _validate_stacked(frame, spec)
     if spec.funnel is not None and spec.funnel not in spec.group_columns:
         raise DisclosureError(spec.name, "spec", f"funnel '{spec.funnel}' is not a group column")
-    bad_margin = [d for d in spec.margins if d not in spec.group_columns]
+    bad_margin = [d for d in (*spec.margins, *spec.partial_totals) if d not in spec.group_columns]
     if bad_margin:
         raise DisclosureError(spec.name, "spec", f"margins {bad_margin} are not group columns")
     for column in public:
@@ -96,8 +96,9 @@ def _validate_stacked(frame: pd.DataFrame, spec: TableSpec) -> None:
 
 
 def _row_keys(frame: pd.DataFrame, spec: TableSpec) -> list[dict[Key, float]]:
-    """Cells of each row: one per count column, dimensions at their total label dropped (a
-    stacked table's level is named by its row's name column, see ``TableSpec.stacked``)."""
+    """Cells of each row: one per count column, dimensions at their total label dropped (also
+    a partial total's: the national row is the national cell of every table; a stacked table's
+    level is named by its row's name column, see ``TableSpec.stacked``)."""
     names, level = spec.stacked or (None, None)
     columns = [c for c in spec.group_columns if c != names]
     groups = frame.loc[:, columns].astype(str).to_numpy()
@@ -109,7 +110,7 @@ def _row_keys(frame: pd.DataFrame, spec: TableSpec) -> list[dict[Key, float]]:
             sorted(
                 (dimension_of[i] if d == level else d, groups[i, j])
                 for j, d in enumerate(columns)
-                if spec.margins.get(d) != groups[i, j]
+                if groups[i, j] not in (spec.margins.get(d), spec.partial_totals.get(d))
             )
         )
         rows.append({(f"{spec.universe_name}|{c}", dims): float(v[i]) for c, v in counts.items()})
