@@ -25,10 +25,11 @@ import pandas as pd
 import yaml
 
 from inburgering.calendar import load_calendar
-from inburgering.designs.city_instrument_did import city_instrument_tables
-from inburgering.designs.event_study import ReformSettings
+from inburgering.config import load_config
+from inburgering.designs.city_instrument_did import CityBundleSettings, city_instrument_tables
+from inburgering.designs.event_study import EventStudySettings
 from inburgering.designs.instrument_did import adoption_table, instrument_rows
-from inburgering.designs.reform_did import outcome_tables
+from inburgering.designs.reform_did import ReformDidSettings, outcome_tables
 from inburgering.validation.designsim import SimSpec, simulate
 
 
@@ -38,8 +39,9 @@ def main() -> None:
     parser.add_argument("--municipalities", type=int, default=338)
     parser.add_argument("--data", type=Path, default=Path("results/national/data"))
     args = parser.parse_args()
-    cfg = yaml.safe_load(Path("config/config.yaml").read_text(encoding="utf-8"))["estimate"]
-    settings = ReformSettings.from_config(cfg)
+    cfg = load_config("config/config.yaml")["estimate"]
+    settings = EventStudySettings.from_config(cfg)
+    reform = ReformDidSettings.from_config(cfg)
     calendar = load_calendar("config/policies.yaml")
     data_dir = args.data
     if (data_dir / "persons.parquet").exists():
@@ -58,7 +60,7 @@ def main() -> None:
     for outcome in cfg["outcomes"]:
         for horizon in settings.horizons:
             t0 = time.perf_counter()
-            outcome_tables(persons, outcomes, outcome, horizon, settings, calendar)
+            outcome_tables(persons, outcomes, outcome, horizon, settings, reform, calendar)
             timings[f"reform_did_{outcome}_h{horizon}"] = time.perf_counter() - t0
     policies = yaml.safe_load(Path("config/policies.yaml").read_text(encoding="utf-8"))
     t0 = time.perf_counter()
@@ -80,6 +82,7 @@ def main() -> None:
         adoption_table(policies, policies_table),
         list(cfg["outcomes"]),
         settings,
+        CityBundleSettings.from_config(cfg),
     )
     timings["city_instrument_did"] = time.perf_counter() - t0
     workers = [0.0, 0.0]

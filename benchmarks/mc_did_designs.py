@@ -24,7 +24,7 @@ import pandas as pd
 
 from inburgering.calendar import load_calendar
 from inburgering.designs.event_study import (
-    ReformSettings,
+    EventStudySettings,
     analysis_frame,
     fit_contrast,
     placebo_t,
@@ -124,7 +124,9 @@ def instrument_seed(seed: int, persons: int) -> list[dict]:
             "start": pd.PeriodIndex(quarter_label(adopt["adopt"].to_numpy()), freq="Q").start_time,
         }
     )
-    settings = ReformSettings(horizons=[12], cities=[], wild_draws=99)
+    settings = EventStudySettings.from_schema_defaults(
+        horizons=[12], cities=[], alpha=0.05, wild_draws=99
+    )
     rows = instrument_rows(
         data["persons"],
         data["outcomes"],

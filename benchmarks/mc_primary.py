@@ -46,9 +46,10 @@ import numpy as np
 import pandas as pd
 
 from inburgering.calendar import load_calendar
+from inburgering.config import fill_defaults
 from inburgering.contracts.tidy import read_tidy
-from inburgering.designs.event_study import ReformSettings, single_threaded_blas
-from inburgering.designs.reform_did import outcome_tables
+from inburgering.designs.event_study import EventStudySettings, single_threaded_blas
+from inburgering.designs.reform_did import ReformDidSettings, outcome_tables
 from inburgering.primary.verdict import KEY, verdict_table
 from inburgering.validation.designsim import SimSpec, simulate
 from inburgering.validation.montecarlo import ROOT, default_config, run_workflow
@@ -121,6 +122,7 @@ def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: 
     """One piece on the design simulator: reform_did's tables and the verdict, in memory."""
     started = time.perf_counter()
     config = default_config()
+    fill_defaults(config)
     primary = config["primary"]
     spec = SimSpec(persons=persons, seed=seed, instrument_effect=0.0,
                    city_shock_sd=scale * DESIGNSIM_SHOCK_SD)  # fmt: skip
@@ -132,8 +134,9 @@ def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: 
     # The simulator's covariates (it has no `group` column).
     estimate["covariates"] = ["female", "age", "schooling_years"]
     # The verdict reads the headline rows only: fewer placebos and draws keep a seed cheap.
-    settings = replace(ReformSettings.from_config(estimate), ri_pool=9, wild_draws=99,
-                       band_draws=999, covariate_interactions=[])  # fmt: skip
+    settings = replace(EventStudySettings.from_config(estimate), ri_pool=9, wild_draws=99,
+                       band_draws=999)  # fmt: skip
+    reform = replace(ReformDidSettings.from_config(estimate), covariate_interactions=[])
     calendar = load_calendar(ROOT / config["data"]["policies"])
     tables: dict[str, list[pd.DataFrame]] = {
         "estimates": [], "pretrends": [], "honestdid": [], "inference": []
@@ -142,7 +145,7 @@ def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: 
         for outcome in primary["outcomes"]:
             for h in primary["horizons"]:
                 out = outcome_tables(
-                    data["persons"], data["outcomes"], outcome, h, settings, calendar
+                    data["persons"], data["outcomes"], outcome, h, settings, reform, calendar
                 )
                 for name in tables:
                     tables[name].append(out[name])

@@ -8,7 +8,7 @@ import pandas as pd
 
 from inburgering import not_estimated
 from inburgering.designs.cells import SAMPLE_COLUMNS
-from inburgering.designs.event_study import ReformSettings
+from inburgering.designs.event_study import EventStudySettings
 from inburgering.designs.instrument_did import instrument_rows
 from inburgering.validation.designsim import SimSpec, simulate
 
@@ -33,7 +33,9 @@ def test_instrument_did_without_adoptions_is_recorded(tmp_path):
             adoption,
             ["early_start", "intensified_intake"],
             ["participation"],
-            ReformSettings(horizons=[12], cities=["rotterdam"]),
+            EventStudySettings.from_schema_defaults(
+                horizons=[12], cities=["rotterdam"], alpha=0.05
+            ),
         )
     finally:
         logging.getLogger("inburgering.designs.instrument_did").removeHandler(handler)

@@ -197,6 +197,14 @@ def fill_defaults(config: dict[str, Any], schema: str = "config") -> None:
     _fill(config, read_yaml(schema_path(schema)))
 
 
+def section_defaults(section: str) -> dict[str, Any]:
+    """The schema's defaults of one top-level config section: what ``fill_defaults`` gives an
+    empty section (for scripts and tests that build settings without a config file)."""
+    document: dict[str, Any] = {section: {}}
+    fill_defaults(document)
+    return document[section]
+
+
 def load_policies(path: str | Path) -> dict[str, Any]:
     policies = read_yaml(path)
     validate(policies, "policies", source=str(path))

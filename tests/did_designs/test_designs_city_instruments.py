@@ -16,10 +16,11 @@ import pytest
 from inburgering.calendar import BUNDLE_COMPARISON, instrument_bundles
 from inburgering.designs.city_instrument_did import (
     BundleWindow,
+    CityBundleSettings,
     city_instrument_tables,
     unchanged_municipalities,
 )
-from inburgering.designs.event_study import ReformSettings, analysis_frame, quarter_index
+from inburgering.designs.event_study import EventStudySettings, analysis_frame, quarter_index
 from inburgering.designs.instrument_did import adoption_table
 from inburgering.synth import truth
 from inburgering.synth.dates import quarter_from_label
@@ -105,10 +106,18 @@ def _truth(people: pd.DataFrame) -> pd.DataFrame:
 def estimated():
     people = _population()
     persons, outcomes, adoption = _inputs(people)
-    settings = ReformSettings(
-        horizons=[12], cities=["rotterdam"], covariates=["female"], ri_pool=8, wild_draws=99
+    settings = EventStudySettings.from_schema_defaults(
+        horizons=[12],
+        cities=["rotterdam"],
+        alpha=0.05,
+        covariates=["female"],
+        ri_pool=8,
+        wild_draws=99,
     )
-    tables = city_instrument_tables(persons, outcomes, POLICIES, adoption, ["employed"], settings)
+    bundles = CityBundleSettings.from_schema_defaults()
+    tables = city_instrument_tables(
+        persons, outcomes, POLICIES, adoption, ["employed"], settings, bundles
+    )
     return people, tables["estimates"], tables
 
 

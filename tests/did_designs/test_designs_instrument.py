@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inburgering.designs.event_study import ReformSettings
+from inburgering.designs.event_study import EventStudySettings
 from inburgering.designs.instrument_did import (
     adoption_table,
     effective_municipalities,
@@ -113,7 +113,9 @@ def _truth_cells(people: pd.DataFrame) -> pd.DataFrame:
 def test_estimate_equals_truth_on_a_noise_free_population():
     people = _population()
     persons, outcomes, adoption = _design_inputs(people)
-    settings = ReformSettings(horizons=[12], cities=[], covariates=[], wild_draws=99)
+    settings = EventStudySettings.from_schema_defaults(
+        horizons=[12], cities=[], alpha=0.05, covariates=[], wild_draws=99
+    )
     rows = instrument_rows(
         persons, outcomes, adoption, ["x"], ["participation"], settings, exclude=[G4_CODE]
     )

@@ -6,22 +6,26 @@ import pandas as pd
 import pytest
 
 from inburgering.calendar import load_calendar
-from inburgering.designs.event_study import ReformSettings, quarter_index
-from inburgering.designs.reform_did import outcome_tables
+from inburgering.designs.event_study import EventStudySettings, quarter_index
+from inburgering.designs.reform_did import ReformDidSettings, outcome_tables
 from inburgering.validation.designsim import SimSpec, simulate
 
 
 @pytest.fixture(scope="module")
 def tables(repo_root):
     data = simulate(SimSpec(persons=40000, instrument_effect=0.0, seed=11), horizons=(12,))
-    settings = ReformSettings(
+    settings = EventStudySettings.from_schema_defaults(
         horizons=[12],
         cities=["rotterdam", "amsterdam", "den_haag", "utrecht"],
+        alpha=0.05,
         wild_draws=99,
         ri_pool=19,
     )
+    reform = ReformDidSettings.from_schema_defaults()
     calendar = load_calendar(repo_root / "config" / "policies.yaml")
-    out = outcome_tables(data["persons"], data["outcomes"], "participation", 12, settings, calendar)
+    out = outcome_tables(
+        data["persons"], data["outcomes"], "participation", 12, settings, reform, calendar
+    )
     keys = ["city", "comparison", "outcome", "horizon", "subgroup"]
     overall = out["estimates"].query("estimand == 'att_overall'").merge(data["truth"], on=keys)
     overall["covered"] = (overall["ci_low"] <= overall["truth"]) & (

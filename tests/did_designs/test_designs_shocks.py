@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from inburgering.calendar import load_calendar
 from inburgering.designs.event_study import (
-    ReformSettings,
+    EventStudySettings,
     analysis_frame,
     fit_contrast,
     shock_model,
 )
-from inburgering.designs.reform_did import outcome_tables, reform_q
+from inburgering.designs.reform_did import ReformDidSettings, outcome_tables, reform_q
 from inburgering.did.shocks import ShockModel, event_shock_vcov
 from inburgering.validation.designsim import SimSpec, simulate
 
@@ -33,10 +35,17 @@ def world():
 
 @pytest.fixture(scope="module")
 def tables(world, calendar):
-    settings = ReformSettings(horizons=[12], cities=["rotterdam"], wild_draws=99, ri_pool=19,
-                              covariates=["female", "age", "schooling_years"])  # fmt: skip
+    settings = EventStudySettings.from_schema_defaults(
+        horizons=[12],
+        cities=["rotterdam"],
+        alpha=0.05,
+        wild_draws=99,
+        ri_pool=19,
+        covariates=["female", "age", "schooling_years"],
+    )
+    reform = ReformDidSettings.from_schema_defaults()
     return outcome_tables(
-        world["persons"], world["outcomes"], "participation", 12, settings, calendar
+        world["persons"], world["outcomes"], "participation", 12, settings, reform, calendar
     )
 
 
@@ -83,9 +92,9 @@ def test_fit_adds_exactly_the_shock_covariance(world, calendar):
 def test_the_switch_turns_the_component_off(world, calendar):
     covariates = ["female", "age", "schooling_years"]
     data = analysis_frame(world["persons"], world["outcomes"], 12, covariates)
-    on = ReformSettings(horizons=[12], cities=["rotterdam"], covariates=covariates)
-    off = ReformSettings(
-        horizons=[12], cities=["rotterdam"], covariates=covariates, shock_variance=False
+    on = EventStudySettings.from_schema_defaults(
+        horizons=[12], cities=["rotterdam"], alpha=0.05, covariates=covariates
     )
+    off = replace(on, shock_variance=False)
     assert shock_model(data, "participation", off, reform_q(calendar)) is None
     assert shock_model(data, "participation", on, reform_q(calendar)).sd > 0

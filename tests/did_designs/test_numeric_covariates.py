@@ -75,8 +75,8 @@ def test_reform_did_estimates_every_contrast_with_planted_missing_covariates(rep
     """Schooling and age unknown for the same 6 % of persons: one indicator, every contrast
     estimated (complete-case dropping would lose them; a stop would lose the design)."""
     from inburgering.calendar import load_calendar
-    from inburgering.designs.event_study import ReformSettings
-    from inburgering.designs.reform_did import outcome_tables
+    from inburgering.designs.event_study import EventStudySettings
+    from inburgering.designs.reform_did import ReformDidSettings, outcome_tables
     from inburgering.validation.designsim import SimSpec, simulate
 
     data = simulate(SimSpec(persons=20000, instrument_effect=0.0, seed=3), horizons=(12,))
@@ -84,14 +84,17 @@ def test_reform_did_estimates_every_contrast_with_planted_missing_covariates(rep
     gap = np.random.default_rng(4).random(len(persons)) < 0.06
     persons["schooling_years"] = persons["schooling_years"].astype(float).where(~gap)
     persons["age"] = persons["age"].astype(float).where(~gap)
-    settings = ReformSettings(
-        horizons=[12], cities=["rotterdam", "amsterdam"], wild_draws=19, ri_pool=9
+    settings = EventStudySettings.from_schema_defaults(
+        horizons=[12], cities=["rotterdam", "amsterdam"], alpha=0.05, wild_draws=19, ri_pool=9
     )
+    reform = ReformDidSettings.from_schema_defaults()
     calendar = load_calendar(repo_root / "config" / "policies.yaml")
     complete = outcome_tables(
-        data["persons"], data["outcomes"], "participation", 12, settings, calendar
+        data["persons"], data["outcomes"], "participation", 12, settings, reform, calendar
     )
-    planted = outcome_tables(persons, data["outcomes"], "participation", 12, settings, calendar)
+    planted = outcome_tables(
+        persons, data["outcomes"], "participation", 12, settings, reform, calendar
+    )
     # A sparse (g, t) cell where an indicator is constant falls back along the engine's
     # documented chain (cs_dr -> cs_reg -> cs_unadj), named in `estimator`; no contrast is lost.
     keys = ["city", "comparison"]

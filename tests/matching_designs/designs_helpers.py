@@ -217,6 +217,7 @@ def generated(out, persons: int, seed: int, profile: str, **parameters: float) -
     from inburgering.prepare.stage import OUTPUT_FILES, run
     from inburgering.synth.generate import generate
     from inburgering.synth.params import SynthParameters
+    from inburgering.synth.truth import CityMatchingContrasts
     from inburgering.validation.truth import read_truth
     from inburgering.workflow import RuleJob
 
@@ -227,7 +228,8 @@ def generated(out, persons: int, seed: int, profile: str, **parameters: float) -
     microdata = Path(out) / "microdata"
     catalogue = Catalogue(load_catalogue(catalogue_file), microdata, ["parquet"])
     params = SynthParameters(persons=persons, seed=seed, profile=profile, **parameters)
-    generate(params, catalogue, Path(out), "parquet", load_calendar(policies_file))
+    city_matching = CityMatchingContrasts.from_config(config["matching"]["city"])
+    generate(params, catalogue, Path(out), "parquet", load_calendar(policies_file), city_matching)
     job = RuleJob(
         input={"catalogue": catalogue_file, "policies": policies_file},
         output={name: Path(out) / "data" / file for name, file in OUTPUT_FILES.items()},

@@ -9,12 +9,16 @@ import pyreadstat
 
 from inburgering.calendar import PolicyCalendar
 from inburgering.cbs.catalogue import Catalogue
-from inburgering.config import load_catalogue, load_policies
+from inburgering.config import load_catalogue, load_config, load_policies
 from inburgering.synth.generate import generate
 from inburgering.synth.params import SynthParameters
+from inburgering.synth.truth import CityMatchingContrasts
 
 ROOT = Path(__file__).resolve().parents[2]
 CALENDAR = PolicyCalendar.from_policies(load_policies(ROOT / "config" / "policies.yaml"))
+CITY_MATCHING = CityMatchingContrasts.from_config(
+    load_config(ROOT / "config" / "config.yaml")["matching"]["city"]
+)
 
 
 def write_run(out: Path, persons: int, fmt: str, seed: int = 7, **parameters) -> Catalogue:
@@ -23,7 +27,7 @@ def write_run(out: Path, persons: int, fmt: str, seed: int = 7, **parameters) ->
         load_catalogue(ROOT / "config" / "catalogue.yaml"), out / "microdata", [fmt]
     )
     params = SynthParameters(persons=persons, seed=seed, **parameters)
-    generate(params, catalogue, out, fmt, CALENDAR)
+    generate(params, catalogue, out, fmt, CALENDAR, CITY_MATCHING)
     return catalogue
 
 

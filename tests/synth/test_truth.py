@@ -11,7 +11,7 @@ from inburgering.contracts.tidy import KEY_COLUMNS
 from inburgering.synth.municipalities import NEVER
 from inburgering.synth.outcomes import Probabilities
 from inburgering.synth.shocks import PersonShocks, shocked
-from inburgering.synth.truth import Standardiser
+from inburgering.synth.truth import CityMatchingContrasts, Standardiser, city_rows
 from inburgering.validation.truth import read_truth
 
 
@@ -122,6 +122,27 @@ def test_route_and_city_truth(truth):
         horizon=24,
     )
     expected = (_employed(rot, "obs") - _employed(rot, "city_utrecht")).mean()
+    assert row["truth_sample"] == pytest.approx(expected)
+
+
+def test_city_matching_truth_follows_the_configured_treated_city(truth):
+    """The truth compares whom the design compares (config matching.city): another treated
+    city, group and comparison list give that city's rows, from the same potential outcomes."""
+    _, pot, _ = truth
+    contrasts = CityMatchingContrasts(
+        treated="amsterdam",
+        comparisons=("rotterdam", "rest_nl"),
+        regimes=("wi2021",),
+        groups=("gezinsmigrant",),
+    )
+    rows = pd.DataFrame(city_rows(pot, (24,), contrasts))
+    # rest_nl has no "settled there" world: no row rather than a wrong one.
+    assert set(rows["treatment"]) == {"amsterdam_vs_rotterdam"}
+    assert set(rows["city"]) == {"amsterdam"}
+    seen = pot[(pot["horizon"] == 24) & pot["observed"] & (pot["regime"] == "wi2021")]
+    ams = seen[(seen["city"] == "amsterdam") & (seen["group"] == "gezinsmigrant")]
+    row = _lookup(rows, outcome="employed")
+    expected = (_employed(ams, "obs") - _employed(ams, "city_rotterdam")).mean()
     assert row["truth_sample"] == pytest.approx(expected)
 
 

@@ -27,5 +27,10 @@ rule synth:
         synth=config.get("synth"),
         data_end=config["data"]["end"],
         prepare=config["prepare"],
+        # Whom city_matching compares (its truth): the keys designs.matching reads.
+        city_matching={
+            key: config["matching"]["city"][key]
+            for key in ("treated", "comparisons", "regimes", "groups")
+        },
     script:
         RULE_SCRIPT

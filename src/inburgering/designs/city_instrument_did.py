@@ -28,17 +28,19 @@ treatment. ``benchmarks/mc_city_bundles.py`` documents bias and coverage.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pandas as pd
 
 from inburgering import not_estimated
 from inburgering.calendar import BUNDLE_COMPARISON, InstrumentBundle, instrument_bundles
-from inburgering.config import load_policies
+from inburgering.config import load_policies, section_defaults
 from inburgering.contracts.tidy import tidy_frame, write_tidy
 from inburgering.designs.event_study import (
     TABLES,
-    ReformSettings,
+    EventStudySettings,
     analysis_frame,
     event_study_tables,
     fit_contrast,
@@ -58,6 +60,31 @@ from inburgering.io import write_csv_atomic
 from inburgering.workflow import RuleJob
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CityBundleSettings:
+    """What only this design reads (``estimate.instrument_did.city_bundles``); what every
+    event-study design shares is ``EventStudySettings``. Read from the filled configuration (the
+    schema holds the defaults)."""
+
+    settle_quarters: int
+    min_pre_quarters: int
+    base_quarters: int
+
+    @classmethod
+    def from_config(cls, estimate: Mapping[str, Any]) -> CityBundleSettings:
+        bundles = estimate["instrument_did"]["city_bundles"]
+        return cls(
+            settle_quarters=int(bundles["settle_quarters"]),
+            min_pre_quarters=int(bundles["min_pre_quarters"]),
+            base_quarters=int(bundles["base_quarters"]),
+        )
+
+    @classmethod
+    def from_schema_defaults(cls, **overrides: Any) -> CityBundleSettings:
+        """The schema's defaults, then ``overrides`` (scripts and tests without a config file)."""
+        return replace(cls.from_config(section_defaults("estimate")), **overrides)
 
 
 @dataclass(frozen=True)
@@ -134,7 +161,8 @@ def bundle_rows(
     unchanged: list[str],
     outcome: str,
     horizon: int,
-    s: ReformSettings,
+    s: EventStudySettings,
+    base_quarters: int,
 ) -> dict[str, list[dict]]:
     """Every row and side-table record of one bundle × outcome × horizon (``event_study.TABLES``;
     empty, logged, if it cannot be fitted)."""
@@ -162,7 +190,7 @@ def bundle_rows(
             outcome,
             s.covariates,
             honest_bin=s.honest_bin,
-            base_quarters=s.base_quarters,
+            base_quarters=base_quarters,
             event_q=window.start,
             shocks=shocks,
         )
@@ -177,10 +205,19 @@ def bundle_rows(
     rest = sub[~tr]
     pool = ri_pool(rest, s.ri_pool)
     t_placebo = placebo_t(
-        rest, pool, outcome, s.covariates, s.base_quarters, window.start, shocks=shocks
+        rest, pool, outcome, s.covariates, base_quarters, window.start, shocks=shocks
     )
     randomization = ri_rows(
-        sub, tr, outcome, key, s, t_placebo, fit.counts, event_q=window.start, shocks=shocks
+        sub,
+        tr,
+        outcome,
+        key,
+        s,
+        t_placebo,
+        fit.counts,
+        base_quarters=base_quarters,
+        event_q=window.start,
+        shocks=shocks,
     )
     if randomization is not None:
         rows.append(randomization[0])
@@ -197,9 +234,8 @@ def city_instrument_tables(
     policies: dict,
     adoption: pd.DataFrame,
     outcome_names: list[str],
-    s: ReformSettings,
-    settle_quarters: int = 4,
-    min_pre_quarters: int = 4,
+    s: EventStudySettings,
+    bundle_settings: CityBundleSettings,
 ) -> dict[str, pd.DataFrame]:
     """Tidy estimate rows and side tables (``event_study.TABLES``) for every estimable bundle of the
     cities in ``s.cities``."""
@@ -214,14 +250,21 @@ def city_instrument_tables(
     s = replace(s, covariates=covariates)
     cohorts = quarter_index(persons["cohort"])
     quarters = (int(cohorts.min()), int(cohorts.max()))
-    windows = [bundle_window(b, quarters, settle_quarters, min_pre_quarters) for b in bundles]
+    settle_quarters = bundle_settings.settle_quarters
+    windows = [
+        bundle_window(b, quarters, settle_quarters, bundle_settings.min_pre_quarters)
+        for b in bundles
+    ]
     tables: dict[str, list[dict]] = {name: [] for name in TABLES}
     for h in s.horizons:
         data = analysis_frame(persons, outcomes, h, s.covariates)
         for window in filter(None, windows):
             unchanged = unchanged_municipalities(data, adoption, window, settle_quarters)
             for outcome in outcome_names:
-                for name, rows in bundle_rows(data, window, unchanged, outcome, h, s).items():
+                fits = bundle_rows(
+                    data, window, unchanged, outcome, h, s, bundle_settings.base_quarters
+                )
+                for name, rows in fits.items():
                     tables[name] += rows
     return {
         name: tidy_frame(rows) if name == "estimates" else pd.DataFrame(rows)
@@ -232,7 +275,7 @@ def city_instrument_tables(
 def run(job: RuleJob) -> None:
     """Rule city_instrument_did."""
     estimate = job.params["estimate"]
-    spec = estimate.get("instrument_did", {}).get("city_bundles", {})
+    spec = estimate["instrument_did"]["city_bundles"]
     policies = load_policies(job.input["policies"])
     table = pd.read_parquet(job.input["policies_table"]) if "policies_table" in job.input else None
     with single_threaded_blas():
@@ -242,9 +285,8 @@ def run(job: RuleJob) -> None:
             policies,
             adoption_table(policies, table),
             list(spec.get("outcomes", estimate["outcomes"])),
-            ReformSettings.from_config(estimate),
-            settle_quarters=int(spec.get("settle_quarters", 4)),
-            min_pre_quarters=int(spec.get("min_pre_quarters", 4)),
+            EventStudySettings.from_config(estimate),
+            CityBundleSettings.from_config(estimate),
         )
     write_tidy(tables["estimates"], job.output["estimates"])
     for name in TABLES[1:]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import pyfixest as pf
 from scipy.stats import chi2, norm
 
 from inburgering.calendar import PolicyCalendar
+from inburgering.config import section_defaults
 from inburgering.contracts.tidy import CELL_COLUMNS
 from inburgering.covariates import numeric_with_indicators, prune_collinear
 from inburgering.did.aggregate import aggte
@@ -41,70 +43,69 @@ HEADLINE_INFERENCE = (
 
 
 @dataclass(frozen=True)
-class ReformSettings:
-    """The ``estimate`` config section as the reform design uses it."""
+class EventStudySettings:
+    """What every event-study design reads from the ``estimate`` section: the shared keys
+    (horizons, cities, alpha, covariates, seed), ``inference`` and ``honestdid``. What only one
+    design reads is that design's own (``reform_did.ReformDidSettings``, the ``instrument_did``
+    section). ``from_config`` reads a section whose defaults the schema filled at load
+    (``config.fill_defaults``): the schema is the one place for defaults."""
 
     horizons: list[int]
     cities: list[str]
-    alpha: float = 0.05
-    covariates: list[str] = field(default_factory=lambda: ["female", "age", "schooling_years"])
-    subgroups: list[str] = field(
-        default_factory=lambda: ["group:statushouder", "group:gezinsmigrant"]
-    )
-    ri_pool: int = 39
-    wild_draws: int = 999
-    seed: int = 0
-    honest_pre: int = 5
-    honest_post: int = 3
-    honest_bin: int = 4
-    base_quarters: int = 4
-    covariate_interactions: list[str] = field(default_factory=list)
-    pretrend_settle_quarters: int = 4
-    band_draws: int = 9999
-    honest_grids: dict = field(
-        default_factory=lambda: {
-            "relative_magnitude": [0.0, 0.5, 1.0, 1.5, 2.0],
-            "smoothness": [0.0, 0.01, 0.02, 0.04],
-        }
-    )
-    min_treated_clusters: int = 5
-    shock_variance: bool = True
-    shock_max_lag: int = 8
-    shock_min_cell: int = 5
+    alpha: float
+    covariates: list[str]
+    seed: int
+    ri_pool: int
+    wild_draws: int
+    min_treated_clusters: int
+    band_draws: int
+    honest_pre: int
+    honest_post: int
+    honest_bin: int
+    honest_grids: dict[str, list[float]]
+    shock_variance: bool
+    shock_max_lag: int
+    shock_min_cell: int
 
     @classmethod
-    def from_config(cls, estimate: dict) -> ReformSettings:
-        reform = estimate.get("reform_did", {})
-        honest = estimate.get("honestdid", {})
-        inference = estimate.get("inference", {})
-        shocks = inference.get("shock_variance", {})
+    def from_config(cls, estimate: Mapping[str, Any]) -> EventStudySettings:
+        inference, honest = estimate["inference"], estimate["honestdid"]
+        shocks = inference["shock_variance"]
         return cls(
             horizons=list(estimate["horizons"]),
             cities=list(estimate["cities"]),
             alpha=float(estimate["alpha"]),
-            covariates=list(
-                estimate.get("covariates", cls.__dataclass_fields__["covariates"].default_factory())
-            ),
-            subgroups=list(reform.get("subgroups", ["group:statushouder", "group:gezinsmigrant"])),
-            ri_pool=int(inference.get("ri_pool", 39)),
-            wild_draws=int(inference.get("wild_draws", 999)),
-            seed=int(estimate.get("seed", 0)),
-            honest_pre=int(honest.get("pre_periods", 5)),
-            honest_post=int(honest.get("post_periods", 3)),
-            honest_bin=int(honest.get("bin_quarters", 4)),
-            base_quarters=int(reform.get("base_quarters", 4)),
-            covariate_interactions=list(reform.get("covariate_interactions", [])),
-            pretrend_settle_quarters=int(reform.get("pretrend_settle_quarters", 4)),
-            band_draws=int(reform.get("band_draws", 9999)),
+            covariates=list(estimate["covariates"]),
+            seed=int(estimate["seed"]),
+            ri_pool=int(inference["ri_pool"]),
+            wild_draws=int(inference["wild_draws"]),
+            min_treated_clusters=int(inference["min_treated_clusters"]),
+            band_draws=int(inference["band_draws"]),
+            honest_pre=int(honest["pre_periods"]),
+            honest_post=int(honest["post_periods"]),
+            honest_bin=int(honest["bin_quarters"]),
             honest_grids={
-                "relative_magnitude": list(honest.get("mbar", [0.0, 0.5, 1.0, 1.5, 2.0])),
-                "smoothness": list(honest.get("m", [0.0, 0.01, 0.02, 0.04])),
+                "relative_magnitude": list(honest["mbar"]),
+                "smoothness": list(honest["m"]),
             },
-            min_treated_clusters=int(inference.get("min_treated_clusters", 5)),
-            shock_variance=bool(shocks.get("enabled", True)),
-            shock_max_lag=int(shocks.get("max_lag", 8)),
-            shock_min_cell=int(shocks.get("min_cell_persons", 5)),
+            shock_variance=bool(shocks["enabled"]),
+            shock_max_lag=int(shocks["max_lag"]),
+            shock_min_cell=int(shocks["min_cell_persons"]),
         )
+
+    @classmethod
+    def from_schema_defaults(
+        cls, *, horizons: list[int], cities: list[str], alpha: float, **overrides: Any
+    ) -> EventStudySettings:
+        """The schema's defaults for what the schema requires no value of, then ``overrides``
+        (scripts and tests without a config file)."""
+        estimate = {
+            **section_defaults("estimate"),
+            "horizons": horizons,
+            "cities": cities,
+            "alpha": alpha,
+        }
+        return replace(cls.from_config(estimate), **overrides)
 
 
 def quarter_index(cohort: pd.Series) -> np.ndarray:
@@ -456,7 +457,7 @@ def covariate_adjusted(data: pd.DataFrame, outcome: str, covariates: list[str]) 
     return y - X @ beta[1:]
 
 
-def shock_model(data: pd.DataFrame, outcome: str, s: ReformSettings, before_q: int):
+def shock_model(data: pd.DataFrame, outcome: str, s: EventStudySettings, before_q: int):
     """The city-by-quarter shock model of ``outcome`` from the quarters before ``before_q`` of
     every municipality outside the G4 (None when ``estimate.inference.shock_variance.enabled``
     is false).
@@ -645,7 +646,7 @@ def placebo_t(
 
 
 def ri_rows(
-    sub, tr, outcome, key, s, t_placebo, counts, *, event_q: int, shocks=None
+    sub, tr, outcome, key, s, t_placebo, counts, *, base_quarters: int, event_q: int, shocks=None
 ) -> tuple[dict, dict] | None:
     """Randomization inference on t over the placebo pool: the estimate row and its record."""
     try:
@@ -655,7 +656,7 @@ def ri_rows(
             outcome,
             s.covariates,
             method="reg",
-            base_quarters=s.base_quarters,
+            base_quarters=base_quarters,
             event_q=event_q,
             shocks=shocks,
         )
@@ -791,7 +792,7 @@ def event_rows(fit: ContrastFit, key: dict, alpha: float) -> list[dict]:
     ]
 
 
-def band_rows(fit: ContrastFit, key: dict, s: ReformSettings, seed: list[int]) -> list[dict]:
+def band_rows(fit: ContrastFit, key: dict, s: EventStudySettings, seed: list[int]) -> list[dict]:
     """Sup-t uniform band over the whole event study of one contrast (pre and post quarters)."""
     crit = sup_t_critical_value(fit.event_vcov, alpha=s.alpha, draws=s.band_draws, seed=seed)
     return [
@@ -823,7 +824,7 @@ def pretrend_record(fit: ContrastFit, key: dict) -> dict:
     }
 
 
-def honest_records(fit: ContrastFit, key: dict, s: ReformSettings) -> list[dict]:
+def honest_records(fit: ContrastFit, key: dict, s: EventStudySettings) -> list[dict]:
     """HonestDiD sensitivity rows of one contrast, each with the contrast's fragile flag."""
     if fit.honest is None:
         log.warning(
@@ -852,7 +853,7 @@ def event_study_tables(
     sub: pd.DataFrame,
     treated: np.ndarray,
     key: dict,
-    s: ReformSettings,
+    s: EventStudySettings,
     band_seed: list[int],
     *,
     event_q: int,

@@ -52,7 +52,7 @@ from inburgering.calendar import PolicyCalendar
 from inburgering.config import load_policies
 from inburgering.contracts.tidy import tidy_frame, write_tidy
 from inburgering.designs.event_study import (
-    ReformSettings,
+    EventStudySettings,
     analysis_frame,
     crv3_row,
     numeric_covariates,
@@ -109,7 +109,7 @@ def adoption_table(policies: dict, table: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def _twfe_rows(
-    frame: pd.DataFrame, outcome: str, covs: list[str], key: dict, settings
+    frame: pd.DataFrame, outcome: str, covs: list[str], key: dict, settings: EventStudySettings
 ) -> list[dict]:
     """Static TWFE benchmark: CRV1 (pyfixest); CRV3 and WCR (Webb) on municipality-quarter cells."""
     frame = frame.assign(D=((frame["g"] > 0) & (frame["q"] >= frame["g"])).astype(float))
@@ -331,7 +331,9 @@ def _estimation_frame(
     return eligible_cohorts(frame, instrument)
 
 
-def _design_rows(frame: pd.DataFrame, key: dict, settings) -> list[pd.DataFrame | list]:
+def _design_rows(
+    frame: pd.DataFrame, key: dict, settings: EventStudySettings
+) -> list[pd.DataFrame | list]:
     """CS headline rows (att_overall, att_event) and the TWFE benchmarks for one frame."""
     outcome, instrument = key["outcome"], key["treatment"]
     covs = [c for c in settings.covariates if frame[c].nunique() > 1]
@@ -371,7 +373,7 @@ def instrument_rows(
     adoption: pd.DataFrame,
     instruments: list[str],
     outcome_names: list[str],
-    settings,
+    settings: EventStudySettings,
     exclude: Collection[str] = (),
 ) -> pd.DataFrame:
     """Tidy rows (att_overall headline + att_event + TWFE benchmarks) for every instrument.
@@ -420,11 +422,11 @@ def instrument_rows(
 def run(job: RuleJob) -> None:
     """Rule instrument_did."""
     estimate = job.params["estimate"]
-    settings = ReformSettings.from_config(estimate)
+    settings = EventStudySettings.from_config(estimate)
     policies = load_policies(job.input["policies"])
     table = pd.read_parquet(job.input["policies_table"]) if "policies_table" in job.input else None
     adoption = adoption_table(policies, table)
-    spec = estimate.get("instrument_did", {})
+    spec = estimate["instrument_did"]
     instruments = list(spec.get("instruments", list(policies.get("instruments", {}))))
     outcome_names = list(spec.get("outcomes", estimate["outcomes"]))
     with single_threaded_blas():

@@ -10,10 +10,10 @@ sensitivity row includes them as Wi2021.
 
 Estimator (headline ``cs_dr``): Callaway–Sant'Anna doubly robust ATT(g, t) for repeated
 cross-sections with covariates (the engine in this package), universal base period. The event
-study is re-normalised to the mean of the last ``base_quarters`` (default 4) pre-reform
-quarters instead of the single quarter before the reform. Under parallel trends both are valid,
-but one base quarter holds only a few dozen persons per city and its noise would enter every
-post coefficient. Older quarters are left out because the G4 pre-period is not policy-free
+study is re-normalised to the mean of the last ``base_quarters`` (``estimate.reform_did``)
+pre-reform quarters instead of the single quarter before the reform. Under parallel trends both
+are valid, but one base quarter holds only a few dozen persons per city and its noise would enter
+every post coefficient. Older quarters are left out because the G4 pre-period is not policy-free
 (RTS 2018, assessment 2019).
 ``att_overall`` = person-weighted mean of the post coefficients (weights = the city's persons per
 cohort quarter, matching the estimand's "mean among the city's Wi2021 persons") minus the mean of
@@ -37,17 +37,20 @@ Carlo in ``benchmarks/mc_did_designs.py`` documents the coverage of the headline
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from inburgering import not_estimated
 from inburgering.calendar import PolicyCalendar, load_calendar
+from inburgering.config import section_defaults
 from inburgering.contracts.tidy import tidy_frame, write_tidy
 from inburgering.designs.event_study import (
     TABLES,
-    ReformSettings,
+    EventStudySettings,
     analysis_frame,
     crv3_row,
     event_study_tables,
@@ -75,6 +78,33 @@ from inburgering.workflow import RuleJob
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ReformDidSettings:
+    """What only the reform design reads (``estimate.reform_did``); what every event-study
+    design shares is ``EventStudySettings``. Read from the filled configuration (the schema
+    holds the defaults)."""
+
+    subgroups: list[str]
+    base_quarters: int
+    covariate_interactions: list[str]
+    pretrend_settle_quarters: int
+
+    @classmethod
+    def from_config(cls, estimate: Mapping[str, Any]) -> ReformDidSettings:
+        reform = estimate["reform_did"]
+        return cls(
+            subgroups=list(reform["subgroups"]),
+            base_quarters=int(reform["base_quarters"]),
+            covariate_interactions=list(reform["covariate_interactions"]),
+            pretrend_settle_quarters=int(reform["pretrend_settle_quarters"]),
+        )
+
+    @classmethod
+    def from_schema_defaults(cls, **overrides: Any) -> ReformDidSettings:
+        """The schema's defaults, then ``overrides`` (scripts and tests without a config file)."""
+        return replace(cls.from_config(section_defaults("estimate")), **overrides)
+
+
 def reform_q(calendar: PolicyCalendar) -> int:
     """The reform quarter as the designs' quarter index (``quarter_index``)."""
     return int(quarter_index(pd.Series([str(calendar.reform_quarter)]))[0])
@@ -98,7 +128,7 @@ def cell_design(data: pd.DataFrame, treated: np.ndarray, outcome: str, event_q: 
     return X, y, w, mun
 
 
-def few_cluster_rows(data, treated, outcome, key, s: ReformSettings, seed: int, event_q: int):
+def few_cluster_rows(data, treated, outcome, key, s: EventStudySettings, seed: int, event_q: int):
     """WCR wild cluster bootstrap (Webb) and CRV3 on the cell-level TWFE."""
     X, y, w, cl = cell_design(data, treated, outcome, event_q)
     n_tr = len(set(cl[X[:, 0] > 0]))
@@ -139,7 +169,8 @@ def rest_nl_rows(
     data: pd.DataFrame,
     wide: pd.DataFrame,
     key: dict,
-    s: ReformSettings,
+    s: EventStudySettings,
+    reform: ReformDidSettings,
     t_placebo: np.ndarray,
     pool: list[str],
     counts: dict,
@@ -155,7 +186,16 @@ def rest_nl_rows(
     tr = (sub["city"] == city).to_numpy()
     rows, inference = [naive_row(sub, tr, outcome, key, s.alpha, event_q=event_q)], []
     randomization = ri_rows(
-        sub, tr, outcome, key, s, t_placebo, counts, event_q=event_q, shocks=shocks
+        sub,
+        tr,
+        outcome,
+        key,
+        s,
+        t_placebo,
+        counts,
+        base_quarters=reform.base_quarters,
+        event_q=event_q,
+        shocks=shocks,
     )
     if randomization is not None:
         rows.append(randomization[0])
@@ -172,7 +212,7 @@ def rest_nl_rows(
             (wsub["city"] == city).to_numpy(),
             outcome,
             s.covariates,
-            base_quarters=s.base_quarters,
+            base_quarters=reform.base_quarters,
             event_q=event_q,
             shocks=shocks,
         )
@@ -189,7 +229,7 @@ def rest_nl_rows(
         )
     except DidError as exc:
         log.warning("sensitivity incl. uncertain %s: %s", city, exc)
-    for subgroup in s.subgroups:
+    for subgroup in reform.subgroups:
         var, _, value = subgroup.partition(":")
         gsub = sub[sub[var].astype(str) == value]
         covs = without_covariate(s.covariates, var)
@@ -199,7 +239,7 @@ def rest_nl_rows(
                 (gsub["city"] == city).to_numpy(),
                 outcome,
                 covs,
-                base_quarters=s.base_quarters,
+                base_quarters=reform.base_quarters,
                 event_q=event_q,
                 shocks=shocks,
             )
@@ -216,21 +256,22 @@ def outcome_tables(
     outcomes: pd.DataFrame,
     outcome: str,
     horizon: int,
-    s: ReformSettings,
+    s: EventStudySettings,
+    reform: ReformDidSettings,
     calendar: PolicyCalendar,
 ) -> dict[str, pd.DataFrame]:
     """Every reform_did row and side table for one outcome at one horizon (one job); the G4
     cities (comparisons) and the reform (key, quarter) come from the policy calendar."""
     event_q = reform_q(calendar)
     tables: dict[str, list[dict]] = {name: [] for name in TABLES}
-    persons, covariates = numeric_covariates(persons, s.covariates, s.covariate_interactions)
+    persons, covariates = numeric_covariates(persons, s.covariates, reform.covariate_interactions)
     s = replace(s, covariates=covariates)
     data = analysis_frame(persons, outcomes, horizon, s.covariates)
     wide = analysis_frame(persons, outcomes, horizon, s.covariates, include_uncertain=True)
     pool = ri_pool(data, s.ri_pool)
     shocks = shock_model(data, outcome, s, event_q)
     t_placebo = placebo_t(
-        data[data["city"] == "rest_nl"], pool, outcome, s.covariates, s.base_quarters, event_q,
+        data[data["city"] == "rest_nl"], pool, outcome, s.covariates, reform.base_quarters, event_q,
         shocks=shocks,
     )  # fmt: skip
     for ci, city in enumerate(s.cities):
@@ -248,7 +289,7 @@ def outcome_tables(
                 "horizon": horizon,
                 "subgroup": "all",
             }
-            window = pretrend_window(calendar, city, comp, s.pretrend_settle_quarters)
+            window = pretrend_window(calendar, city, comp, reform.pretrend_settle_quarters)
             try:
                 fit = fit_contrast(
                     sub,
@@ -256,7 +297,7 @@ def outcome_tables(
                     outcome,
                     s.covariates,
                     honest_bin=s.honest_bin,
-                    base_quarters=s.base_quarters,
+                    base_quarters=reform.base_quarters,
                     event_q=event_q,
                     shocks=shocks,
                     pretrend_from=window,
@@ -276,6 +317,7 @@ def outcome_tables(
                     wide,
                     key,
                     s,
+                    reform,
                     t_placebo,
                     pool,
                     fit.counts,
@@ -296,11 +338,17 @@ def run_part(job: RuleJob) -> None:
     horizon = int(job.params["horizon"])
     persons = pd.read_parquet(job.input["persons"])
     outcomes = pd.read_parquet(job.input["outcomes"], filters=[("horizon", "==", horizon)])
-    settings = ReformSettings.from_config(job.params["estimate"])
+    estimate = job.params["estimate"]
     calendar = load_calendar(job.input["policies"])
     with single_threaded_blas():
         tables = outcome_tables(
-            persons, outcomes, job.params["outcome"], horizon, settings, calendar
+            persons,
+            outcomes,
+            job.params["outcome"],
+            horizon,
+            EventStudySettings.from_config(estimate),
+            ReformDidSettings.from_config(estimate),
+            calendar,
         )
     write_tidy(tables["estimates"], job.output["estimates"])
     for name in TABLES[1:]:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The ``estimate`` keys ``designs.event_study.ReformSettings`` reads (every DiD design).
+# The ``estimate`` keys ``designs.event_study.EventStudySettings`` reads (every DiD design);
+# each design adds its own section (``reform_did``, ``instrument_did``).
 EVENT_STUDY_KEYS = (
     "horizons",
     "cities",
     "alpha",
     "covariates",
     "seed",
-    "reform_did",
     "honestdid",
     "inference",
 )
@@ -97,7 +97,7 @@ REGISTRY: tuple[Design, ...] = (
         name="reform_did",
         entry="inburgering.designs.reform_did:run_part",
         rows="reform_did",
-        estimate_keys=EVENT_STUDY_KEYS,
+        estimate_keys=(*EVENT_STUDY_KEYS, "reform_did"),
         inputs=("policies",),
         exported=EVENT_STUDY_SIDES,
         part="{outcome}_h{horizon}",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from inburgering.config import load_config
 from inburgering.did.shocks import ShockModel, contrast_variance
 from inburgering.primary.verdict import minimum_detectable, primary_family
 
@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=0.3, help="outcome share (variance p(1-p))")
     parser.add_argument("--post-quarters", type=int, default=8)
     args = parser.parse_args(argv)
-    config = yaml.safe_load(args.config.read_text(encoding="utf-8"))
+    config = load_config(args.config)
     primary = config["primary"]
-    base = int(config["estimate"].get("reform_did", {}).get("base_quarters", 4))
+    base = int(config["estimate"]["reform_did"]["base_quarters"])
     family = len(primary_family(primary))
     rows = []
     for outcome in primary["outcomes"]:

@@ -131,7 +131,7 @@ def open_report(
 ) -> Report:
     return Report(
         exports=Exports(export_dir),
-        t=Translator(language),
+        t=Translator(language, focal_city=focal_city),
         figure_dir=Path(figure_dir),
         focal_city=focal_city,
         reform_quarter=reform_quarter,

@@ -26,28 +26,54 @@ def load_table() -> dict[str, Any]:
 
 
 class Translator:
-    """Text, labels and number formats of one language."""
+    """Text, labels and number formats of one language.
 
-    def __init__(self, language: str) -> None:
+    ``focal_city`` (config ``primary.city``, the city whose policy the study judges) fills the
+    ``{focal}`` placeholder of every text with its display name, so no text names a city."""
+
+    def __init__(self, language: str, focal_city: str | None = None) -> None:
         if language not in LANGUAGES:
             raise RenderError(f"report language {language!r} not supported; use one of {LANGUAGES}")
         self.language = language
         self.entries: dict[str, Any] = load_table()[language]
+        self.standing: dict[str, str] = {}
+        if focal_city is not None:
+            self.standing["focal"] = self.label("city", focal_city)
 
     def __call__(self, key: str, **values: Any) -> str:
+        texts = self.entries["text"]
+        if key not in texts:
+            raise RenderError(f"translation table has no text {key!r}")
         try:
-            return str(self.entries["text"][key]).format(**values).strip()
+            return str(texts[key]).format(**{**self.standing, **values}).strip()
         except KeyError as error:
-            raise RenderError(f"translation table has no text {key!r} ({error})") from error
+            raise RenderError(
+                f"translation text {key!r} ({self.language}) needs the value {error}, which was "
+                "not given (the focal city comes from Translator(..., focal_city=...))"
+            ) from error
+
+    def series(self, items: list[str]) -> str:
+        """``a, b and c`` in this language."""
+        if len(items) < 2:
+            return "".join(items)
+        return f"{', '.join(items[:-1])} {self('and')} {items[-1]}"
 
     def label(self, kind: str, value: Any) -> str:
-        """Display name of a code (city, outcome, estimator...); unknown codes show as-is, and
-        a bundle of codes joined by '+' (a G4 city's instruments) as its labels joined."""
+        """Display name of a code (city, outcome, estimator...); unknown codes show as-is, a
+        bundle of codes joined by '+' (a G4 city's instruments) as its labels joined, and a
+        city pair ``a_vs_b`` (city_matching's treatments, from whichever focal city) as the two
+        city names."""
         names = self.entries["labels"].get(kind, {})
         code = str(value)
-        if code not in names and "+" in code:
+        if code in names:
+            return str(names[code])
+        if "+" in code:
             return " + ".join(self.label(kind, part) for part in code.split("+"))
-        return str(names.get(code, value))
+        cities = self.entries["labels"]["city"]
+        first, _, second = code.partition("_vs_")
+        if first in cities and second in cities:
+            return f"{cities[first]} vs {cities[second]}"
+        return code
 
     def title(self, document: str, **values: Any) -> str:
         return str(self.entries["titles"][document]).format(**values)

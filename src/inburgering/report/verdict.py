@@ -11,7 +11,7 @@ import pandas as pd
 
 from inburgering.contracts.verdict import VERDICTS
 from inburgering.report import style
-from inburgering.report.context import Report
+from inburgering.report.context import G4, Report
 from inburgering.report.tables import PP, counts, effect, interval, p_value, pipe_table
 
 VERDICT_COLOURS = {
@@ -45,6 +45,13 @@ def verdict_rows(report: Report) -> pd.DataFrame | None:
     return frame.drop(columns="_order") if len(frame) else None
 
 
+def _family_comparisons(verdict: pd.DataFrame) -> list[str]:
+    """The primary family's comparisons, G4 cities first in contract order, then the pool:
+    the question the verdict answers names all of them, also in a city report."""
+    family = set(verdict["comparison"])
+    return [c for c in (*G4, "rest_nl") if c in family]
+
+
 def executive_summary(report: Report) -> str:
     t = report.t
     text = report.heading("summary") + report.synthetic_notice()
@@ -53,7 +60,13 @@ def executive_summary(report: Report) -> str:
         return text + report.callout(t("verdict_missing"), "warning", t("verdict_missing_title"))
     outcomes = ", ".join(t.label("outcome", o) for o in dict.fromkeys(rows["outcome"]))
     horizons = ", ".join(str(int(h)) for h in sorted(rows["horizon"].unique()))
-    text += t("verdict_intro", n=len(rows), outcomes=outcomes, horizons=horizons) + "\n\n"
+    comparisons = t.series(
+        [t.label("in_sentence", c) for c in _family_comparisons(report.exports.table("verdict"))]
+    )
+    intro = t(
+        "verdict_intro", n=len(rows), outcomes=outcomes, horizons=horizons, comparisons=comparisons
+    )
+    text += intro + "\n\n"
     for comparison, group in rows.groupby("comparison", sort=False):
         text += f"- {_comparison_sentence(report, comparison, group)}\n"
     text += "\n" + t("verdict_reading") + "\n\n"

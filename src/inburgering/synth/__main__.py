@@ -1,4 +1,7 @@
-"""Command line: python -m inburgering.synth --persons N --seed S --out DIR [--format sav]."""
+"""Command line: python -m inburgering.synth --persons N --seed S --out DIR [--format sav].
+
+The policy calendar (``--policies``) gives the G4 cities and the reform date, the configuration
+(``--config``) whom the city_matching design compares (``matching.city``, its truth)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from pathlib import Path
 
 from inburgering.calendar import PolicyCalendar
 from inburgering.cbs.catalogue import Catalogue
-from inburgering.config import load_catalogue, load_policies
+from inburgering.config import load_catalogue, load_config, load_policies
 from inburgering.synth.generate import generate
 from inburgering.synth.params import PROFILES, SynthParameters
+from inburgering.synth.truth import CityMatchingContrasts
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 
@@ -25,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-end", default=SynthParameters.data_end, help="last month, YYYY-MM")
     parser.add_argument("--catalogue", type=Path, default=CONFIG / "catalogue.yaml")
     parser.add_argument("--policies", type=Path, default=CONFIG / "policies.yaml")
+    parser.add_argument("--config", type=Path, default=CONFIG / "config.yaml")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     catalogue = Catalogue(load_catalogue(args.catalogue), args.out / "microdata", [args.format])
@@ -36,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
         data_end=args.data_end,
         reform_date=calendar.reform_date,  # the policy calendar's date, not a default of its own
     )
-    generate(params, catalogue, args.out, args.format, calendar)
+    city_matching = CityMatchingContrasts.from_config(load_config(args.config)["matching"]["city"])
+    generate(params, catalogue, args.out, args.format, calendar, city_matching)
 
 
 if __name__ == "__main__":

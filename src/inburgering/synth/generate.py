@@ -222,7 +222,9 @@ def potential_table(pop: Population) -> pd.DataFrame:
     )
 
 
-def truth_tables(pop: Population, params: SynthParameters) -> tuple[pd.DataFrame, pd.DataFrame]:
+def truth_tables(
+    pop: Population, params: SynthParameters, city_matching: truth.CityMatchingContrasts
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     pot = potential_table(pop)
     reform_q = quarter_from_label(pd.Period(params.reform_date, "Q").strftime("%YQ%q"))
     municipality = pop.persons.loc[pop.potential["person"].to_numpy(), "muni"].to_numpy()
@@ -230,7 +232,7 @@ def truth_tables(pop: Population, params: SynthParameters) -> tuple[pd.DataFrame
     rows = (
         truth.reform_rows(pot, params.horizons, reform_q)
         + truth.route_rows(pot, params.horizons)
-        + truth.city_rows(pot, params.horizons)
+        + truth.city_rows(pot, params.horizons, city_matching)
         + truth.bundle_rows(pot, params.horizons, pop.bundles)
     )
     instrument = truth.instrument_rows(cells, quarter_from_label(params.first_cohort))
@@ -319,13 +321,14 @@ def generate(
     out_dir: Path,
     fmt: str,
     calendar: PolicyCalendar,
+    city_matching: truth.CityMatchingContrasts,
 ) -> list[Path]:
     """Write the CBS-style files and truth/ (estimands, cells, persons, potential outcomes,
-    city shocks, parameters)."""
+    city shocks, parameters); ``city_matching`` says whom that design compares (its truth)."""
     params = params.with_profile()
     pop = simulate(params, calendar)
     written = write_files(pop, params, catalogue, fmt)
-    estimands, cells = truth_tables(pop, params)
+    estimands, cells = truth_tables(pop, params, city_matching)
     truth_dir = Path(out_dir) / "truth"
     outputs = {
         "estimands.csv": lambda t: estimands.to_csv(t, index=False, float_format="%.10g"),

@@ -10,6 +10,7 @@ from inburgering.cbs.catalogue import Catalogue
 from inburgering.config import load_catalogue, load_policies
 from inburgering.synth.generate import generate
 from inburgering.synth.params import SynthParameters
+from inburgering.synth.truth import CityMatchingContrasts
 from inburgering.workflow import RuleJob
 
 # Keys of the config's synth section that are not generator parameters.
@@ -38,4 +39,11 @@ def run(job: RuleJob) -> None:
     )
     params = parameters_from_config(synth, job.params["data_end"], job.params["prepare"])
     calendar = PolicyCalendar.from_policies(load_policies(job.input["policies"]))
-    generate(params, catalogue, Path(job.output["truth"]).parents[1], synth["format"], calendar)
+    generate(
+        params,
+        catalogue,
+        Path(job.output["truth"]).parents[1],
+        synth["format"],
+        calendar,
+        CityMatchingContrasts.from_config(job.params["city_matching"]),
+    )

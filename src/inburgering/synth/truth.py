@@ -15,7 +15,9 @@ Definitions per design are in docs/synthetic-data.md ("Ground truth").
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -398,25 +400,53 @@ def route_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
     return rows
 
 
-def city_rows(pot: pd.DataFrame, horizons: tuple[int, ...]) -> list[dict]:
-    """Rotterdam's Wi2021 statushouders: Y(settled in Rotterdam) - Y(settled in city c)."""
+@dataclass(frozen=True)
+class CityMatchingContrasts:
+    """Whom the city_matching design compares (config ``matching.city``, the keys
+    ``designs.matching.city_matching_rows`` reads): the persons of ``regimes`` and ``groups``
+    settled in ``treated``, each against settling in one of ``comparisons``."""
+
+    treated: str
+    comparisons: tuple[str, ...]
+    regimes: tuple[str, ...]
+    groups: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> CityMatchingContrasts:
+        return cls(
+            treated=str(section["treated"]),
+            comparisons=tuple(section["comparisons"]),
+            regimes=tuple(section["regimes"]),
+            groups=tuple(section["groups"]),
+        )
+
+
+def city_rows(
+    pot: pd.DataFrame, horizons: tuple[int, ...], contrasts: CityMatchingContrasts
+) -> list[dict]:
+    """The treated city's persons of the contrasts' regimes and groups: Y(settled in the
+    treated city) - Y(settled in city c), for each comparison city c that has a potential
+    outcome (the G4 cities; the generator has no world of settling "anywhere outside the G4")."""
     rows = []
+    treated = contrasts.treated
     for h, f, worlds in _frames(pot, horizons):
         mask = (
-            (f["regime"] == "wi2021") & (f["city"] == "rotterdam") & (f["group"] == "statushouder")
+            f["regime"].isin(contrasts.regimes)
+            & (f["city"] == treated)
+            & f["group"].isin(contrasts.groups)
         ).to_numpy()
         if not mask.any():
             continue
         for outcome in OUTCOMES:
-            for other in G4_CITIES[1:]:
+            for other in [c for c in contrasts.comparisons if c in G4_CITIES]:
                 exp, real = effects(worlds, "obs", f"city_{other}", outcome)
                 rows.append(
                     _row(
                         dict(
                             design="city_matching",
                             estimand="att",
-                            treatment=f"rotterdam_vs_{other}",
-                            city="rotterdam",
+                            treatment=f"{treated}_vs_{other}",
+                            city=treated,
                             comparison="matched",
                             outcome=outcome,
                             horizon=h,

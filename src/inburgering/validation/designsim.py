@@ -8,7 +8,7 @@ against closed-form truths while the generator evolves.
 Model (probability scale, additive): for person i in municipality m, cohort quarter t,
 
     p_i = base + a_m + b_t + x_i'γ + (t - T0) * x_i'κ + reform_m 1[t >= T0] + instr_m(t)
-          + slope_rotterdam * (t - T0) 1[m = Rotterdam, t < T0]   (pre-trend violation)
+          + slope * (t - T0) 1[m = pretrend_city, t < T0]         (pre-trend violation)
           + eta_mt                                                  (city-by-quarter shock)
 
 ``eta_mt`` is an AR(1) series per municipality (SD ``city_shock_sd``, persistence
@@ -66,6 +66,9 @@ class SimSpec:
     instrument_effect: float = 0.04
     instrument_adoption: float = 0.45
     pretrend_slope: float = 0.0
+    # The city whose pre-reform quarters carry ``pretrend_slope`` (a named scenario, as the
+    # generator's pretrend_violation profile; any city the simulated G4 has).
+    pretrend_city: str = "rotterdam"
     covariate_trend: float = 0.004
     city_shock_sd: float = 0.0
     city_shock_rho: float = 0.5
@@ -145,7 +148,7 @@ def simulate(spec: SimSpec, horizons: tuple[int, ...] = (12, 24)) -> dict[str, p
         city_shocks(spec, len(mun), rng)[m_idx, t - 1] if spec.city_shock_sd > 0 else 0.0
     )  # no draws without shocks: earlier seeds' worlds stay as they were
     pre_violation = np.where(
-        (city == "rotterdam") & ~post, spec.pretrend_slope * (t - REFORM_QUARTER), 0.0
+        (city == spec.pretrend_city) & ~post, spec.pretrend_slope * (t - REFORM_QUARTER), 0.0
     )
     base = (
         0.35
