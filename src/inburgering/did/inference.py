@@ -148,6 +148,13 @@ class ClusterSums:
         return np.add.reduceat(rows if self.sorted else rows[self.order], self.starts, axis=0)
 
 
+def _wls_coefficients(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The coefficients of :func:`_wls` without forming Q: (X'WX)^+ (X'W y) costs one k x n
+    product instead of two (the CRV3 jackknife refits once per cluster); equal up to rounding."""
+    XtW = X.T * w
+    return np.linalg.pinv(XtW @ X, hermitian=True) @ (XtW @ y)
+
+
 def _crv1_se(Q_row: np.ndarray, resid: np.ndarray, sums: ClusterSums, G: int, n: int, k: int):
     """CRV1 standard error(s) of one coefficient for residual column(s) ``resid``."""
     scores = sums(Q_row[:, None] * resid.reshape(n, -1))
@@ -251,8 +258,7 @@ def crv3(
         keep = code != g
         if not np.any(X[keep, column] != 0) or np.ptp(X[keep, column]) == 0:
             return undefined
-        b, _ = _wls(X[keep], y[keep], w[keep])
-        loo.append(b[column])
+        loo.append(_wls_coefficients(X[keep], y[keep], w[keep])[column])
     loo_arr = np.asarray(loo)
     se = float(np.sqrt((G - 1) / G * np.sum((loo_arr - estimate) ** 2)))
     se_j = float(np.sqrt((G - 1) / G * np.sum((loo_arr - loo_arr.mean()) ** 2)))
