@@ -70,23 +70,29 @@ def _combine(res: AttGtResult, keep: np.ndarray, pg_cells: np.ndarray, with_wif:
 
 
 def _cells_times(influence, coef: np.ndarray) -> np.ndarray:
-    """``influence @ coef`` (n x levels), for sparse cell influence functions one level at a
-    time over the cells that level weights.
+    """``influence @ coef`` (n x levels), for sparse (CSC) cell influence functions summed
+    per level over the cells that level weights.
 
     Why: an event-time level weights a few of the cells (one per cohort), and scipy's sparse x
     dense product multiplies every stored entry by every level's coefficient, zeros included
-    (70 levels x tens of millions of entries in instrument_did). Per level, the product over
-    the used columns adds the same nonzero terms in the same (column) order, and the skipped
-    terms are exact zeros, so every entry is bit for bit the full product's.
+    (70 levels x tens of millions of entries in instrument_did). scipy's kernel computes
+    ``y[i] += a_ij * c_j`` column after column from ``y = 0``; this does the same for the
+    columns with a nonzero coefficient, in the same order, and the skipped terms are exact
+    zeros, so every entry is bit for bit the full product's.
     """
     if not sp.issparse(influence):
         return np.asarray(influence @ coef)
-    columns = sp.csc_array(influence)
-    out = np.zeros((columns.shape[0], coef.shape[1]))
+    cells = sp.csc_array(influence)
+    if not cells.has_canonical_format:  # repeated rows in a column: add them up first
+        cells = cells.copy()
+        cells.sum_duplicates()
+    indptr, indices, data = cells.indptr, cells.indices, cells.data
+    out = np.zeros((cells.shape[0], coef.shape[1]))
     for level in range(coef.shape[1]):
-        used = np.flatnonzero(coef[:, level])
-        if used.size:
-            out[:, level] = columns[:, used] @ coef[used, level]
+        column = out[:, level]  # a view: updated in place
+        for j in np.flatnonzero(coef[:, level]):
+            entries = slice(indptr[j], indptr[j + 1])
+            column[indices[entries]] += data[entries] * coef[j, level]
     return out
 
 
