@@ -10,7 +10,13 @@ import scipy.sparse as sp
 from inburgering.did import honest
 from inburgering.did.aggregate import _cells_times
 from inburgering.did.honest import EventStudy, rm_ci, sensitivity
-from inburgering.did.inference import ClusterSums, crv3
+from inburgering.did.inference import (
+    WEBB,
+    ClusterSums,
+    absorb_within,
+    crv3,
+    wild_cluster_bootstrap,
+)
 from inburgering.did.shocks import quarter_weights
 
 
@@ -85,6 +91,47 @@ def test_cluster_sums_equal_the_indicator_product():
         indicator[code, np.arange(900)] = 1.0
         present = np.unique(code)
         np.testing.assert_allclose(ClusterSums(code)(rows), (indicator @ rows)[present], rtol=1e-12)
+
+
+def _wild_by_residuals(X, y, w, cluster, draws, seed) -> float:
+    """The reference: every draw's outcomes, refit and residuals as n x draws arrays."""
+    n, k = X.shape
+    _, cl = np.unique(cluster, return_inverse=True)
+    G = cl.max() + 1
+    indicator = np.zeros((G, n))
+    indicator[cl, np.arange(n)] = 1.0
+    XtW = X.T * w
+    Q = np.linalg.pinv(XtW @ X, hermitian=True) @ XtW
+    ssc = G / (G - 1) * (n - 1) / (n - k)
+
+    def se(resid):
+        return np.sqrt(ssc * np.sum((indicator @ (Q[0][:, None] * resid)) ** 2, axis=0))
+
+    beta = Q @ y
+    t = beta[0] / se((y - X @ beta)[:, None])[0]
+    X_r = X[:, 1:]
+    fitted_r = X_r @ np.linalg.lstsq(X_r * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
+    v = np.random.default_rng(seed).choice(WEBB, size=(G, draws))
+    y_star = fitted_r[:, None] + (y - fitted_r)[:, None] * v[cl]
+    b_star = Q @ y_star
+    t_star = b_star[0] / se(y_star - X @ b_star)
+    return float(np.mean(np.abs(t_star) >= abs(t)))
+
+
+def test_wild_bootstrap_from_cluster_sums_equals_the_residual_form():
+    rng = np.random.default_rng(8)
+    for seed in range(6):
+        G, T = 30 + 7 * seed, 12
+        cluster = rng.permutation(np.repeat([f"m{g:03d}" for g in range(G)], T))
+        code = np.unique(cluster, return_inverse=True)[1]
+        quarter = np.tile(np.arange(T), G)
+        D = ((code < 4) & (quarter >= 6)).astype(float)
+        X = np.column_stack([D, np.eye(T)[quarter][:, 1:]])
+        y = 0.4 + 0.03 * D + 0.01 * quarter + rng.normal(0, 0.1, G * T)
+        w = rng.integers(1, 60, G * T).astype(float)
+        X, y = absorb_within(X, y, w, cluster)
+        result = wild_cluster_bootstrap(X, y, w, cluster, 0, treated_clusters=4, seed=seed)
+        assert result.p_value == _wild_by_residuals(X, y, w, cluster, 999, seed)
 
 
 def _event_study() -> EventStudy:
