@@ -49,6 +49,21 @@ def test_subgroup_effects_recover_truth_with_cluster_folds(data: pd.DataFrame) -
     assert list(rows.columns) == list(TIDY_COLUMNS) and set(rows["estimand"]) == {"cate"}
 
 
+def test_subgroup_effects_do_not_need_the_unit_level_learner(data: pd.DataFrame) -> None:
+    options = dict(
+        treatment="t",
+        outcome="y",
+        covariates=["x1", "sex"],
+        subgroups=["sex"],
+        cluster="municipality",
+        learner="dr",
+    )
+    with_cates = estimate_cate(data, **options)
+    without = estimate_cate(data, **options, unit_cates=False)
+    assert without.cate is None and len(with_cates.cate) == len(data)
+    assert without.subgroups.equals(with_cates.subgroups)
+
+
 @pytest.mark.slow
 def test_causal_forest_learner(data: pd.DataFrame) -> None:
     res = estimate_cate(

@@ -99,3 +99,20 @@ def test_unknown_contrast_names_the_key(sim, config):
     broken["matching"]["heterogeneity"]["contrast"] = "entree_vs_b1"
     with pytest.raises(StageError, match=r"matching\.heterogeneity\.contrast"):
         heterogeneity_rows(sim.persons, sim.outcomes, broken)
+
+
+def test_unit_cates_only_fill_the_econml_summary_columns(het, sim, config):
+    """econml's unit-level CATEs (matching.heterogeneity.unit_cates, off in the shipped config)
+    feed only the summary's econml columns: switching them on leaves every estimate as it is."""
+    econml = ["econml_mean_cate_treated", "econml_mean_cate_all"]
+    assert config["matching"]["heterogeneity"]["unit_cates"] is False
+    assert het.cate_summary[econml].isna().all().all()
+    assert het.cate_summary[["gate_all", "gate_all_se"]].notna().all().all()
+    with_cates = copy.deepcopy(config)
+    with_cates["estimate"]["horizons"] = [24]
+    with_cates["matching"]["heterogeneity"]["unit_cates"] = True
+    full = limited(heterogeneity_rows, sim.persons, sim.outcomes, with_cates)
+    assert full.estimates.equals(het.estimates)
+    assert full.cate_summary[econml].notna().all().all()
+    summary = full.cate_summary.drop(columns=econml)
+    assert summary.equals(het.cate_summary.drop(columns=econml))

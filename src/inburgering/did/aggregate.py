@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.stats import norm
 
 from inburgering.did.bootstrap import analytic_vcov, bootstrap_inference, summarize_draws
@@ -68,18 +69,44 @@ def _combine(res: AttGtResult, keep: np.ndarray, pg_cells: np.ndarray, with_wif:
     return att, coef
 
 
+def _cells_times(influence, coef: np.ndarray) -> np.ndarray:
+    """``influence @ coef`` (n x levels), for sparse (CSC) cell influence functions summed
+    per level over the cells that level weights.
+
+    Why: an event-time level weights a few of the cells (one per cohort), and scipy's sparse x
+    dense product multiplies every stored entry by every level's coefficient, zeros included
+    (70 levels x tens of millions of entries in instrument_did). scipy's kernel computes
+    ``y[i] += a_ij * c_j`` column after column from ``y = 0``; this does the same for the
+    columns with a nonzero coefficient, in the same order, and the skipped terms are exact
+    zeros, so every entry is bit for bit the full product's.
+    """
+    if not sp.issparse(influence):
+        return np.asarray(influence @ coef)
+    cells = sp.csc_array(influence)
+    if not cells.has_canonical_format:  # repeated rows in a column: add them up first
+        cells = cells.copy()
+        cells.sum_duplicates()
+    indptr, indices, data = cells.indptr, cells.indices, cells.data
+    out = np.zeros((cells.shape[0], coef.shape[1]))
+    for level in range(coef.shape[1]):
+        column = out[:, level]  # a view: updated in place
+        for j in np.flatnonzero(coef[:, level]):
+            entries = slice(indptr[j], indptr[j + 1])
+            column[indices[entries]] += data[entries] * coef[j, level]
+    return out
+
+
 def _influence(res: AttGtResult, coef: np.ndarray) -> np.ndarray:
     """Influence functions (n x levels) of aggregations given as basis coefficients."""
     k = res.att.size
-    inf = np.asarray(res.influence @ coef[:k])
+    out = _cells_times(res.influence, coef[:k])  # a new array: updated in place below
     cohorts = res.groups
     pos = np.clip(np.searchsorted(cohorts, res.unit_group), 0, cohorts.size - 1)
-    match = cohorts[pos] == res.unit_group
-    # In place (n x levels, the aggregation's largest arrays); the same sums as
-    # inf + where(match, w * coef, 0) + coef[-1], addition being commutative.
-    out = res.unit_weight[:, None] * coef[k:-1][pos]
-    out[~match] = 0.0
-    out += inf
+    rows = np.flatnonzero(cohorts[pos] == res.unit_group)
+    # In place, touching only the units of a cohort (the treated, often a few percent): the
+    # same sums as inf + where(match, w * coef, 0) + coef[-1], IEEE addition being commutative
+    # and 0 + x == x, so the result is bit for bit the one of the dense n x levels formula.
+    out[rows] += res.unit_weight[rows, None] * coef[k:-1][pos[rows]]
     out += coef[-1]
     return out
 

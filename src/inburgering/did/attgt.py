@@ -89,29 +89,44 @@ def _estimate_rcs(prep: Prepared, method: str, cells: list):
     order = np.argsort(prep.period, kind="stable")
     bounds = np.searchsorted(prep.period[order], np.arange(prep.times.size + 1))
     by_period = [order[bounds[k] : bounds[k + 1]] for k in range(prep.times.size)]
-    rows_all, cols_all, vals_all, out = [], [], [], []
+    # Each period's outcome, design and weight rows copied once into contiguous blocks: a
+    # cell then gathers its rows from two compact blocks instead of from the whole arrays
+    # (rows of a period lie scattered over them, one cache miss each), in the same order.
+    blocks = [(prep.Y[idx], prep.X[idx], prep.w[idx]) for idx in by_period]
+    # The influence matrix is assembled column by column in compressed (CSC) form: each
+    # cell's rows are sorted and distinct, so COO triplets and their conversion (a sort of
+    # every entry, tens of millions with not-yet-treated comparisons) are not needed.
+    rows_all, vals_all, out = [], [], []
+    sizes = np.zeros(len(cells), dtype=np.int64)
     for j, (g, is_g, cur, base, C, _post, ref) in enumerate(cells):
         t = prep.times[cur]
         if ref:
             out.append((0.0, 0, 0, 0))
             continue
-        rows = np.concatenate([by_period[cur], by_period[base]])
-        rows = np.sort(rows[is_g[rows] | C[rows]])
+        both = np.concatenate([by_period[cur], by_period[base]])
+        kept = np.flatnonzero(is_g[both] | C[both])
+        # Rows in ascending order: two ascending runs (each period's rows are in order)
+        # merged, which the stable sort detects; positions in ``both`` and the blocks.
+        merge = kept[np.argsort(both[kept], kind="stable")]
+        rows = both[merge]
         D = is_g[rows].astype(float)
-        p = (prep.period[rows] == cur).astype(float)
+        p = (merge < by_period[cur].size).astype(float)  # from the current period's block
+        Y, X, w = (
+            np.concatenate(pair)[merge] for pair in zip(blocks[cur], blocks[base], strict=True)
+        )
         for label, mask in (("treated", D == 1), ("comparison", D == 0)):
             for when, pm in ((t, p == 1), (prep.times[base], p == 0)):
                 if not np.any(mask & pm):
                     raise DidError(f"{_where(g, t)}: no {label} observations in period {when:g}")
-        att, psi = estimator(prep.Y[rows], p, D, prep.X[rows], prep.w[rows], _where(g, t))
+        att, psi = estimator(Y, p, D, X, w, _where(g, t))
         rows_all.append(rows)
-        cols_all.append(np.full(rows.size, j))
         vals_all.append(psi * (n / rows.size))
+        sizes[j] = rows.size
         out.append((float(att), rows.size, int(D.sum()), int(rows.size - D.sum())))
     if rows_all:
+        indptr = np.concatenate([[0], np.cumsum(sizes)])
         inf = sp.csc_array(
-            (np.concatenate(vals_all), (np.concatenate(rows_all), np.concatenate(cols_all))),
-            shape=(n, len(cells)),
+            (np.concatenate(vals_all), np.concatenate(rows_all), indptr), shape=(n, len(cells))
         )
     else:
         inf = sp.csc_array((n, len(cells)))

@@ -32,9 +32,10 @@ class CateResult:
 
     ``subgroups`` has one row per ``variable:value`` with estimate, se, ci_low, ci_high,
     p_value, n_treated, n_control, n_clusters; ``to_rows`` turns it into tidy estimate rows.
+    ``cate`` (unit-level CATEs with intervals) is None when they were not requested.
     """
 
-    cate: pd.DataFrame
+    cate: pd.DataFrame | None
     subgroups: pd.DataFrame
     learner: str
 
@@ -116,48 +117,8 @@ def _mean_with_se(scores: np.ndarray, groups: np.ndarray | None) -> tuple[float,
     return float(fit.params[0]), float(fit.bse[0])
 
 
-def estimate_cate(
-    data: pd.DataFrame,
-    *,
-    treatment: str,
-    outcome: str,
-    covariates: Sequence[str],
-    subgroups: Sequence[str],
-    cluster: str | None = None,
-    learner: str = "dr",
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> CateResult:
-    """Conditional average treatment effects and subgroup effects with intervals.
-
-    Parameters
-    ----------
-    data : DataFrame
-    treatment, outcome : str
-        0/1 treatment and numeric outcome columns.
-    covariates : sequence of str
-        Effect modifiers and confounders (categoricals are one-hot encoded).
-    subgroups : sequence of str
-        Columns defining reported subgroups (e.g. age band, sex, origin region, group).
-    cluster : str, optional
-        Cluster column (municipality): folds keep clusters together, SEs are cluster-robust.
-    learner : {"dr", "forest"}
-        econml ``DRLearner`` or ``CausalForestDML`` for unit-level CATEs.
-    seed : int
-    alpha : float
-        1 - confidence level.
-
-    Returns
-    -------
-    CateResult
-    """
-    if learner not in ("dr", "forest"):
-        raise ValueError(f"learner must be 'dr' or 'forest', got {learner!r}")
-    check_columns(data, list(subgroups), "subgroup")
-    design = build_design(
-        data, treatment=treatment, outcome=outcome, covariates=covariates, cluster=cluster
-    )
-    y, t, X, groups = design.y, design.treated, design.X, design.cluster
+def _unit_cates(y, t, X, groups, index, learner: str, seed: int, alpha: float) -> pd.DataFrame:
+    """Unit-level CATEs with intervals from econml's DRLearner or CausalForestDML."""
     reg, clf = _learners(seed)
     if learner == "dr":
         from econml.dr import DRLearner
@@ -184,8 +145,56 @@ def estimate_cate(
         est.fit(y, t.astype(int), X=X, groups=groups)
         effect = est.effect(X)
         lo, hi = est.effect_interval(X, alpha=alpha)
-    cate = pd.DataFrame({"cate": effect, "ci_low": lo, "ci_high": hi}, index=design.index)
+    return pd.DataFrame({"cate": effect, "ci_low": lo, "ci_high": hi}, index=index)
 
+
+def estimate_cate(
+    data: pd.DataFrame,
+    *,
+    treatment: str,
+    outcome: str,
+    covariates: Sequence[str],
+    subgroups: Sequence[str],
+    cluster: str | None = None,
+    learner: str = "dr",
+    seed: int = 0,
+    alpha: float = 0.05,
+    unit_cates: bool = True,
+) -> CateResult:
+    """Conditional average treatment effects and subgroup effects with intervals.
+
+    Parameters
+    ----------
+    data : DataFrame
+    treatment, outcome : str
+        0/1 treatment and numeric outcome columns.
+    covariates : sequence of str
+        Effect modifiers and confounders (categoricals are one-hot encoded).
+    subgroups : sequence of str
+        Columns defining reported subgroups (e.g. age band, sex, origin region, group).
+    cluster : str, optional
+        Cluster column (municipality): folds keep clusters together, SEs are cluster-robust.
+    learner : {"dr", "forest"}
+        econml ``DRLearner`` or ``CausalForestDML`` for unit-level CATEs.
+    seed : int
+    alpha : float
+        1 - confidence level.
+    unit_cates : bool
+        Fit ``learner`` for the unit-level CATEs. The subgroup effects never use them (they
+        average the DR scores), so callers that only report subgroups skip the learner's fits.
+
+    Returns
+    -------
+    CateResult
+    """
+    if learner not in ("dr", "forest"):
+        raise ValueError(f"learner must be 'dr' or 'forest', got {learner!r}")
+    check_columns(data, list(subgroups), "subgroup")
+    design = build_design(
+        data, treatment=treatment, outcome=outcome, covariates=covariates, cluster=cluster
+    )
+    y, t, X, groups = design.y, design.treated, design.X, design.cluster
+    cate = _unit_cates(y, t, X, groups, design.index, learner, seed, alpha) if unit_cates else None
     scores = dr_scores(y, t, X, groups, seed)
     z = stats.norm.ppf(1 - alpha / 2)
     rows = []
