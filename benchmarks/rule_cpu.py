@@ -39,8 +39,7 @@ def design_job(args: argparse.Namespace, config: dict) -> tuple[str, RuleJob]:
         inputs["policies"] = Path(config["data"]["policies"])
     if "policies_table" in design.inputs:
         inputs["policies_table"] = args.data / "municipality_policies.parquet"
-    estimate = {k: config["estimate"][k] for k in design.estimate_keys if k in config["estimate"]}
-    params = {"estimate": estimate, **{s: config[s] for s in design.sections}}
+    params = design.params(config)
     suffix = ""
     if design.scatter:
         params.update(outcome=args.outcome, horizon=args.horizon)

@@ -30,7 +30,7 @@ def test_params_name_only_configured_keys(entry):
     """Narrow params name keys the schema knows (a typo would silently drop a setting)."""
     schema = read_yaml(schema_path("config"))["properties"]
     assert set(entry.estimate_keys) <= set(schema["estimate"]["properties"])
-    assert set(entry.sections) <= set(schema)
+    assert set(entry.matching_keys) <= set(schema["matching"]["properties"])
     for scatter in entry.scatter:
         assert scatter.config.split(".")[0] in schema
 

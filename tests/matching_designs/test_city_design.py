@@ -9,6 +9,7 @@ from designs_helpers import assert_person_free, design_config, joined, limited
 from inburgering.contracts.tidy import read_tidy
 from inburgering.designs import cells
 from inburgering.designs.matching import city_matching_rows, run_city
+from inburgering.designs.registry import design
 from inburgering.workflow import RuleJob
 
 
@@ -82,7 +83,7 @@ def test_rule_entry_writes_every_output(tmp_path, sim):
     job = RuleJob(
         input={"persons": persons, "outcomes": outcomes},
         output=output,
-        params={"matching": config["matching"], "estimate": config["estimate"]},
+        params=design("city_matching").params(config),  # what the workflow hands the rule
     )
     run_city(job)
     rows = read_tidy(output["estimates"])

@@ -122,16 +122,9 @@ def design_inputs(entry):
 
 
 def design_params(entry):
-    """Narrow params: the estimate keys and config sections the design reads, and the
-    scatter wildcards of its part job."""
-    params = {
-        "estimate": {
-            key: config["estimate"][key]
-            for key in entry.estimate_keys
-            if key in config["estimate"]
-        },
-        **{section: config[section] for section in entry.sections},
-    }
+    """Narrow params: the config keys the design reads (registry), and the scatter
+    wildcards of its part job."""
+    params = entry.params(config)
     for scatter in entry.scatter:
         params[scatter.wildcard] = lambda wildcards, name=scatter.wildcard: wildcards[
             name

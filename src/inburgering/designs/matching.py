@@ -192,7 +192,8 @@ def route_matching_rows(
     persons, outcomes : DataFrame
         The prepared analysis tables (``results/data``).
     config : mapping
-        Holds the ``matching`` and ``estimate`` config sections.
+        Holds the keys of the ``matching`` and ``estimate`` config sections that the registry
+        declares for the design (``designs.registry``), the only ones its rule receives.
 
     Returns
     -------

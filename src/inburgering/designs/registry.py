@@ -12,7 +12,9 @@ without loading any estimator.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # The ``estimate`` keys ``designs.event_study.EventStudySettings`` reads (every DiD design);
 # each design adds its own section (``reform_did``, ``instrument_did``).
@@ -25,8 +27,22 @@ EVENT_STUDY_KEYS = (
     "honestdid",
     "inference",
 )
-# The ``estimate`` keys the matching and heterogeneity designs read (with config ``matching``).
-MATCHING_KEYS = ("outcomes", "horizons", "alpha")
+# The ``estimate`` keys the matching designs read; heterogeneity takes its outcomes from its own
+# section (``matching.heterogeneity.outcomes``).
+MATCHING_ESTIMATE_KEYS = ("outcomes", "horizons", "alpha")
+HETEROGENEITY_ESTIMATE_KEYS = ("horizons", "alpha")
+# The ``matching`` keys every matching design reads: ``designs.cells.MethodSpec`` (seed, minimum
+# group sizes, sensitivity thresholds, overlap bins) and the missing-value indicators.
+METHOD_KEYS = (
+    "seed",
+    "min_treated",
+    "min_control",
+    "overlap_bins",
+    "sensitivity",
+    "missing_indicator",
+)
+# ... and those the two matching designs add: level pooling, the covariate budget, refutations.
+SAMPLE_KEYS = ("min_level", "events_per_variable", "refute")
 # The policy calendar (config data.policies) and prepare's adoption table of every municipality.
 POLICY_INPUTS = ("policies", "policies_table")
 
@@ -61,14 +77,15 @@ class Design:
     ``side_prefix`` is the file-name prefix of the side tables (reform_did's, the first design,
     carry none). Besides persons and outcomes the job reads the ``inputs`` named (see
     ``POLICY_INPUTS``), and as params only the ``estimate`` keys in ``estimate_keys`` and the
-    whole config ``sections`` named: a rule reruns only when what it reads changes.
+    ``matching`` keys in ``matching_keys`` (:meth:`params`): a rule reruns only when what it
+    reads changes.
     """
 
     name: str
     entry: str
     rows: str
     estimate_keys: tuple[str, ...]
-    sections: tuple[str, ...] = ()
+    matching_keys: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     exported: tuple[str, ...] = ()
     records: tuple[str, ...] = ()
@@ -84,12 +101,24 @@ class Design:
     def tables(self) -> tuple[str, ...]:
         return ("estimates", *self.side_tables)
 
+    def params(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The configuration a job of this design receives: its keys of ``estimate`` (keys the
+        configuration lacks are left out) and, for a matching design, of ``matching``."""
+        params = {"estimate": _subset(config["estimate"], self.estimate_keys)}
+        if self.matching_keys:
+            params["matching"] = _subset(config["matching"], self.matching_keys)
+        return params
+
     def file(self, table: str) -> str:
         """The output file name (below ``estimates/``) of one of its tables."""
         if table == "estimates":
             return f"{self.name}.csv"
         prefix = f"{self.name}_" if self.side_prefix is None else self.side_prefix
         return f"{prefix}{table}.csv"
+
+
+def _subset(section: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: section[key] for key in keys if key in section}
 
 
 REGISTRY: tuple[Design, ...] = (
@@ -126,8 +155,8 @@ REGISTRY: tuple[Design, ...] = (
         name="route_matching",
         entry="inburgering.designs.matching:run_route",
         rows="route_matching",
-        estimate_keys=MATCHING_KEYS,
-        sections=("matching",),
+        estimate_keys=MATCHING_ESTIMATE_KEYS,
+        matching_keys=(*METHOD_KEYS, *SAMPLE_KEYS, "route"),
         exported=MATCHING_SIDES,
         records=MATCHING_RECORDS,
         part="{contrast}",
@@ -137,8 +166,8 @@ REGISTRY: tuple[Design, ...] = (
         name="city_matching",
         entry="inburgering.designs.matching:run_city",
         rows="city_matching",
-        estimate_keys=MATCHING_KEYS,
-        sections=("matching",),
+        estimate_keys=MATCHING_ESTIMATE_KEYS,
+        matching_keys=(*METHOD_KEYS, *SAMPLE_KEYS, "city"),
         exported=MATCHING_SIDES,
         records=MATCHING_RECORDS,
     ),
@@ -146,8 +175,9 @@ REGISTRY: tuple[Design, ...] = (
         name="heterogeneity",
         entry="inburgering.designs.heterogeneity:run",
         rows="heterogeneity",
-        estimate_keys=MATCHING_KEYS,
-        sections=("matching",),
+        estimate_keys=HETEROGENEITY_ESTIMATE_KEYS,
+        # The route contrasts' settings: heterogeneity splits one of them into subgroups.
+        matching_keys=(*METHOD_KEYS, "route", "heterogeneity"),
         exported=("sensitivity",),
         records=("samples", "cate_summary"),
     ),
