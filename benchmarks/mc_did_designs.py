@@ -31,7 +31,7 @@ from inburgering.designs.event_study import (
     ri_pool,
 )
 from inburgering.designs.instrument_did import adoption_table, instrument_rows
-from inburgering.designs.reform_did import reform_q
+from inburgering.designs.reform_did import ReformDidSettings, reform_q
 from inburgering.did.honest import is_fragile
 from inburgering.did.inference import ri_t_test
 from inburgering.validation.designsim import G4, SimSpec, quarter_label, simulate
@@ -39,6 +39,9 @@ from inburgering.validation.designsim import G4, SimSpec, quarter_label, simulat
 Z = 1.959963984540054
 # The simulated data follow the default policy calendar's reform date.
 REFORM_Q = reform_q(load_calendar(Path(__file__).resolve().parents[1] / "config" / "policies.yaml"))
+# reform_did's base (the last pre-reform quarters every contrast is measured from), as configured
+# by default.
+BASE_QUARTERS = ReformDidSettings.from_schema_defaults().base_quarters
 
 
 def reform_seed(seed: int, persons: int, slope: float) -> list[dict]:
@@ -58,7 +61,7 @@ def reform_seed(seed: int, persons: int, slope: float) -> list[dict]:
         ri_pool(frame, 39),
         "participation",
         ["female", "age", "schooling_years"],
-        base_quarters=4,
+        base_quarters=BASE_QUARTERS,
         event_q=REFORM_Q,
     )
     rows = []
@@ -66,7 +69,12 @@ def reform_seed(seed: int, persons: int, slope: float) -> list[dict]:
         sub = frame[frame["city"].isin([city, "rest_nl"])]
         tr = (sub["city"] == city).to_numpy()
         fit = fit_contrast(
-            sub, tr, "participation", ["female", "age", "schooling_years"], event_q=REFORM_Q
+            sub,
+            tr,
+            "participation",
+            ["female", "age", "schooling_years"],
+            base_quarters=BASE_QUARTERS,
+            event_q=REFORM_Q,
         )
         rfit = fit_contrast(
             sub,
@@ -74,6 +82,7 @@ def reform_seed(seed: int, persons: int, slope: float) -> list[dict]:
             "participation",
             ["female", "age", "schooling_years"],
             method="reg",
+            base_quarters=BASE_QUARTERS,
             event_q=REFORM_Q,
         )
         ri = ri_t_test(rfit.estimate, rfit.se, t_pl, 0.05)

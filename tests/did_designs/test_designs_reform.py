@@ -123,4 +123,6 @@ def test_contrast_without_base_quarters_is_not_estimated():
     ]
     data = pd.DataFrame(rows)
     with pytest.raises(DidError, match="no cohort quarter in the base"):
-        fit_contrast(data, data["treated"].to_numpy() == 1, "y", [], event_q=REFORM_Q)
+        fit_contrast(
+            data, data["treated"].to_numpy() == 1, "y", [], base_quarters=4, event_q=REFORM_Q
+        )

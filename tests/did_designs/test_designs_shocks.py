@@ -77,8 +77,12 @@ def test_fit_adds_exactly_the_shock_covariance(world, calendar):
     treated = (sub["city"] == "rotterdam").to_numpy()
     model = ShockModel(sd=0.02, rho=0.4)
     event_q = reform_q(calendar)
-    plain = fit_contrast(sub, treated, "participation", ["female"], event_q=event_q)
-    shocked = fit_contrast(sub, treated, "participation", ["female"], event_q=event_q, shocks=model)
+    plain = fit_contrast(
+        sub, treated, "participation", ["female"], base_quarters=4, event_q=event_q
+    )
+    shocked = fit_contrast(
+        sub, treated, "participation", ["female"], base_quarters=4, event_q=event_q, shocks=model
+    )
     assert shocked.estimate == plain.estimate and shocked.se_persons == pytest.approx(plain.se)
     levels = shocked.event_time
     V = event_shock_vcov(model, levels, event_q, sub["municipality"].to_numpy(),

@@ -64,9 +64,9 @@ def test_group_adjustment_removes_a_composition_trend():
     data = _shifting_composition()
     treated = (data["city"] == "city").to_numpy()
     event = int(quarter_index(pd.Series(["2019Q1"]))[0])
-    raw = fit_contrast(data, treated, "y", [], event_q=event)
+    raw = fit_contrast(data, treated, "y", [], base_quarters=4, event_q=event)
     adjusted_data, covariates = numeric_covariates(data, ["group"])
-    adjusted = fit_contrast(adjusted_data, treated, "y", covariates, event_q=event)
+    adjusted = fit_contrast(adjusted_data, treated, "y", covariates, base_quarters=4, event_q=event)
     assert raw.estimate < -0.15  # the share drop times the 0.7 level gap: -0.21
     assert abs(adjusted.estimate) < 3 * adjusted.se and abs(adjusted.estimate) < 0.02
 
@@ -154,8 +154,8 @@ def test_group_interactions_remove_what_additive_covariates_leave(seed):
         interacted_data["x_x_group_gezinsmigrant"],
         data["x"] * (data["group"] == "gezinsmigrant").astype(float),
     )
-    biased = fit_contrast(additive_data, treated, "y", additive, event_q=event)
-    fixed = fit_contrast(interacted_data, treated, "y", interacted, event_q=event)
+    biased = fit_contrast(additive_data, treated, "y", additive, base_quarters=4, event_q=event)
+    fixed = fit_contrast(interacted_data, treated, "y", interacted, base_quarters=4, event_q=event)
     assert biased.estimate < -0.025 and abs(biased.estimate) > 6 * biased.se
     assert abs(fixed.estimate) < 3 * fixed.se
 

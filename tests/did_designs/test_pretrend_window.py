@@ -63,8 +63,8 @@ def test_wald_test_ignores_quarters_before_the_window():
     data = data.assign(q=quarter_index(data["cohort"]))
     treated = (data["city"] == "city").to_numpy()
     event = int(quarter_index(pd.Series(["2022Q1"]))[0])
-    every = fit_contrast(data, treated, "y", [], event_q=event)
-    window = fit_contrast(data, treated, "y", [], event_q=event, pretrend_from=-12)
+    every = fit_contrast(data, treated, "y", [], base_quarters=4, event_q=event)
+    window = fit_contrast(data, treated, "y", [], base_quarters=4, event_q=event, pretrend_from=-12)
     assert every.wald_df == 23 and every.wald_p < 1e-6
     assert window.wald_df == 11 and window.wald_p > 0.01
     assert abs(window.slope) < 3 * window.slope_se

@@ -333,8 +333,8 @@ def fit_contrast(
     covariates: list[str],
     method: str = "dr",
     honest_bin: int = 4,
-    base_quarters: int = 4,
     *,
+    base_quarters: int,
     event_q: int,
     shocks: ShockModel | None = None,
     pretrend_from: int | None = None,
@@ -347,6 +347,10 @@ def fit_contrast(
         Rows of the treated city and the comparison pool (from :func:`analysis_frame`).
     treated : bool array
         Rows of the treated unit.
+    base_quarters : int
+        How many of the last pre-change quarters the effects are measured from (0: all); the
+        design's configured value (``estimate.reform_did.base_quarters``,
+        ``estimate.instrument_did.city_bundles.base_quarters``).
     event_q : int
         Quarter index of the treated unit's change (default the Wi2021 reform; a G4 city's
         instrument bundle in ``designs.city_instrument_did``).
