@@ -46,7 +46,6 @@ import numpy as np
 import pandas as pd
 
 from inburgering.calendar import load_calendar
-from inburgering.config import fill_defaults
 from inburgering.contracts.tidy import read_tidy
 from inburgering.designs.event_study import EventStudySettings, single_threaded_blas
 from inburgering.designs.reform_did import ReformDidSettings, outcome_tables
@@ -122,7 +121,6 @@ def designsim_rows(world: str, scale: float, seed: int, persons: int, _scratch: 
     """One piece on the design simulator: reform_did's tables and the verdict, in memory."""
     started = time.perf_counter()
     config = default_config()
-    fill_defaults(config)
     primary = config["primary"]
     spec = SimSpec(persons=persons, seed=seed, instrument_effect=0.0,
                    city_shock_sd=scale * DESIGNSIM_SHOCK_SD)  # fmt: skip

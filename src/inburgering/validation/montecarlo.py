@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from inburgering.config import load_config
 from inburgering.io import atomic_path, write_text_atomic
 from inburgering.validation.repository import POLICIES, ROOT
 
@@ -68,8 +69,9 @@ class SeedRun:
 
 
 def default_config() -> dict[str, Any]:
-    """The repository's config/config.yaml, as every run layers its overlay on it."""
-    return yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    """The repository's config/config.yaml, as every run layers its overlay on it: validated,
+    with the schema's defaults filled (as the workflow loads it)."""
+    return load_config(DEFAULT_CONFIG)
 
 
 def overlay_for(results: Path, **sections: dict[str, Any]) -> dict[str, Any]:
