@@ -160,3 +160,23 @@ def test_fewer_city_reports_rerender_nothing_else(tiny_run, tmp_path):
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Nothing to be done" in completed.stdout + completed.stderr, completed.stdout
+
+
+def test_heterogeneity_settings_rerun_no_other_matching_design(tiny_run, tmp_path):
+    """The matching rules receive only their own keys (designs.registry): a change to
+    matching.heterogeneity schedules heterogeneity, and neither route_matching nor
+    city_matching."""
+    overlay = write_overlay(
+        tmp_path / "overlay.yaml",
+        tiny_run,
+        synth={"persons": 4000},
+        matching={"heterogeneity": {"target": "att"}},
+    )
+    completed = run_snakemake(
+        "--dry-run", "--cores", "1", "--configfile", "config/config.yaml", str(overlay)
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    scheduled = set(re.findall(r"^(?:local)?rule (\w+):", output, flags=re.MULTILINE))
+    assert "heterogeneity" in scheduled, output
+    assert not scheduled & {"route_matching", "route_matching_part", "city_matching"}, output
