@@ -570,3 +570,95 @@ def test_process_rows_per_cohort_minus_their_total_gave_a_withheld_quarter(tmp_p
     shown = pd.read_csv(folder / "estimates.csv")
     assert shown["suppressed"].sum() == 2  # Rotterdam's small quarter and one more beside it
     assert not shown.loc[shown["subgroup"] == "all", "suppressed"].any()
+
+
+# -- the small configuration's leak: estimates over whole cohorts vs Table 1 ---------------------
+
+# Composition as exported before its quarter totals over groups were declared published.
+COMPOSITION_BEFORE_PUBLISHED_MARGINS = TableSpec(
+    **{**COMPOSITION.__dict__, "published_margins": ()}
+)
+SAMPLE = TableSpec(
+    "sample", "estimate", count_columns=("n_treated",), group_columns=("design", "city")
+)
+QUARTERLY = TableSpec(
+    "quarterly", "estimate", count_columns=("n",), group_columns=("indicator", "city", "cohort")
+)
+
+
+@pytest.fixture(scope="module")
+def late_overig() -> pd.DataFrame:
+    """Persons per city x quarter x group (2021-2023): 12-30 statushouders and family migrants
+    in every quarter, 12-30 overig before 2023 and 1-3 in each 2023 quarter (8 in the year)."""
+    rng = np.random.default_rng(14)
+    quarters = [f"{y}Q{q}" for y in (2021, 2022, 2023) for q in range(1, 5)]
+    records = []
+    for city in (*CITIES, "rest_nl"):
+        for cohort in quarters:
+            for group in ("statushouder", "gezinsmigrant", "overig"):
+                late = group == "overig" and cohort >= "2023"
+                size = int(rng.integers(1, 4) if late else rng.integers(12, 30))
+                records += [(city, cohort, group)] * size
+    frame = pd.DataFrame(records, columns=["city", "cohort", "group"])
+    frame["person_id"] = [f"{i:09d}" for i in range(len(frame))]
+    return frame
+
+
+def _sample_rows(persons: pd.DataFrame) -> pd.DataFrame:
+    """An estimate's treated persons at a horizon the 2023 cohorts have not reached: every
+    person of the city's cohorts up to 2022 (reform_did's 24-month rows in the small run)."""
+    early = persons[(persons["cohort"] < "2023") & persons["city"].isin(CITIES)]
+    counts = early.groupby("city").size().rename("n_treated").reset_index()
+    return counts.assign(design="reform_did")[["design", "city", "n_treated"]]
+
+
+def test_an_estimate_over_cohorts_up_to_a_year_and_table_1_prove_the_years_overig_small(
+    tmp_path, late_overig, rules
+):
+    """The small configuration's leak: Table 1's city total minus an estimate row's persons of
+    the cohorts up to 2023 is the 2024 cohorts' total; minus composition's published 2024
+    statushouders and family migrants it left the withheld overig quarters 8 persons at most.
+    Composition now protects its quarters as if each quarter's total over groups were
+    published, so a second cell of such a quarter is withheld."""
+    table_1 = descriptives_item(late_overig, VARIABLES, (*CITIES, "rest_nl"))
+    table = composition(late_overig, CITIES)
+    sample = (_sample_rows(late_overig), SAMPLE)
+    before = [sample, table_1, (table, COMPOSITION_BEFORE_PUBLISHED_MARGINS)]
+    with pytest.raises(ExportAuditError) as error:
+        _export(tmp_path / "before", before, rules, specs={"sample": SAMPLE})
+    small = {
+        (dict(f.cell.coords)["city"], dict(f.cell.coords)["cohort"])
+        for f in error.value.report.findings
+        if f.small and dict(f.cell.coords).get("group") == "overig"
+    }
+    assert small and {c for _, c in small} <= {"2023Q1", "2023Q2", "2023Q3", "2023Q4"}
+    assert len({city for city, _ in small}) >= 2 and "sample" in str(error.value)
+    items = [sample, table_1, composition_item(table)]
+    folder = _export(tmp_path / "now", items, rules, specs={"sample": SAMPLE})
+    shown = pd.read_csv(folder / "composition.csv", dtype={"n": "Int64"})
+    late = shown[(shown["cohort"] >= "2023") & (shown["city"] != "all")]
+    # every such quarter withholds its overig cell and one more, shown as withheld, never 0
+    assert (late.groupby(["city", "cohort"])["suppressed"].sum() == 2).all()
+    assert late.loc[late["suppressed"], "n"].isna().all()
+
+
+def test_a_quarters_total_over_groups_published_elsewhere_gives_its_overig_cell(
+    tmp_path, late_overig, rules
+):
+    """A process indicator per cohort publishes persons with and without the event: together
+    a city's quarter over all groups (the small run's route_started_26w rows equal
+    composition's quarter totals). Minus the published groups it gave the withheld one."""
+    table = composition(late_overig, CITIES)
+    totals = table[table["city"] != "all"].groupby(["city", "cohort"])["n"].sum().reset_index()
+    quarterly = (totals.assign(indicator="route_started_26w"), QUARTERLY)
+    specs = {"quarterly": QUARTERLY}
+    before = [quarterly, (table, COMPOSITION_BEFORE_PUBLISHED_MARGINS)]
+    with pytest.raises(ExportAuditError) as error:
+        _export(tmp_path / "before", before, rules, specs=specs)
+    exact = _withheld_found(error.value)
+    truth = table.set_index(["city", "cohort", "group"])["n"]
+    assert ("composition", "den_haag", "2023Q3", truth["den_haag", "2023Q3", "overig"]) in exact
+    assert (
+        _export(tmp_path / "now", [quarterly, composition_item(table)], rules, specs=specs)
+        / "composition.csv"
+    ).is_file()

@@ -304,3 +304,42 @@ def test_margin_free_breakdown_also_linked(rules):
     out2 = check_table(frame2, spec2, rules, registry=registry)
     assert out1.frame["suppressed"].sum() == 1  # nothing to subtract from yet
     assert out2.frame.set_index("city").loc["a", "suppressed"]
+
+
+PUBLISHED_TOTALS = TableSpec(
+    "city_cohort_group",
+    "frequency",
+    count_columns=["n"],
+    group_columns=["city", "cohort"],
+    margins={"city": "all", "cohort": "all"},
+    published_margins=("cohort",),
+)
+
+
+def test_a_margin_published_elsewhere_gets_a_complement_in_its_own_breakdown(rules):
+    """Each city's total over cohorts is published by another table (not a row here): a small
+    cohort needs a second withheld cohort of its city, else the total minus the rest gives it;
+    a city whose total is itself below the minimum is not taken as published."""
+    cells = {("a", "x"): 4, ("a", "y"): 30, ("a", "z"): 25, ("b", "x"): 20, ("b", "y"): 21}
+    cells |= {("b", "z"): 22, ("c", "x"): 3, ("c", "y"): 2}
+    frame = pd.DataFrame(
+        [(c, q, n) for (c, q), n in cells.items()], columns=["city", "cohort", "n"]
+    )
+    registry = MarginRegistry()
+    checked = check_table(frame, PUBLISHED_TOTALS, rules, registry=registry)
+    withheld = checked.frame.groupby("city")["suppressed"].sum()
+    assert withheld["a"] == 2 and withheld["c"] == 2
+    assert registry.values[("city_cohort_group|n", (("city", "a"),))] == 59
+    assert ("city_cohort_group|n", (("city", "a"),)) in registry.published
+    assert ("city_cohort_group|n", (("city", "c"),)) not in registry.published  # 5 persons
+    plain = check_table(
+        frame, TableSpec(**{**PUBLISHED_TOTALS.__dict__, "published_margins": ()}), rules
+    )
+    assert plain.frame.groupby("city")["suppressed"].sum()["a"] == 1  # the leak it closes
+
+
+def test_a_published_margin_must_be_a_declared_margin(rules):
+    spec = TableSpec(**{**PUBLISHED_TOTALS.__dict__, "published_margins": ("city", "group")})
+    frame = pd.DataFrame({"city": ["a"], "cohort": ["x"], "n": [20]})
+    with pytest.raises(DisclosureError, match=r"published_margins \['group'\]"):
+        check_table(frame, spec, rules)

@@ -71,6 +71,10 @@ COMPOSITION = TableSpec(
     margins={"cohort": "all", "group": "all"},
     # The national row: Table 1's cities (G4 and the rest) add up to it, this table lists G4 only.
     partial_totals={"city": "all"},
+    # A city's persons of a cohort quarter over all groups are published by the designs (each
+    # process indicator per cohort: persons with and without the event; estimates over whole
+    # cohorts, differenced across horizons and the uncertain slice).
+    published_margins=("group",),
     universe="persons",
     description="persons by settlement city, cohort quarter and group",
 )

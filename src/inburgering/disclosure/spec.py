@@ -71,6 +71,13 @@ class TableSpec:
         mapped to the total's label (composition: ``{"city": "all"}``, the national row beside
         the G4 cities only). The total shares its cell with other tables (Table 1's cities add
         up to it), so cross-table secondary suppression sees it; no equation within the table.
+    published_margins
+        Declared margins whose totals other tables publish without naming them as cells of
+        this table: secondary suppression treats every total over these dimensions as known.
+        Composition: ``("group",)``, a city's persons of one cohort quarter over all groups, are
+        what a design counts (process indicators per cohort: persons with and without the
+        event; an estimate's persons over whole cohorts, differenced across horizons and the
+        uncertain slice); a withheld group of a quarter then needs a second withheld cell.
     """
 
     name: str
@@ -86,10 +93,11 @@ class TableSpec:
     funnel: str | None = None
     stacked: tuple[str, str] | None = None
     partial_totals: Mapping[str, str] = field(default_factory=dict)
+    published_margins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Accept lists from callers but keep the spec hashable and immutable.
-        for attribute in ("count_columns", "group_columns", "value_columns"):
+        for attribute in ("count_columns", "group_columns", "value_columns", "published_margins"):
             object.__setattr__(self, attribute, tuple(getattr(self, attribute)))
         object.__setattr__(self, "margins", dict(self.margins))
         object.__setattr__(self, "partial_totals", dict(self.partial_totals))

@@ -63,6 +63,11 @@ def _validate(frame: pd.DataFrame, spec: TableSpec, rules: DisclosureRules) -> N
     bad_margin = [d for d in (*spec.margins, *spec.partial_totals) if d not in spec.group_columns]
     if bad_margin:
         raise DisclosureError(spec.name, "spec", f"margins {bad_margin} are not group columns")
+    undeclared = [d for d in spec.published_margins if d not in spec.margins]
+    if undeclared:
+        raise DisclosureError(
+            spec.name, "spec", f"published_margins {undeclared} are not declared margins"
+        )
     for column in public:
         for pattern in rules.person_id_column_patterns:
             if re.search(pattern, str(column)):
@@ -125,6 +130,29 @@ def _margin_dimensions(frame: pd.DataFrame, spec: TableSpec) -> list[str]:
     names, level = spec.stacked
     stacked = sorted(frame[names].astype(str).unique()) if level in spec.margins else []
     return [d for d in spec.margins if d != level] + stacked
+
+
+def _publish_margin_totals(
+    spec: TableSpec, rows: list[dict[Key, float]], registry: MarginRegistry, minimum: float
+) -> None:
+    """Totals over ``spec.published_margins`` are known to an attacker (other tables publish
+    them, see TableSpec): registered as published so that protection withholds a second cell
+    wherever one cell of such a total is withheld. A total below the minimum is no count a
+    checked table can publish, so it stays unknown (declaring it would make it unprotectable)."""
+    totals: dict[Key, float] = {}
+    for row in rows:
+        for (measure, dims), value in row.items():
+            for dim in spec.published_margins:
+                if any(d == dim for d, _ in dims):
+                    total = (measure, tuple((d, v) for d, v in dims if d != dim))
+                    totals[total] = totals.get(total, 0.0) + value
+    for key, value in totals.items():
+        if np.isnan(value) or value < minimum or key in registry.published:
+            continue
+        registry.values.setdefault(key, value)
+        registry.owner.setdefault(key, f"{spec.name} (published elsewhere)")
+        registry.published.add(key)
+        registry.suppressed.discard(key)
 
 
 def _with_copies(rows: list[dict[Key, float]], suppressed: set[int]) -> set[int]:
@@ -237,6 +265,7 @@ def check_table(
         k for i in primary_rows for k, v in rows[i].items() if np.isnan(v) or v < rules.min_persons
     }
     registry.check_consistent(spec.name, {k: v for row in rows for k, v in row.items()})
+    _publish_margin_totals(spec, rows, registry, rules.min_persons)
     suppressed_rows = set(primary_rows)
     notes: list[str] = []
     if rules.secondary_suppression and spec.count_columns:
