@@ -662,3 +662,94 @@ def test_a_quarters_total_over_groups_published_elsewhere_gives_its_overig_cell(
         _export(tmp_path / "now", [quarterly, composition_item(table)], rules, specs=specs)
         / "composition.csv"
     ).is_file()
+
+
+# -- subgroup rows that leave a level out ---------------------------------------------------------
+
+
+def _did_rows(sizes: dict[tuple[int, str], int]) -> pd.DataFrame:
+    """reform_did rows of Den Haag vs the rest: the sample's persons at 12 and 24 months over
+    all groups and for two of the three groups (the configured subgroups; no overig row)."""
+    common = {
+        "design": "reform_did",
+        "estimand": "att_overall",
+        "treatment": "wi2021",
+        "city": "den_haag",
+        "comparison": "rest_nl",
+        "outcome": "employed",
+        "estimator": "cs_reg",
+        "headline": False,
+        "inference": "analytic",
+        "estimate": 0.01,
+    }
+    return tidy_frame(
+        [
+            {**common, "horizon": h, "subgroup": s, "n_treated": n, "n_control": CONTROLS[h, s]}
+            for (h, s), n in sizes.items()
+        ]
+    )
+
+
+# Den Haag in the small run: 1010 = 587 + 366 + 57 overig at 12 months (all cohorts but the
+# uncertain slice), 831 = 474 + 305 + 52 at 24 months (the 2024 cohorts not yet measured).
+DEN_HAAG = {
+    (12, "all"): 1010,
+    (12, "group:gezinsmigrant"): 587,
+    (12, "group:statushouder"): 366,
+    (24, "all"): 831,
+    (24, "group:gezinsmigrant"): 474,
+    (24, "group:statushouder"): 305,
+}
+
+
+# The rest of the Netherlands (not in these tests' Table 1): 615 and 552 overig persons.
+CONTROLS = {
+    (12, "all"): 15408,
+    (12, "group:gezinsmigrant"): 4738,
+    (12, "group:statushouder"): 10055,
+    (24, "all"): 13103,
+    (24, "group:gezinsmigrant"): 3965,
+    (24, "group:statushouder"): 8586,
+}
+
+
+def test_a_left_out_subgroup_differenced_across_horizons_and_table_1_is_withheld(rules):
+    """Table 1 publishes Den Haag's 59 overig persons; the 12-month rows leave 57 and the
+    24-month rows 52: 2 overig persons in the uncertain slice, 5 in the 2024 cohorts. The
+    group rows lose their counts (the row check withholds them), the all rows keep them."""
+    rows = _did_rows(DEN_HAAG)
+    table_1 = pd.DataFrame(
+        {
+            "city": ["den_haag"] * 4,
+            "variable": ["group"] * 4,
+            "level": ["statushouder", "gezinsmigrant", "overig", "all"],
+            "n": [376, 608, 59, 1043],
+        }
+    )
+    published, _ = estimates_item(rows, rules, table_1)
+    grouped = published["subgroup"].str.startswith("group:")
+    assert published.loc[grouped, ["n_treated", "n_control"]].isna().all().all()
+    assert published.loc[~grouped, "n_treated"].tolist() == [1010, 831]
+    # Against Table 1 alone: 24 months leaves 57 overig too (no 2024 difference), the slice's
+    # 2 persons still follow from Table 1's 59.
+    level = {**DEN_HAAG, (24, "all"): 836}
+    published, _ = estimates_item(_did_rows(level), rules, table_1)
+    assert published.loc[grouped, "n_treated"].isna().all()
+
+
+def test_a_left_out_subgroup_with_large_differences_keeps_its_rows(rules):
+    """The same rows with 20 overig persons between the horizons and 15 in the slice pass."""
+    sizes = {**DEN_HAAG, (24, "all"): 816}
+    table_1 = pd.DataFrame(
+        {
+            "city": ["den_haag"] * 4,
+            "variable": ["group"] * 4,
+            "level": ["statushouder", "gezinsmigrant", "overig", "all"],
+            "n": [376, 608, 72, 1056],
+        }
+    )
+    published, _ = estimates_item(_did_rows(sizes), rules, table_1)
+    assert published[["n_treated", "n_control"]].notna().all().all()
+    without_table_1, _ = estimates_item(_did_rows(DEN_HAAG), rules)
+    grouped = without_table_1["subgroup"].str.startswith("group:")
+    assert without_table_1.loc[grouped, "n_treated"].isna().all()  # 57 - 52 = 5 still found

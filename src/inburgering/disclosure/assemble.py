@@ -116,11 +116,16 @@ def concat(paths: Iterable[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def estimates_item(estimates: pd.DataFrame, rules: DisclosureRules) -> Item:
+def estimates_item(
+    estimates: pd.DataFrame, rules: DisclosureRules, table_1: pd.DataFrame | None = None
+) -> Item:
     """Every design's tidy rows; the descriptive rows per cohort are withheld first where their
-    total over cohorts would give them away (:func:`withhold_cohort_rows`)."""
+    total over cohorts would give them away (:func:`withhold_cohort_rows`), and subgroup rows
+    where the level they leave out would follow by subtraction
+    (:func:`withhold_partial_breakdowns`, against Table 1 when it is exported)."""
     spec = tidy_estimates_spec("estimates", "tidy estimate rows of every design")
-    return withhold_cohort_rows(estimates, rules), spec
+    estimates = withhold_cohort_rows(estimates, rules)
+    return withhold_partial_breakdowns(estimates, rules, table_1), spec
 
 
 # Descriptive process rows count the same persons per cohort quarter (``cohort:<quarter>``) and
@@ -156,6 +161,94 @@ def withhold_cohort_rows(estimates: pd.DataFrame, rules: DisclosureRules) -> pd.
     out = estimates.copy()
     out.loc[withheld, list(COUNTS)] = pd.NA
     return out
+
+
+# The cell of a subgroup row: its key without the subgroup (and, for the steps, the horizon).
+_BREAKDOWN_CELL = ("design", "estimand", "treatment", "city", "comparison", "outcome", "event_time")
+# Whose persons each count is: the row's city (treated) and its comparison (control).
+_COUNT_CITY = {"n_treated": "city", "n_control": "comparison"}
+
+
+def withhold_partial_breakdowns(
+    estimates: pd.DataFrame, rules: DisclosureRules, table_1: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Subgroup rows (``variable:level``) that leave a level out (reform_did's
+    group:statushouder and group:gezinsmigrant, no overig) give the persons of the levels left
+    out by subtraction from the sample's total: the subgroup ``all`` row, else the largest sum
+    of one variable's levels (a complete breakdown). A cell's samples are nested across
+    horizons (measured at 24 months is measured at 12) and within its city's persons in Table
+    1, so the difference of a level's persons between two of them is a count too (small run:
+    Den Haag's overig, 59 in Table 1, 57 at 12 months, 52 at 24, gave 2 persons in the
+    uncertain slice and 5 in the 2024 cohorts). Where a difference of a published or left-out
+    level is below min_persons and not 0, the variable's rows of that cell lose their counts
+    here; the row check of the whole table then withholds them."""
+    subgroup = estimates["subgroup"].astype(str)
+    split = subgroup.str.partition(":")
+    parts = split[1].eq(":") & ~subgroup.str.startswith(COHORT_SUBGROUP)
+    if not parts.any():
+        return estimates
+    cell = list(_BREAKDOWN_CELL)
+    keyed = estimates[[*cell, "estimator", *COUNTS]].assign(
+        horizon=pd.to_numeric(estimates["horizon"]), **{c: _key_text(estimates[c]) for c in cell}
+    )
+    rows = keyed[parts].assign(variable=split.loc[parts, 0], level=split.loc[parts, 2])
+    totals = keyed[subgroup.eq(TOTAL_LEVEL)].set_index(cell)
+    out = estimates.copy()
+    for key, block in rows.groupby([*cell, "estimator"], sort=False):
+        where = dict(zip(cell, key, strict=False))
+        # The sample's total: the all row of any estimator of the cell (the attacker cannot
+        # tell which shares the subgroups' sample, so each is tried), else a full breakdown.
+        samples = totals.loc[[key[:-1]]] if key[:-1] in totals.index else totals.iloc[:0]
+        candidates = [t for _, t in samples.groupby("estimator")] or [samples]
+        for variable in sorted(block["variable"].unique()):
+            if any(
+                _unsafe_breakdown(block, variable, total, where, table_1, rules.min_persons)
+                for total in candidates
+            ):
+                out.loc[block.index[block["variable"].eq(variable)], list(COUNTS)] = pd.NA
+    return out
+
+
+def _unsafe_breakdown(
+    block: pd.DataFrame,
+    variable: str,
+    total: pd.DataFrame,
+    where: Mapping[str, Any],
+    table_1: pd.DataFrame | None,
+    minimum: float,
+) -> bool:
+    """Does a level of ``variable`` (published or left out) differ between two nested samples
+    of the cell by 1 to ``minimum - 1`` persons?"""
+    for column in COUNTS:
+        counts = block.pivot_table(
+            index="horizon", columns=["variable", "level"], values=column, aggfunc="first"
+        ).astype(float)
+        by_variable = counts.T.groupby(level="variable").sum(min_count=1).T
+        published = total.set_index("horizon")[column].astype(float)
+        whole = published.reindex(counts.index).fillna(by_variable.max(axis=1))
+        levels = counts[variable].assign(**{"(rest)": whole - by_variable[variable]})
+        population = _table_1_levels(table_1, where.get(_COUNT_CITY[column]), variable, levels)
+        steps = levels.sort_index() if population is None else pd.concat([population, levels])
+        dropped = -steps.diff().iloc[1:]
+        if ((dropped > 0) & (dropped < minimum)).any().any():
+            return True
+    return False
+
+
+def _table_1_levels(
+    table_1: pd.DataFrame | None, city: Any, variable: str, levels: pd.DataFrame
+) -> pd.DataFrame | None:
+    """The city's persons in Table 1 at the breakdown's levels and the rest (one first step),
+    or None where Table 1 lacks the city, the variable or a level."""
+    if table_1 is None or city is None:
+        return None
+    rows = table_1[table_1["city"].eq(city) & table_1["variable"].eq(variable)]
+    counts = rows.set_index("level")["n"].astype(float)
+    named = [c for c in levels.columns if c != "(rest)"]
+    if TOTAL_LEVEL not in counts.index or not set(named) <= set(counts.index):
+        return None
+    step = {**counts[named].to_dict(), "(rest)": counts[TOTAL_LEVEL] - counts[named].sum()}
+    return pd.DataFrame([step], columns=levels.columns)
 
 
 def sample_flow_item(flow: pd.DataFrame) -> Item:
@@ -424,7 +517,14 @@ def verdict_item(verdict: pd.DataFrame, rules: DisclosureRules) -> Item:
     return verdict, spec
 
 
-def validation_item(validation: pd.DataFrame) -> Item:
+def validation_item(
+    validation: pd.DataFrame, rules: DisclosureRules, table_1: pd.DataFrame | None = None
+) -> Item:
+    """Synthetic runs: the estimate rows with their planted truth; the rows the estimates
+    withhold in advance are withheld here too (the same rows and counts)."""
+    validation = withhold_partial_breakdowns(
+        withhold_cohort_rows(validation, rules), rules, table_1
+    )
     extra = tuple(c for c in validation.columns if c not in TIDY_COLUMNS)
     spec = TableSpec(
         "validation",

@@ -72,22 +72,31 @@ def _items(
     job: RuleJob, estimates: pd.DataFrame, persons: pd.DataFrame, rules: DisclosureRules
 ) -> list[assemble.Item]:
     read = read_table
-    items = [
-        assemble.estimates_item(estimates, rules),
-        assemble.verdict_item(read(job.input["verdict"]), rules),
-        assemble.sample_flow_item(read(job.input["sample_flow"])),
-        assemble.data_quality_item(read(job.input["data_quality"])),
-    ]
     variables = (job.params.get("descriptives") or {}).get("variables") or {}
+    table_1 = None
     if variables:
         cities = (
             *PolicyCalendar.from_policies(load_policies(job.input["policies"])).cities,
             "rest_nl",
         )
+        table_1 = assemble.descriptives_item(persons, variables, cities)
+    # Subgroup rows are checked against Table 1's persons per level (their nested samples).
+    levels = None if table_1 is None else table_1[0]
+    published = assemble.estimates_item(estimates, rules, levels)
+    # Side tables take their counts from the estimate rows as published: a row withheld in
+    # advance (no counts) withholds its side rows too, instead of their repeating its counts.
+    estimates = published[0]
+    items = [
+        published,
+        assemble.verdict_item(read(job.input["verdict"]), rules),
+        assemble.sample_flow_item(read(job.input["sample_flow"])),
+        assemble.data_quality_item(read(job.input["data_quality"])),
+    ]
+    if table_1 is not None:
         # Table 1's city x group counts are composition's totals over cohorts: checked first,
         # they are published and composition protects its small quarters against them (the
         # other order would have to withhold a city's total persons in Table 1).
-        items.append(assemble.descriptives_item(persons, variables, cities))
+        items.append(table_1)
     items += [
         assemble.composition_item(read(job.input["composition"])),
         assemble.route_mix_item(read(job.input["route_mix"])),
@@ -110,7 +119,8 @@ def _items(
         )
     items += assemble.did_items(job, estimates)
     if "validation" in job.input:
-        items.append(assemble.validation_item(read(job.input["validation"])))
+        validation = read(job.input["validation"])
+        items.append(assemble.validation_item(validation, rules, levels))
     if "monte_carlo" in job.input:
         items.append(assemble.monte_carlo_item(read(job.input["monte_carlo"])))
     if "monte_carlo_primary" in job.input:
