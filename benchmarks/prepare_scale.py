@@ -53,6 +53,7 @@ def generate(persons: int, fmt: str, folder: Path) -> None:
                 "synth": config["synth"],
                 "data_end": config["data"]["end"],
                 "prepare": config["prepare"],
+                "city_matching": config["matching"]["city"],
             },
             rule="synth",
         )

@@ -38,6 +38,7 @@ def generated(tmp_path_factory) -> tuple[Path, Path]:
                 "synth": synth,
                 "data_end": config["data"]["end"],
                 "prepare": config["prepare"],
+                "city_matching": config["matching"]["city"],
             },
             rule="synth",
         )
