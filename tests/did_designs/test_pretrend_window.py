@@ -33,6 +33,7 @@ def test_window_starts_settle_quarters_after_the_last_change_of_either_city():
     assert pretrend_window(calendar, "rotterdam", "rest_nl", 4) == -8
     assert pretrend_window(calendar, "amsterdam", "rest_nl", 4) == -20
     assert pretrend_window(calendar, "amsterdam", "rest_nl", 0) == -24
+    assert pretrend_window(calendar, "utrecht", "rest_nl", 4) is None  # no change: every quarter
 
 
 def test_a_change_too_close_to_the_reform_stops_with_the_keys():

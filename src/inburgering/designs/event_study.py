@@ -301,7 +301,7 @@ def _drop_sparse_quarters(frame: pd.DataFrame, min_cell: int = 2) -> pd.DataFram
 
 def pretrend_window(
     calendar: PolicyCalendar, city: str, comparison: str, settle_quarters: int
-) -> int:
+) -> int | None:
     """The earliest event time of a reform contrast's pre-trend tests: ``settle_quarters``
     after the last pre-reform instrument adoption of either city (the G4 pre-period is not
     policy-free: an earlier quarter differs by the city's own policy change, not by a trend).
@@ -310,7 +310,7 @@ def pretrend_window(
         q for c in (city, comparison) if (q := calendar.last_change_before_reform(c)) is not None
     ]
     if not changes:
-        return -(10**6)  # every pre-period
+        return None  # neither city changed its policy before the reform: every pre-period
     start = (max(changes) + settle_quarters).ordinal - calendar.reform_quarter.ordinal
     if start > -3:
         raise StageError(
