@@ -518,6 +518,40 @@ def test_inside_ra_a_reading_must_hold_in_more_than_one_instance(tmp_path, rules
         assert {(f.low, f.status) for f in report.findings} == {(6, "recovered")}
 
 
+@pytest.mark.parametrize(("failing", "found"), [(3, False), (1, True)])
+def test_inside_ra_a_reading_that_fails_in_most_instances_is_a_coincidence(
+    tmp_path, rules, failing, found
+):
+    """Rotterdam's and Den Haag's estimate counts equal their cohort totals (each with a
+    withheld quarter); in the other cities the same reading is false. False in three of five
+    cities it is a coincidence no attacker can tell from the others (a 3,000-person run's
+    18-26-year-olds against its cohorts up to 2020); false in one of three it is a rule."""
+    folder = tmp_path / "export"
+    holding = {"rotterdam": (20, 6), "den_haag": (18, 5)}
+    others = {f"city_{i}": (25, 7) for i in range(failing)}
+    cells = [
+        (city, cohort, "statushouder", n)
+        for city, sizes in {**holding, **others}.items()
+        for cohort, n in zip(("2020Q1", "2020Q2"), sizes, strict=True)
+    ]
+    truth = pd.DataFrame(cells, columns=["city", "cohort", "group", "n"])
+    published = [(*row[:3], None if row[3] < 10 else row[3]) for row in cells]
+    _write(folder, "composition", published, ["city", "cohort", "group", "n"])
+    counts = [("x", city, sum(sizes)) for city, sizes in holding.items()]
+    counts += [("x", city, 40) for city in others]  # above the published quarter, not the total
+    _write(folder, "est", counts, ["design", "city", "n"])
+    specs = {
+        "composition": COMPOSITION,
+        "est": TableSpec("est", "estimate", count_columns=("n",), group_columns=("design", "city")),
+    }
+    report = audit_export(folder, rules, specs=specs, truth={"composition": truth})
+    recovered = {(f.cell.coords, f.low) for f in report.findings}
+    if found:
+        assert {low for _, low in recovered} == {6, 5}
+    else:
+        assert not recovered
+
+
 def _process_rows() -> pd.DataFrame:
     """A process indicator per cohort quarter and over all cohorts, as process.indicators
     writes it (persons with and without the indicator): Rotterdam's 2022Q2 has 8 with it."""

@@ -437,7 +437,9 @@ def _cross_identities(tables: Mapping[str, _Table], evidence: _Evidence) -> list
                     if block.complete:
                         values = [c.value for c in block.parts]
                         evidence.observe(family, total.value, values, len(values))
-                    elif block.published <= total.value + evidence.tolerance:
+                    elif block.published > total.value + evidence.tolerance * len(block.parts):
+                        evidence.fails[family] += 1  # contradicted by the published cells
+                    else:
                         key = (total.value, id(block))
                         if key not in found:
                             source = f"{total.table} vs {block.label}"
@@ -539,11 +541,23 @@ def _accepted(
     involved = [i for i in identities if i.withheld]
     if truth is not None:
         true = _Truth(truth, virtual)
-        holding = [i for i in involved if abs(true(i.total) - sum(map(true, i.parts))) <= _TOL]
-        instances = Counter(evidence.holds)
-        instances.update(f for i in holding for f in i.families)
+        holds = {i: abs(true(i.total) - sum(map(true, i.parts))) <= _TOL for i in involved}
+        instances, failures = Counter(evidence.holds), Counter(evidence.fails)
+        for identity, held in holds.items():
+            (instances if held else failures).update(identity.families)
+        # A reading that fails in most of its instances is a coincidence where it holds: no
+        # attacker can tell those instances from the others (two cities' 18-26-year-olds
+        # happened to number their cohorts up to 2020 in a 3,000-person run).
         kept = [
-            i for i in holding if i.declared or any(instances[f] >= SYSTEMATIC for f in i.families)
+            i
+            for i, held in holds.items()
+            if held
+            and (
+                i.declared
+                or any(
+                    instances[f] >= SYSTEMATIC and instances[f] > failures[f] for f in i.families
+                )
+            )
         ]
     else:
         kept = [i for i in involved if evidence.trusted(i)]
