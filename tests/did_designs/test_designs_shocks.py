@@ -15,7 +15,8 @@ from inburgering.designs.event_study import (
     shock_model,
 )
 from inburgering.designs.reform_did import ReformDidSettings, outcome_tables, reform_q
-from inburgering.did.shocks import ShockModel, event_shock_vcov
+from inburgering.designs.shock_variance import ProbitIndex, ShockVariance
+from inburgering.did.shocks import ShockModel, event_shock_vcov, index_density
 from inburgering.validation.designsim import SimSpec, simulate
 
 SHOCK_SD = 0.03
@@ -70,23 +71,31 @@ def test_honest_rows_are_wider_where_one_city_is_compared_with_one_city(tables):
     assert head["inference"].str.contains("shock variance").all()
 
 
-def test_fit_adds_exactly_the_shock_covariance(world, calendar):
+@pytest.mark.parametrize("scale", ["share", "index"])
+def test_fit_adds_exactly_the_shock_covariance(world, calendar, scale):
     persons = world["persons"].assign(female=world["persons"]["female"].astype(float))
     data = analysis_frame(persons, world["outcomes"], 12, ["female"])
     sub = data[data["city"].isin(["rotterdam", "amsterdam"])]
     treated = (sub["city"] == "rotterdam").to_numpy()
-    model = ShockModel(sd=0.02, rho=0.4)
     event_q = reform_q(calendar)
+    index = None
+    if scale == "index":
+        index = ProbitIndex.fit(sub, "participation", ["female"], event_q)
+    model = ShockModel(sd=0.02, rho=0.4, index=index is not None)
     plain = fit_contrast(
         sub, treated, "participation", ["female"], base_quarters=4, event_q=event_q
     )
     shocked = fit_contrast(
-        sub, treated, "participation", ["female"], base_quarters=4, event_q=event_q, shocks=model
-    )
+        sub, treated, "participation", ["female"], base_quarters=4, event_q=event_q,
+        shocks=ShockVariance(model, index),
+    )  # fmt: skip
     assert shocked.estimate == plain.estimate and shocked.se_persons == pytest.approx(plain.se)
     levels = shocked.event_time
+    factor = None
+    if index is not None:  # each person's density at their fitted probability
+        factor = index_density(index.fitted_probability(sub))
     V = event_shock_vcov(model, levels, event_q, sub["municipality"].to_numpy(),
-                         sub["q"].to_numpy(), treated)  # fmt: skip
+                         sub["q"].to_numpy(), treated, factor)  # fmt: skip
     base = (levels < 0) & (levels >= -4)
     L = np.eye(levels.size) - np.where(base, 1 / base.sum(), 0.0)[None, :]
     np.testing.assert_allclose(shocked.event_vcov - plain.event_vcov, L @ V @ L.T, atol=1e-12)
@@ -101,4 +110,4 @@ def test_the_switch_turns_the_component_off(world, calendar):
     )
     off = replace(on, shock_variance=False)
     assert shock_model(data, "participation", off, reform_q(calendar)) is None
-    assert shock_model(data, "participation", on, reform_q(calendar)).sd > 0
+    assert shock_model(data, "participation", on, reform_q(calendar)).model.sd > 0

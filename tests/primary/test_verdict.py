@@ -9,7 +9,7 @@ from scipy.stats import norm
 
 from inburgering.config import ConfigError, check_primary
 from inburgering.contracts.verdict import COLUMNS
-from inburgering.designs.event_study import HEADLINE_INFERENCE
+from inburgering.designs.shock_variance import INDEX_LABEL
 from inburgering.did.shocks import NO_SHOCKS, ShockModel
 from inburgering.primary import minimum_detectable, primary_family, verdict_table
 from inburgering.primary.power import design_contrast, minimum_detectable_differences
@@ -50,7 +50,7 @@ def _inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                               "estimator": estimator, "headline": headline, "estimate": est,
                               "se": row_se, "ci_low": est - z * row_se, "ci_high": est + z * row_se,
                               "p_value": 2 * norm.sf(abs(est / row_se)),
-                              "inference": HEADLINE_INFERENCE,
+                              "inference": INDEX_LABEL,
                               "n_treated": n, "n_control": 5 * n,
                               "n_clusters": 340 if comparison == "rest_nl" else 2})  # fmt: skip
         pretrends.append({**cell, "wald_p": pre_p})
@@ -141,6 +141,10 @@ def test_power_grows_with_persons_and_shrinks_with_shocks():
 
     assert (mde(4000, NO_SHOCKS) < mde(1000, NO_SHOCKS)).all()
     assert (mde(1000, ShockModel(0.03, 0.5)) > mde(1000, NO_SHOCKS)).all()
+    # A shock of a probit index is smaller in share points at a rate of 0.3 than at 0.5.
+    index = ShockModel(0.03, 0.5, index=True)
+    assert (mde(1000, index) < mde(1000, ShockModel(0.03, 0.5))).all()
+    assert (mde(1000, index) == mde(1000, index.at_share(0.3))).all()
     # Without shocks, a G4 pair is two samples of 1000 persons/year: the textbook formula.
     _, weights = design_contrast(4, 8)
     se = np.sqrt(0.21 * 2 / 250 * np.sum(weights**2))

@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 import pyfixest as pf
 from scipy.stats import chi2, norm
+from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
 from inburgering.calendar import PolicyCalendar
 from inburgering.config import section_defaults
 from inburgering.contracts.tidy import CELL_COLUMNS
 from inburgering.covariates import numeric_with_indicators, prune_collinear
+from inburgering.designs.shock_variance import ProbitIndex, ShockVariance, is_binary
 from inburgering.did.aggregate import aggte
 from inburgering.did.bootstrap import sup_t_critical_value
 from inburgering.did.comparison import DEMEANER
@@ -30,16 +32,12 @@ from inburgering.did.errors import DidError
 from inburgering.did.fallback import att_gt_with_fallback
 from inburgering.did.honest import EventStudy, is_fragile, sensitivity
 from inburgering.did.inference import CV3_LABEL, crv3, ri_t_test, synthetic_did
-from inburgering.did.shocks import ShockModel, estimate_shock_model, event_shock_vcov
+from inburgering.did.shocks import estimate_shock_model
 from inburgering.workflow import StageError
 
 log = logging.getLogger(__name__)
 
 PERSON_INFERENCE = "analytic influence function (persons)"
-HEADLINE_INFERENCE = (
-    "analytic influence function (persons) + city-by-quarter shock variance (AR(1) component "
-    "estimated from the pre-reform quarters of the municipalities outside the G4)"
-)
 
 
 @dataclass(frozen=True)
@@ -66,6 +64,7 @@ class EventStudySettings:
     shock_variance: bool
     shock_max_lag: int
     shock_min_cell: int
+    shock_scale: str
 
     @classmethod
     def from_config(cls, estimate: Mapping[str, Any]) -> EventStudySettings:
@@ -91,6 +90,7 @@ class EventStudySettings:
             shock_variance=bool(shocks["enabled"]),
             shock_max_lag=int(shocks["max_lag"]),
             shock_min_cell=int(shocks["min_cell_persons"]),
+            shock_scale=str(shocks["scale"]),
         )
 
     @classmethod
@@ -248,12 +248,12 @@ class ContrastFit:
     n_clusters: int
     estimator: str = "cs_dr"
     se_persons: float = np.nan
-    shocks: ShockModel | None = None
+    shocks: ShockVariance | None = None
 
     @property
     def inference(self) -> str:
         """How the fit's intervals were made (person-level only when no shock model)."""
-        return PERSON_INFERENCE if self.shocks is None else HEADLINE_INFERENCE
+        return PERSON_INFERENCE if self.shocks is None else self.shocks.label
 
     @property
     def counts(self) -> dict[str, int]:
@@ -336,7 +336,7 @@ def fit_contrast(
     *,
     base_quarters: int,
     event_q: int,
-    shocks: ShockModel | None = None,
+    shocks: ShockVariance | None = None,
     pretrend_from: int | None = None,
 ) -> ContrastFit:
     """CS-DR event study of ``treated`` rows (group = ``event_q``) vs the other rows.
@@ -354,7 +354,7 @@ def fit_contrast(
     event_q : int
         Quarter index of the treated unit's change (default the Wi2021 reform; a G4 city's
         instrument bundle in ``designs.city_instrument_did``).
-    shocks : ShockModel, optional
+    shocks : ShockVariance, optional
         City-by-quarter shocks whose covariance is added to the person-level covariance of the
         event study (``did.shocks``); every interval and test of the fit then includes them.
         None: person-level sampling only.
@@ -362,7 +362,9 @@ def fit_contrast(
         The earliest event time the pre-trend tests (joint Wald and slope) use; None: every
         pre-period (see :func:`pretrend_window`).
     """
-    frame = data.loc[:, ["q", outcome, "municipality", *covariates]].copy()
+    extra = shocks.columns if shocks is not None else []
+    frame = data.loc[:, list(dict.fromkeys(["q", outcome, "municipality", *covariates, *extra]))]
+    frame = frame.copy()
     frame["g"] = np.where(treated, event_q, 0)
     frame = _drop_sparse_quarters(frame[frame[outcome].notna()].dropna(subset=covariates))
     covs = _usable_covariates(frame, covariates)
@@ -387,7 +389,7 @@ def fit_contrast(
     q = frame["q"].to_numpy()
     V = V_persons
     if shocks is not None:
-        V = V + event_shock_vcov(shocks, e, event_q, frame["municipality"].to_numpy(), q, is_t)
+        V = V + shocks.vcov(e, event_q, frame, is_t)
     n_post = np.array([np.sum(is_t & (q == event_q + ev)) for ev in e[post]], float)
     l_post = np.zeros(e.size)
     l_post[post] = n_post / n_post.sum()
@@ -461,25 +463,41 @@ def covariate_adjusted(data: pd.DataFrame, outcome: str, covariates: list[str]) 
     return y - X @ beta[1:]
 
 
-def shock_model(data: pd.DataFrame, outcome: str, s: EventStudySettings, before_q: int):
+def shock_model(
+    data: pd.DataFrame, outcome: str, s: EventStudySettings, before_q: int
+) -> ShockVariance | None:
     """The city-by-quarter shock model of ``outcome`` from the quarters before ``before_q`` of
     every municipality outside the G4 (None when ``estimate.inference.shock_variance.enabled``
-    is false).
+    is false); for a binary outcome with ``scale: index``, of a probit index fitted on every
+    row of ``data`` (:mod:`inburgering.designs.shock_variance`).
 
     The G4 pre-periods are left out: they carry the cities' own policy changes (Taalstart,
     assessment, the Amsterdamse Aanpak), which are not shocks and would be counted as such.
     """
     if not s.shock_variance:
         return None
-    pre = data[(data["q"] < before_q) & data[outcome].notna() & (data["city"] == "rest_nl")]
-    pre = pre.dropna(subset=s.covariates)
-    return estimate_shock_model(
-        covariate_adjusted(pre, outcome, _usable_covariates(pre, s.covariates)),
+    rows = data[data[outcome].notna()].dropna(subset=s.covariates)
+    covariates = _usable_covariates(rows, s.covariates)
+    index = None
+    if s.shock_scale == "index" and is_binary(rows[outcome]):
+        try:
+            index = ProbitIndex.fit(rows, outcome, covariates, before_q)
+        except (np.linalg.LinAlgError, ValueError, PerfectSeparationError) as exc:
+            log.warning(
+                "shock variance %s: probit index not estimable (%s); shocks on the share scale",
+                outcome,
+                exc,
+            )
+    pre = rows[(rows["q"] < before_q) & (rows["city"] == "rest_nl")]
+    model = estimate_shock_model(
+        covariate_adjusted(pre, outcome, _usable_covariates(pre, covariates)),
         pre["municipality"].to_numpy(),
         pre["q"].to_numpy(),
         max_lag=s.shock_max_lag,
         min_cell=s.shock_min_cell,
+        factor=index.factor(pre) if index is not None else None,
     )
+    return ShockVariance(model, index)
 
 
 def side_key(key: dict) -> dict:
@@ -617,7 +635,7 @@ def placebo_t(
     covariates: list[str],
     base_quarters: int,
     event_q: int,
-    shocks: ShockModel | None = None,
+    shocks: ShockVariance | None = None,
 ) -> np.ndarray:
     """t-statistics with each pool municipality labelled treated against the rest of rest_nl.
 
@@ -823,8 +841,10 @@ def pretrend_record(fit: ContrastFit, key: dict) -> dict:
         "slope_se": fit.slope_se,
         "slope_p": 2 * norm.sf(abs(fit.slope / fit.slope_se)) if fit.slope_se > 0 else np.nan,
         # The shock model inside the tests' covariance (empty: person-level sampling only).
-        "shock_sd": fit.shocks.sd if fit.shocks else np.nan,
-        "shock_rho": fit.shocks.rho if fit.shocks else np.nan,
+        "shock_sd": fit.shocks.model.sd if fit.shocks else np.nan,
+        "shock_rho": fit.shocks.model.rho if fit.shocks else np.nan,
+        # index: shock_sd is in share points at a 50 % share (designs.shock_variance)
+        "shock_scale": ("index" if fit.shocks.model.index else "share") if fit.shocks else "",
     }
 
 

@@ -69,9 +69,9 @@ from inburgering.designs.event_study import (
     single_threaded_blas,
     without_covariate,
 )
+from inburgering.designs.shock_variance import ShockVariance
 from inburgering.did.errors import DidError
 from inburgering.did.inference import absorb_within, wild_cluster_bootstrap
-from inburgering.did.shocks import ShockModel
 from inburgering.io import write_csv_atomic
 from inburgering.workflow import RuleJob
 
@@ -176,7 +176,7 @@ def rest_nl_rows(
     counts: dict,
     seed: int,
     calendar: PolicyCalendar,
-    shocks: ShockModel | None = None,
+    shocks: ShockVariance | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Rows only the rest-of-NL comparison carries: the naive strawman, few-cluster inference
     (RI, wild bootstrap, CRV3, SDID) and the sensitivity rows (uncertain slice, subgroups)."""

@@ -18,6 +18,17 @@ subtracted sampling variances make it unbiased whatever the cell sizes (Ferman &
 point: small municipalities are noisier, large ones are not, so the component must be separated
 from sampling noise, not read off placebo t-statistics).
 
+**Shocks move an index, not a share.** A binary outcome's share near 0 or 1 cannot move as far
+as one near 50 %: a shock to a municipality's labour market moves the persons who were close to
+a job, not those who were sure to have one or sure to have none. With per-person factors
+(``index_density`` of each person's fitted probability) the model is one for a probit index,
+``eta`` in share points at a 50 % share, and a cell's mean moves by ``f[m, q] eta[m, q]`` with
+``f`` its persons' mean factor. Without them (``factor=None``) every person moves by ``eta``.
+The difference matters when the municipalities the model is estimated from and the treated
+cities differ in level: at national size the G4's participation shares are nearer 50 % than
+the other municipalities', so their shocks in share points are a third larger, and half the
+G4's family migrants have no social assistance to lose.
+
 ``contrast_shock_vcov`` turns the model into the covariance of an event study's coefficients for
 a given treated unit and comparison pool (their persons' weights per municipality and quarter), to
 be added to the person-level covariance. One-treated-city inference then rests on many
@@ -32,18 +43,28 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 RHO_GRID = np.round(np.arange(0.0, 0.96, 0.01), 2)
 
 
 @dataclass(frozen=True)
 class ShockModel:
-    """AR(1) municipality-by-quarter shocks on the outcome's scale."""
+    """AR(1) municipality-by-quarter shocks: on the outcome's scale, or (``index``) on a probit
+    index, ``sd`` then in share points at a 50 % share (each person moves by
+    ``index_density`` of their probability times the shock)."""
 
     sd: float
     rho: float
     n_pairs: int = 0
     n_municipalities: int = 0
+    index: bool = False
+
+    def at_share(self, share: float) -> ShockModel:
+        """The model on the outcome's scale for persons at ``share`` (power calculations)."""
+        if not self.index:
+            return self
+        return ShockModel(self.sd * float(index_density(np.array([share]))[0]), self.rho)
 
     def covariance(self, quarters: np.ndarray) -> np.ndarray:
         """Covariance of one municipality's shocks at ``quarters`` (quarter indices)."""
@@ -53,11 +74,28 @@ class ShockModel:
 
 NO_SHOCKS = ShockModel(sd=0.0, rho=0.0)
 
+# Probabilities are kept this far from 0 and 1: a fitted probability of exactly 0 would say the
+# person's share cannot move at all, which no finite index gives.
+_SHARE_FLOOR = 1e-6
 
-def cell_statistics(y: np.ndarray, municipality: np.ndarray, q: np.ndarray) -> pd.DataFrame:
-    """Per municipality x quarter: persons, mean and the sampling variance of the mean."""
-    frame = pd.DataFrame({"m": municipality, "q": q, "y": y}).dropna(subset=["y"])
-    cells = frame.groupby(["m", "q"], sort=True)["y"].agg(n="size", mean="mean", var="var")
+
+def index_density(p: np.ndarray) -> np.ndarray:
+    """phi(Phi^-1(p)) / phi(0): how far a share p moves per share point a shock to a probit
+    index moves a 50 % share (1 at p = 0.5, 0.23 at p = 0.05 or 0.95)."""
+    p = np.clip(np.asarray(p, float), _SHARE_FLOOR, 1.0 - _SHARE_FLOOR)
+    return norm.pdf(norm.ppf(p)) / norm.pdf(0.0)
+
+
+def cell_statistics(
+    y: np.ndarray, municipality: np.ndarray, q: np.ndarray, factor: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Per municipality x quarter: persons, mean, the sampling variance of the mean and the
+    persons' mean shock factor ``f`` (1 without factors)."""
+    f = np.ones(len(y)) if factor is None else np.asarray(factor, float)
+    frame = pd.DataFrame({"m": municipality, "q": q, "y": y, "f": f}).dropna(subset=["y"])
+    grouped = frame.groupby(["m", "q"], sort=True)
+    cells = grouped["y"].agg(n="size", mean="mean", var="var")
+    cells["f"] = grouped["f"].mean()
     cells["sampling_var"] = cells["var"].fillna(0.0) / cells["n"]
     return cells.reset_index()
 
@@ -73,14 +111,19 @@ def _deviations(cells: pd.DataFrame, pooled_var: float) -> pd.DataFrame:
     ).dropna(subset=["d"])
 
 
+VARIOGRAM_COLUMNS = ["lag", "gamma", "a", "b", "pairs"]
+
+
 def variogram(cells: pd.DataFrame, max_lag: int) -> pd.DataFrame:
-    """Per lag k: the precision-weighted mean of squared k-differences net of sampling variance."""
+    """Per lag k: the precision-weighted mean of squared k-differences net of sampling variance
+    (``gamma``), and of the cells' factors ``a = f^2 + f'^2`` and ``b = 2 f f'``, so that
+    ``gamma = sd^2 (a - b rho^k)`` (``2 sd^2 (1 - rho^k)`` without factors)."""
     if cells.empty:  # no municipality-quarter with enough persons: nothing to estimate from
-        return pd.DataFrame(columns=["lag", "gamma", "pairs"])
+        return pd.DataFrame(columns=VARIOGRAM_COLUMNS)
     # Weights from the pooled within-cell variance: a cell's own estimate is itself noisy (0 for
     # a small cell whose persons all agree), and weighting by it selects cells by their noise.
     pooled_var = float(np.average(cells["var"].fillna(0.0), weights=cells["n"] - 1))
-    dev = _deviations(cells, pooled_var).set_index(["m", "q"])[["d", "n", "noise"]]
+    dev = _deviations(cells, pooled_var).set_index(["m", "q"])[["d", "n", "noise", "f"]]
     rows = []
     for k in range(1, max_lag + 1):
         lagged = dev.rename(index=lambda q, lag=k: q + lag, level="q")
@@ -93,21 +136,23 @@ def variogram(cells: pd.DataFrame, max_lag: int) -> pd.DataFrame:
         rows.append(
             {
                 "lag": k,
-                "gamma": float(np.sum(weight * excess) / np.sum(weight)),
+                "gamma": float(np.average(excess, weights=weight)),
+                "a": float(np.average(pair["f"] ** 2 + pair["f_lag"] ** 2, weights=weight)),
+                "b": float(np.average(2.0 * pair["f"] * pair["f_lag"], weights=weight)),
                 "pairs": len(pair),
             }
         )
-    return pd.DataFrame(rows, columns=["lag", "gamma", "pairs"])
+    return pd.DataFrame(rows, columns=VARIOGRAM_COLUMNS)
 
 
 def fit_variogram(gram: pd.DataFrame) -> tuple[float, float]:
-    """(sd, rho) of 2 sd^2 (1 - rho^k) by least squares over the lags (pairs as weights)."""
+    """(sd, rho) of sd^2 (a - b rho^k) by least squares over the lags (pairs as weights)."""
     if gram.empty:
         return 0.0, 0.0
-    k, gamma, w = (gram[c].to_numpy(float) for c in ("lag", "gamma", "pairs"))
+    k, gamma, fa, fb, w = (gram[c].to_numpy(float) for c in VARIOGRAM_COLUMNS)
     best = (np.inf, 0.0, 0.0)
     for rho in RHO_GRID:
-        a = 2.0 * (1.0 - rho**k)
+        a = fa - fb * rho**k
         var = max(float(np.sum(w * a * gamma) / np.sum(w * a * a)), 0.0)
         loss = float(np.sum(w * (gamma - var * a) ** 2))
         if loss < best[0] - 1e-18:
@@ -116,14 +161,21 @@ def fit_variogram(gram: pd.DataFrame) -> tuple[float, float]:
 
 
 def estimate_shock_model(
-    y: np.ndarray, municipality: np.ndarray, q: np.ndarray, *, max_lag: int = 8, min_cell: int = 5
+    y: np.ndarray,
+    municipality: np.ndarray,
+    q: np.ndarray,
+    *,
+    max_lag: int = 8,
+    min_cell: int = 5,
+    factor: np.ndarray | None = None,
 ) -> ShockModel:
     """The shock model from person rows (outcome, municipality, quarter) of unchanged quarters.
 
     Cells with fewer than ``min_cell`` persons are left out (their sampling variance estimate is
-    itself too noisy). Returns sd 0 when the data show no variance beyond sampling noise.
+    itself too noisy). Returns sd 0 when the data show no variance beyond sampling noise. With
+    ``factor`` (each person's ``index_density``) the model is one of a probit index.
     """
-    cells = cell_statistics(np.asarray(y, float), np.asarray(municipality), np.asarray(q))
+    cells = cell_statistics(np.asarray(y, float), np.asarray(municipality), np.asarray(q), factor)
     cells = cells[cells["n"] >= min_cell]
     gram = variogram(cells, max_lag)
     sd, rho = fit_variogram(gram)
@@ -132,11 +184,19 @@ def estimate_shock_model(
         rho=rho,
         n_pairs=int(gram["pairs"].sum()) if not gram.empty else 0,
         n_municipalities=int(cells["m"].nunique()),
+        index=factor is not None,
     )
 
 
-def quarter_weights(municipality: np.ndarray, q: np.ndarray, quarters: np.ndarray) -> np.ndarray:
-    """Municipalities x ``quarters``: each municipality's share of its group's persons.
+def quarter_weights(
+    municipality: np.ndarray,
+    q: np.ndarray,
+    quarters: np.ndarray,
+    factor: np.ndarray | None = None,
+) -> np.ndarray:
+    """Municipalities x ``quarters``: each municipality's share of its group's persons (with
+    ``factor``: the sum of its persons' factors over the group's persons, so that a group mean
+    carries sum_m w[m, q] eta[m, q] for shocks on an index).
 
     Rows are the municipalities present (sorted), also those without a person in ``quarters``.
     Counted with ``np.bincount``: ``pd.crosstab`` aggregated every municipality-quarter group in
@@ -151,8 +211,14 @@ def quarter_weights(municipality: np.ndarray, q: np.ndarray, quarters: np.ndarra
     inside = column >= 0
     n_quarters = len(quarters)
     flat = row[inside] * n_quarters + column[inside]
-    counts = np.bincount(flat, minlength=rows.size * n_quarters).reshape(rows.size, n_quarters)
+    shape = (rows.size, n_quarters)
+    counts = np.bincount(flat, minlength=rows.size * n_quarters).reshape(shape)
     totals = counts.sum(axis=0)
+    if factor is not None:
+        weighted = np.asarray(factor, float)[inside]
+        counts = np.bincount(flat, weights=weighted, minlength=rows.size * n_quarters).reshape(
+            shape
+        )
     weights = np.zeros(counts.shape)
     np.divide(counts, totals, out=weights, where=totals > 0)
     return weights
@@ -180,23 +246,32 @@ def event_shock_vcov(
     municipality: np.ndarray,
     q: np.ndarray,
     treated: np.ndarray,
+    factor: np.ndarray | None = None,
 ) -> np.ndarray:
     """Shock covariance of event-study coefficients under a universal base period.
 
     Coefficient e is the difference of the treated-minus-comparison gap at quarter
     ``event_q + e`` and at the reference quarter (the last pre quarter, coefficient zero).
+    A model of an index needs each row's ``factor``.
     """
+    if model.index and factor is None:
+        raise ValueError("event_shock_vcov: a shock model of an index needs the rows' factors")
+    f = factor if model.index else None
     quarters = event_q + np.asarray(event_time, int)
     ref = int(quarters[quarters < event_q].max())
     levels = level_covariance(
         model,
         quarters,
-        quarter_weights(municipality[treated], q[treated], quarters),
-        quarter_weights(municipality[~treated], q[~treated], quarters),
+        quarter_weights(municipality[treated], q[treated], quarters, _rows(f, treated)),
+        quarter_weights(municipality[~treated], q[~treated], quarters, _rows(f, ~treated)),
     )
     D = np.eye(quarters.size) - (quarters == ref)[None, :].astype(float)
     D[quarters == ref] = 0.0
     return D @ levels @ D.T
+
+
+def _rows(factor: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
+    return None if factor is None else np.asarray(factor, float)[mask]
 
 
 def contrast_variance(

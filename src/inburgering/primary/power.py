@@ -45,7 +45,9 @@ def minimum_detectable_differences(
     family: int,
     power: float,
 ) -> pd.DataFrame:
-    """MDE (outcome scale) against another city and against the rest of the Netherlands."""
+    """MDE (outcome scale) against another city and against the rest of the Netherlands; a
+    shock model of a probit index is taken at ``rate``."""
+    shocks = shocks.at_share(rate)
     quarters, weights = design_contrast(base_quarters, post_quarters)
     per_quarter = np.full(quarters.size, persons_per_year / 4)
     comparisons = {
@@ -78,7 +80,9 @@ def shock_model_of_run(results: Path, outcome: str, horizon: int) -> ShockModel:
             f"{results / 'estimates' / 'pretrends.csv'}: no shock model for {outcome} at "
             f"{horizon} months (run reform_did with estimate.inference.shock_variance.enabled)"
         )
-    return ShockModel(sd=float(rows["shock_sd"].iloc[0]), rho=float(rows["shock_rho"].iloc[0]))
+    first = rows.iloc[0]
+    index = first.get("shock_scale") == "index"
+    return ShockModel(sd=float(first["shock_sd"]), rho=float(first["shock_rho"]), index=index)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,8 +123,9 @@ def main(argv: list[str] | None = None) -> None:
                 family,
                 primary["power"],
             )
-            rows.append(table.assign(outcome=outcome, horizon=horizon, shock_sd=shocks.sd,
-                                     shock_rho=shocks.rho))  # fmt: skip
+            at_rate = shocks.at_share(args.rate)  # share points at the outcome's rate
+            rows.append(table.assign(outcome=outcome, horizon=horizon, shock_sd=at_rate.sd,
+                                     shock_rho=at_rate.rho))  # fmt: skip
     out = pd.concat(rows, ignore_index=True)
     out[["se", "mde", "shock_sd"]] = (out[["se", "mde", "shock_sd"]] * 100).round(2)
     print(

@@ -37,10 +37,15 @@ from statsmodels.stats.multitest import multipletests
 
 from inburgering.config import config_hash
 from inburgering.contracts.verdict import COLUMNS, REASONS
-from inburgering.designs.event_study import HEADLINE_INFERENCE, PERSON_INFERENCE
+from inburgering.designs.event_study import PERSON_INFERENCE
+from inburgering.designs.shock_variance import INDEX_LABEL, SHARE_LABEL
 
 # The headline rows' inference, as a method code the reports label.
-METHODS = {HEADLINE_INFERENCE: "variance_component", PERSON_INFERENCE: "persons_only"}
+METHODS = {
+    INDEX_LABEL: "variance_component",
+    SHARE_LABEL: "variance_component",
+    PERSON_INFERENCE: "persons_only",
+}
 KEY = ["city", "comparison", "outcome", "horizon"]
 
 
