@@ -793,3 +793,133 @@ def test_a_left_out_subgroup_with_large_differences_keeps_its_rows(rules):
     without_table_1, _ = estimates_item(_did_rows(DEN_HAAG), rules)
     grouped = without_table_1["subgroup"].str.startswith("group:")
     assert without_table_1.loc[grouped, "n_treated"].isna().all()  # 57 - 52 = 5 still found
+
+
+# -- blind spots closed: subgroup rows as dimensions, left-out levels, quarter runs --------------
+
+ESTIMATES = tidy_estimates_spec("estimates")
+
+
+def _write_estimates(folder: Path, rows: list[dict]) -> None:
+    """Published tidy estimate rows (reform_did, one cell per city), every count shown."""
+    common = {
+        "design": "reform_did",
+        "estimand": "att_overall",
+        "treatment": "wi2021",
+        "comparison": "rest_nl",
+        "outcome": "employed",
+        "horizon": 12,
+        "estimator": "cs_reg",
+        "headline": True,
+        "inference": "analytic",
+        "estimate": 0.01,
+        "n_control": 900,
+    }
+    folder.mkdir(exist_ok=True)
+    frame = tidy_frame([{**common, **row} for row in rows])
+    frame.assign(suppressed=False).to_csv(folder / "estimates.csv", index=False)
+
+
+def _composition_truth(cells: dict[tuple[str, str, str], int]) -> pd.DataFrame:
+    """Composition as computed (the truth) and written with the cells below 10 withheld."""
+    return _counts(cells)
+
+
+def _write_composition(folder: Path, truth: pd.DataFrame) -> None:
+    rows = [(*row[:3], None if row[3] < 10 else row[3]) for row in truth.itertuples(index=False)]
+    _write(folder, "composition", rows, ["city", "cohort", "group", "n"])
+
+
+def test_a_subgroup_row_is_read_as_the_dimension_it_names(tmp_path, rules):
+    """Each city's group:overig row counts its overig persons of every cohort: read as
+    group=overig it meets composition's overig quarters and gives Rotterdam's withheld 6 (as
+    an opaque subgroup key it was a qualifier and the row met all groups' quarters)."""
+    folder = tmp_path / "export"
+    sizes = {"rotterdam": (20, 6), "amsterdam": (25, 15)}
+    truth = _composition_truth(
+        {
+            (city, cohort, group): n if group == "overig" else 40
+            for city, overig in sizes.items()
+            for cohort, n in zip(("2020Q1", "2020Q2"), overig, strict=True)
+            for group in ("statushouder", "overig")
+        }
+    )
+    _write_composition(folder, truth)
+    rows = [{"city": c, "subgroup": "group:overig", "n_treated": sum(s)} for c, s in sizes.items()]
+    _write_estimates(folder, rows)
+    specs = {"composition": COMPOSITION, "estimates": ESTIMATES}
+    report = audit_export(folder, rules, specs=specs, truth={"composition": truth})
+    assert _found(report) == {
+        ("composition", (("city", "rotterdam"), ("cohort", "2020Q2"), ("group", "overig"))): (6, 6)
+    }
+    assert "estimates" in report.findings[0].arithmetic
+
+
+@pytest.mark.parametrize("refuted", [False, True])
+def test_the_level_a_subgroup_breakdown_leaves_out_is_checked(tmp_path, rules, refuted):
+    """reform_did publishes all, group:statushouder and group:gezinsmigrant (no overig row):
+    Rotterdam's 60 - 30 - 25 leaves 5 overig persons in the sample (Amsterdam's and Den Haag's
+    rows confirm the reading: their remainders are counts too). Where the other cities' rows
+    leave negative remainders (not subsets of their all row), the reading is refuted."""
+    folder = tmp_path / "export"
+    cells = {(city, "2022Q1", group): 40 for city in CITIES for group in ("statushouder", "overig")}
+    _write_composition(folder, _composition_truth(cells))  # names the level overig
+    others = 40 if refuted else 15
+    counts = {
+        "rotterdam": (60, 30, 25),
+        "amsterdam": (70, 40, others),
+        "den_haag": (50, 20, others),
+    }
+    rows = [
+        {"city": city, "subgroup": subgroup, "n_treated": n}
+        for city, sizes in counts.items()
+        for subgroup, n in zip(
+            ("all", "group:statushouder", "group:gezinsmigrant"), sizes, strict=True
+        )
+    ]
+    _write_estimates(folder, rows)
+    specs = {"composition": COMPOSITION, "estimates": ESTIMATES}
+    estimates = pd.read_csv(folder / "estimates.csv")
+    for truth in ({"composition": _composition_truth(cells), "estimates": estimates}, None):
+        report = audit_export(folder, rules, specs=specs, truth=truth)
+        left_out = [f for f in report.findings if f.attack == "left_out_level"]
+        assert bool(left_out) is not refuted
+        if not refuted:
+            [finding] = left_out
+            assert dict(finding.cell.coords)["group"] == "overig"
+            assert dict(finding.cell.coords)["city"] == "rotterdam"
+            assert (finding.low, finding.high) == (5, 5) and finding.small
+            assert "left out" in str(finding) and "60" in finding.arithmetic
+            assert finding.status == ("recovered" if truth else "possible")
+
+
+def test_a_count_of_the_cohorts_from_a_quarter_on_meets_composition(tmp_path, rules):
+    """reform_did's post-reform persons leave the uncertain 2022Q1 slice out: each city's count
+    is its cohorts from 2022Q2 on. A cut at a quarter, not a year: minus the published quarters
+    it gives Rotterdam's withheld 2022Q3 (7)."""
+    folder = tmp_path / "export"
+    sizes = {
+        "rotterdam": (30, 22, 7, 25),
+        "amsterdam": (31, 28, 33, 29),
+        "den_haag": (5, 20, 21, 22),
+    }
+    quarters = [f"2022Q{q}" for q in range(1, 5)]
+    cells = {
+        (city, quarter, "statushouder"): n
+        for city, counts in sizes.items()
+        for quarter, n in zip(quarters, counts, strict=True)
+    }
+    truth = _composition_truth(cells)
+    _write_composition(folder, truth)
+    rows = [{"city": c, "n_treated": sum(s[1:])} for c, s in sizes.items()]
+    rows += [{"city": c, "n_treated": 200} for c in ("utrecht",)]  # no composition rows
+    _write_estimates(folder, rows)
+    specs = {"composition": COMPOSITION, "estimates": ESTIMATES}
+    report = audit_export(folder, rules, specs=specs, truth={"composition": truth})
+    found = _found(report)
+    rotterdam = (
+        "composition",
+        (("city", "rotterdam"), ("cohort", "2022Q3"), ("group", "statushouder")),
+    )
+    assert found[rotterdam] == (7, 7)
+    assert any("cohort from 2022Q2 on" in f.arithmetic for f in report.findings)

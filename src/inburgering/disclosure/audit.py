@@ -60,9 +60,14 @@ from inburgering.disclosure.spec import SUPPRESSED_COLUMN, TableSpec
 
 _TOL = 1e-6
 _YEAR = re.compile(r"^\d{4}$")
+_QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 _PERIOD_OF_YEAR = re.compile(r"^(\d{4})(?:Q[1-4]|-\d{2}|M\d{2})$")  # quarters or months
 
 Coords = tuple[tuple[str, str], ...]
+# Cells that are no row of their table: a declared total summed from its cells, and the level a
+# partial breakdown leaves out (its total minus the published levels). Never a finding's cell.
+VIRTUAL_ROW = -1
+IMPLIED_ROW = -2
 # Tables whose counts are persons of another key column's municipality: table -> count column
 # -> the column naming the municipality (the verdict's control persons are the comparison's).
 COUNT_CITIES: Mapping[str, Mapping[str, str]] = {"verdict": VERDICT_COUNT_CITY}
@@ -81,8 +86,8 @@ class Cell:
     def __str__(self) -> str:
         key = ", ".join(f"{d}={v}" for d, v in self.coords) or "total"
         shown = "withheld" if self.value is None else f"{self.value:g}"
-        summed = " summed" if self.row < 0 else ""  # a total that is no row of the table
-        return f"{self.table}.{self.column}[{key}]{summed} ({shown})"
+        how = {VIRTUAL_ROW: " summed", IMPLIED_ROW: " left out"}.get(self.row, "")
+        return f"{self.table}.{self.column}[{key}]{how} ({shown})"
 
 
 @dataclass(frozen=True)
@@ -225,7 +230,11 @@ class _Table:
     cells: list[Cell]
     declared_dims: set[str]
     total_dims: set[str]  # dimensions with a total row (declared or labelled "all")
+    # dimensions whose total is the sum of its levels by construction: declared margins and
+    # partial totals, and the variables of subgroup rows (each a subset of its all row's sample)
+    partitioned_dims: set[str] = field(default_factory=set)
     virtual: dict[Cell, tuple[Cell, ...]] = field(default_factory=dict)
+    implied: dict[Cell, tuple[Cell, tuple[Cell, ...]]] = field(default_factory=dict)
 
 
 def _add_virtual_totals(table: _Table) -> None:
@@ -248,7 +257,7 @@ def _add_virtual_totals(table: _Table) -> None:
                     continue
                 complete = all(c.value is not None for c in parts)
                 value = sum(c.value for c in parts) if complete else None
-                total = Cell(table.spec.name, column, -1, rest, value)
+                total = Cell(table.spec.name, column, VIRTUAL_ROW, rest, value)
                 table.cells.append(total)
                 table.virtual[total] = tuple(parts)
                 existing.add((column, rest))
@@ -273,6 +282,27 @@ def _city_of(coords: list[tuple[str, str]], column: str | None) -> Coords:
     if "city" in values:
         moved["of_city"] = values["city"]
     return tuple(sorted(moved.items()))
+
+
+# Estimate rows name a subgroup ``variable:value`` (``group:statushouder``, ``cohort:2022Q1``,
+# ``age:18-26``): read as that dimension at that value, so that a subgroup row's persons meet the
+# cells of Table 1 (city x variable x level) and composition (city x cohort x group) and a
+# variable's rows meet their ``all`` row.
+SUBGROUP = "subgroup"
+
+
+def _subgroup_dimensions(frame: pd.DataFrame, groups: Sequence[str]) -> set[str]:
+    """The variables a ``subgroup`` column names (those that are no other key column)."""
+    if SUBGROUP not in groups:
+        return set()
+    named = frame[SUBGROUP].str.partition(":")
+    variables = named.loc[named[1].eq(":") & named[0].ne(""), 0]
+    return set(variables) - set(groups)
+
+
+def _subgroup_coordinate(value: str, dimensions: set[str]) -> tuple[str, str]:
+    variable, _, level = value.partition(":")
+    return (variable, level) if variable in dimensions else (SUBGROUP, value)
 
 
 def _read_table(
@@ -308,6 +338,7 @@ def _read_table(
     cells = []
     values = frame[groups].to_numpy(dtype=object)
     dims = frame[names].to_numpy(dtype=object) if names else None
+    subgroup_dims = _subgroup_dimensions(frame, groups)
     for i in range(len(frame)):
         coords = []
         for j, column in enumerate(groups):
@@ -316,8 +347,14 @@ def _read_table(
                 continue
             if values[i, j] in (spec.margins.get(column), TOTAL_LEVEL):
                 totals.add(dim)
+                if column == SUBGROUP:
+                    totals |= subgroup_dims  # the all row is the total of every breakdown
                 continue
-            coords.append((dim, values[i, j]))
+            coords.append(
+                _subgroup_coordinate(values[i, j], subgroup_dims)
+                if column == SUBGROUP
+                else (dim, values[i, j])
+            )
         for column in counts:
             text = frame.at[i, column]
             if text == "" and not withheld[i]:
@@ -325,7 +362,8 @@ def _read_table(
             value = None if text == "" else float(text)
             key = _city_of(coords, city_of.get(column))
             cells.append(Cell(spec.name, column, i, key, value))
-    return _Table(spec, cells, declared, totals | declared)
+    partitioned = declared | set(spec.partial_totals) | subgroup_dims
+    return _Table(spec, cells, declared, totals | declared, partitioned & (totals | declared))
 
 
 def _within_identities(table: _Table) -> list[Identity]:
@@ -355,6 +393,61 @@ def _within_identities(table: _Table) -> list[Identity]:
             source = f"{kind} over {dim} of {table.spec.name}"
             identities.append(Identity(totals[0], tuple(parts), source, declared, family))
     return identities
+
+
+def _add_left_out_levels(
+    table: _Table, levels: Mapping[str, set[str]], evidence: _Evidence
+) -> list[Identity]:
+    """The level a partial breakdown leaves out, as a cell of its own: a total row minus its
+    published levels, where exactly one level the export names elsewhere is missing
+    (reform_did's subgroup rows give statushouders and family migrants beside all: the overig
+    persons follow; composition's national row minus the G4 cities gives the rest of the
+    Netherlands). Withheld when any of its cells is; it joins the cells that other tables'
+    sums are matched to. Returns the definitions ``total = levels + left out`` of the withheld
+    ones (the linear programme needs them); a published one is evidence for the reading
+    (a count cannot be negative)."""
+    first: dict[tuple[str, Coords], Cell] = {}
+    for cell in table.cells:
+        first.setdefault((cell.column, cell.coords), cell)
+    breakdowns: dict[tuple[str, str, Coords], list[Cell]] = defaultdict(list)
+    for (column, coords), cell in first.items():
+        for dim, _ in coords:
+            if cell.row >= 0 and dim in table.partitioned_dims:
+                rest = tuple(c for c in coords if c[0] != dim)
+                breakdowns[(column, dim, rest)].append(cell)
+    definitions = []
+    for (column, dim, rest), parts in breakdowns.items():
+        total = first.get((column, rest))
+        missing = levels[dim] - {dict(p.coords)[dim] for p in parts}
+        if total is None or total.row < 0 or len(missing) != 1:
+            continue
+        cells = (total, *parts)
+        value = None
+        if all(c.value is not None for c in cells):
+            value = total.value - sum(p.value for p in parts)
+        coords = tuple(sorted((*rest, (dim, *missing))))
+        left_out = Cell(table.spec.name, column, IMPLIED_ROW, coords, value)
+        table.cells.append(left_out)
+        table.implied[left_out] = (total, tuple(parts))
+        family = (table.spec.name, column, dim, "left-out level")
+        if value is not None:
+            held = value >= -evidence.tolerance * len(cells)
+            (evidence.holds if held else evidence.fails)[family] += 1
+        else:
+            source = f"{total} minus its published levels of {dim} leaves out {dim}={missing}"
+            identity = Identity(total, (*parts, left_out), source, False, frozenset({family}))
+            definitions.append(identity)
+    return definitions
+
+
+def _levels(tables: Mapping[str, _Table]) -> dict[str, set[str]]:
+    """Every value each dimension takes anywhere in the export (what a reader knows exists)."""
+    levels: dict[str, set[str]] = defaultdict(set)
+    for table in tables.values():
+        for cell in table.cells:
+            for dim, value in cell.coords:
+                levels[dim].add(value)
+    return levels
 
 
 def _coarse(fine: str) -> str | None:
@@ -476,22 +569,28 @@ def _blocks(other: _Breakdowns, shared: Coords) -> Iterable[_Block]:
 
 
 def _period_runs(parts: Sequence[Cell], extra: Iterable[str]) -> list[tuple[str, tuple[Cell, ...]]]:
-    """The parts of each run of whole years of a period dimension summed over (e.g. the cohorts
-    from the reform year on): a count over such a run is a sum an attacker can try."""
-    runs = []
+    """The parts of each run of periods of a dimension summed over, cut at a year (the cohorts
+    from the reform year on) or, where the parts are quarters, at any quarter (a city's policy
+    bundle starting mid-year; the cohorts a horizon has reached by the data's end): a count
+    over such a run is a sum an attacker can try. A quarter cut that selects the same cells as
+    a year cut is that run, tried once."""
+    runs: dict[tuple[bool, ...], str] = {}
     for dim in sorted(extra):
         values = [dict(c.coords)[dim] for c in parts]
         years = [v if _YEAR.match(v) else _coarse(v) for v in values]
         if any(y is None for y in years):
             continue
-        distinct = sorted(set(years))
-        for cut in distinct[1:]:
-            runs.append((f"{dim} from {cut} on", [y >= cut for y in years]))
-        for cut in distinct[:-1]:
-            runs.append((f"{dim} up to {cut}", [y <= cut for y in years]))
+        cuts = [(years, sorted(set(years)))]
+        if all(_QUARTER.match(v) for v in values):
+            cuts.append((values, sorted(set(values))))
+        for periods, distinct in cuts:
+            for cut in distinct[1:]:
+                runs.setdefault(tuple(p >= cut for p in periods), f"{dim} from {cut} on")
+            for cut in distinct[:-1]:
+                runs.setdefault(tuple(p <= cut for p in periods), f"{dim} up to {cut}")
     return [
         (label, tuple(c for c, keep in zip(parts, mask, strict=True) if keep))
-        for label, mask in runs
+        for mask, label in runs.items()
     ]
 
 
@@ -501,15 +600,24 @@ class _Truth:
     counts (a figure pooled rather than suppressed): an identity through it is not confirmed."""
 
     def __init__(
-        self, truth: Mapping[str, pd.DataFrame], virtual: Mapping[Cell, tuple[Cell, ...]]
+        self,
+        truth: Mapping[str, pd.DataFrame],
+        virtual: Mapping[Cell, tuple[Cell, ...]],
+        implied: Mapping[Cell, tuple[Cell, tuple[Cell, ...]]],
     ) -> None:
         self.truth = truth
         self.virtual = virtual
+        self.implied = implied
         self.arrays: dict[tuple[str, str], np.ndarray] = {}
 
     def __call__(self, cell: Cell) -> float:
         if cell in self.virtual:
             return sum(self(part) for part in self.virtual[cell])
+        if cell in self.implied:
+            total, parts = self.implied[cell]
+            left_out = self(total) - sum(map(self, parts))
+            # below zero the levels are no partition of their total: the reading is false
+            return left_out if left_out >= -_TOL else np.nan
         key = (cell.table, cell.column)
         if key not in self.arrays:
             frame = self.truth.get(cell.table)
@@ -530,6 +638,7 @@ def _accepted(
     truth: Mapping[str, pd.DataFrame] | None,
     evidence: _Evidence,
     virtual: Mapping[Cell, tuple[Cell, ...]],
+    implied: Mapping[Cell, tuple[Cell, tuple[Cell, ...]]],
 ) -> tuple[list[Identity], int]:
     """Identities an attacker may use: the true ones (truth known), else the declared ones
     and the hypotheses that the published cells confirm and do not contradict."""
@@ -540,7 +649,7 @@ def _accepted(
                 evidence.observe(family, identity.total.value, values, len(values))
     involved = [i for i in identities if i.withheld]
     if truth is not None:
-        true = _Truth(truth, virtual)
+        true = _Truth(truth, virtual, implied)
         holds = {i: abs(true(i.total) - sum(map(true, i.parts))) <= _TOL for i in involved}
         instances, failures = Counter(evidence.holds), Counter(evidence.fails)
         for identity, held in holds.items():
@@ -562,6 +671,36 @@ def _accepted(
     else:
         kept = [i for i in involved if evidence.trusted(i)]
     return kept, len(involved) - len(kept)
+
+
+def _left_out_findings(
+    implied: Mapping[Cell, tuple[Cell, tuple[Cell, ...]]],
+    evidence: _Evidence,
+    truth: Mapping[str, pd.DataFrame] | None,
+    rules: DisclosureRules,
+) -> list[AuditFinding]:
+    """A left-out level that its published total and levels put at 1 to ``min_persons - 1``
+    persons, where the reading holds (never negative) in most of its instances."""
+    findings = []
+    for cell, (total, parts) in implied.items():
+        if cell.value is None or not 0.5 <= cell.value < rules.min_persons:
+            continue
+        dim = next(d for d, _ in cell.coords if d not in dict(total.coords))
+        family = (cell.table, cell.column, dim, "left-out level")
+        holds, fails = evidence.holds[family], evidence.fails[family]
+        if holds < SYSTEMATIC or fails >= (holds if truth is not None else 1):
+            continue
+        text = (
+            f"{total} - {len(parts)} published level(s) of {dim} "
+            f"({sum(p.value for p in parts):g}) = {cell.value:g}"
+        )
+        status = "recovered" if truth is not None else "possible"
+        findings.append(
+            AuditFinding(
+                "left_out_level", status, cell, cell.value, cell.value, text, rules.min_persons
+            )
+        )
+    return findings
 
 
 def _single_findings(
@@ -718,8 +857,14 @@ def audit_export(
         _add_virtual_totals(table)
         virtual.update(table.virtual)
     identities = [i for t in tables.values() for i in _within_identities(t)]
+    levels = _levels(tables)
+    implied: dict[Cell, tuple[Cell, tuple[Cell, ...]]] = {}
+    for table in tables.values():
+        identities += _add_left_out_levels(table, levels, evidence)
+        implied.update(table.implied)
     identities += _cross_identities(tables, evidence)
-    accepted, report.rejected = _accepted(identities, truth, evidence, virtual)
+    accepted, report.rejected = _accepted(identities, truth, evidence, virtual, implied)
+    report.findings += _left_out_findings(implied, evidence, truth, rules)
     report.identities = len(accepted)
     for identity in accepted:
         status = "recovered" if truth is not None or identity.declared else "possible"
