@@ -339,6 +339,7 @@ def _read_table(
     values = frame[groups].to_numpy(dtype=object)
     dims = frame[names].to_numpy(dtype=object) if names else None
     subgroup_dims = _subgroup_dimensions(frame, groups)
+    texts = {column: frame[column].to_numpy(dtype=object) for column in counts}
     for i in range(len(frame)):
         coords = []
         for j, column in enumerate(groups):
@@ -356,7 +357,7 @@ def _read_table(
                 else (dim, values[i, j])
             )
         for column in counts:
-            text = frame.at[i, column]
+            text = texts[column][i]
             if text == "" and not withheld[i]:
                 continue  # nothing published and nothing withheld (not a count here)
             value = None if text == "" else float(text)
@@ -512,25 +513,35 @@ def _cross_identities(tables: Mapping[str, _Table], evidence: _Evidence) -> list
     breakdowns = [_Breakdowns(t) for t in tables.values()]
     blocks: dict[tuple[int, Coords], list[_Block]] = {}
     found: dict[tuple[float, int], tuple[Identity, set]] = {}
+    splits: dict[tuple[tuple[str, ...], int], tuple[bool, ...]] = {}  # which dims B shares
     for table in tables.values():
         for total in table.cells:
             if total.value is None:
                 continue
+            names = tuple(d for d, _ in total.coords)
             for number, other in enumerate(breakdowns):
                 if other.table is table:
                     continue
-                shared = tuple((d, v) for d, v in total.coords if d in other.dims)
-                qualifiers = tuple((d, v) for d, v in total.coords if d not in other.dims)
+                if (names, number) not in splits:
+                    splits[(names, number)] = tuple(d in other.dims for d in names)
+                inside = splits[(names, number)]
+                shared = tuple(c for c, keep in zip(total.coords, inside, strict=True) if keep)
+                qualifiers = tuple(
+                    c for c, keep in zip(total.coords, inside, strict=True) if not keep
+                )
                 if not shared and total.coords:
                     continue
                 if (number, shared) not in blocks:
                     blocks[(number, shared)] = list(_blocks(other, shared))
+                head = (total.table, total.column)
                 for block in blocks[(number, shared)]:
-                    family = (total.table, total.column, *block.family, qualifiers)
+                    # the hot loop (totals x blocks): the block's sum and slack are computed once
+                    family = (head, block.family, qualifiers)
+                    slack = evidence.tolerance * (len(block.parts) + block.complete)
                     if block.complete:
-                        values = [c.value for c in block.parts]
-                        evidence.observe(family, total.value, values, len(values))
-                    elif block.published > total.value + evidence.tolerance * len(block.parts):
+                        agree = abs(total.value - block.published) <= slack
+                        (evidence.holds if agree else evidence.fails)[family] += 1
+                    elif block.published > total.value + slack:
                         evidence.fails[family] += 1  # contradicted by the published cells
                     else:
                         key = (total.value, id(block))
@@ -609,8 +620,14 @@ class _Truth:
         self.virtual = virtual
         self.implied = implied
         self.arrays: dict[tuple[str, str], np.ndarray] = {}
+        self.known: dict[Cell, float] = {}
 
     def __call__(self, cell: Cell) -> float:
+        if cell not in self.known:
+            self.known[cell] = self._value(cell)
+        return self.known[cell]
+
+    def _value(self, cell: Cell) -> float:
         if cell in self.virtual:
             return sum(self(part) for part in self.virtual[cell])
         if cell in self.implied:
@@ -651,9 +668,17 @@ def _accepted(
     if truth is not None:
         true = _Truth(truth, virtual, implied)
         holds = {i: abs(true(i.total) - sum(map(true, i.parts))) <= _TOL for i in involved}
-        instances, failures = Counter(evidence.holds), Counter(evidence.fails)
+        instances = Counter(evidence.holds)
         for identity, held in holds.items():
-            (instances if held else failures).update(identity.families)
+            if held:
+                instances.update(identity.families)
+        # Failures matter only for the readings some true identity is an instance of (tens of
+        # thousands of false identities carry millions of family memberships).
+        candidates = frozenset(f for i, held in holds.items() if held for f in i.families)
+        failures = Counter({f: evidence.fails[f] for f in candidates if f in evidence.fails})
+        for identity, held in holds.items():
+            if not held:
+                failures.update(identity.families & candidates)
         # A reading that fails in most of its instances is a coincidence where it holds: no
         # attacker can tell those instances from the others (two cities' 18-26-year-olds
         # happened to number their cohorts up to 2020 in a 3,000-person run).
