@@ -923,3 +923,96 @@ def test_a_count_of_the_cohorts_from_a_quarter_on_meets_composition(tmp_path, ru
     )
     assert found[rotterdam] == (7, 7)
     assert any("cohort from 2022Q2 on" in f.arithmetic for f in report.findings)
+
+
+# -- the uncertain slice: found by the quarter runs on the small run -----------------------------
+
+AT_RISK = TableSpec(
+    "at_risk", "estimate", count_columns=("n_at_risk",), group_columns=("city", "weeks")
+)
+
+
+@pytest.fixture(scope="module")
+def small_slice() -> pd.DataFrame:
+    """Persons per city x quarter x group (2021-2023), 12-30 per cell; Den Haag's uncertain
+    2022Q1 slice has 3 statushouders and 4 family migrants (Utrecht's 7 in the small run), and
+    its 2023Q2 has 5 statushouders (more withheld cells in its new-law cohorts, as in the
+    small run: the cohorts from 2022 on minus the published cells leave more than 10)."""
+    rng = np.random.default_rng(15)
+    quarters = [f"{y}Q{q}" for y in (2021, 2022, 2023) for q in range(1, 5)]
+    small = {
+        ("den_haag", "2022Q1", "statushouder"): 3,
+        ("den_haag", "2022Q1", "gezinsmigrant"): 4,
+        ("den_haag", "2023Q2", "statushouder"): 5,
+    }
+    records = []
+    for city in (*CITIES, "rest_nl"):
+        for cohort in quarters:
+            for group in ("statushouder", "gezinsmigrant"):
+                size = small.get((city, cohort, group)) or int(rng.integers(12, 30))
+                records += [(city, cohort, group)] * size
+    frame = pd.DataFrame(records, columns=["city", "cohort", "group"])
+    frame["regime"] = np.select(
+        [frame["cohort"] < "2022", frame["cohort"] == "2022Q1"], ["wi2013", "uncertain"], "wi2021"
+    )
+    return frame
+
+
+def _slice_rows(persons: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """reform_did's naive rows (treated: the city's post persons from 2022Q2 on; control: its
+    persons before 2022) and a route-start curve's persons at risk (every cohort from 2022)."""
+    cities = persons[persons["city"].isin(CITIES)]
+    post = cities[cities["regime"].eq("wi2021")].groupby("city").size()
+    pre = cities[cities["regime"].eq("wi2013")].groupby("city").size()
+    common = {
+        "design": "reform_did",
+        "estimand": "att_overall",
+        "treatment": "wi2021",
+        "comparison": "rest_nl",
+        "outcome": "employed",
+        "horizon": 12,
+        "estimator": "naive",
+        "headline": False,
+        "inference": "two-sample SE",
+        "estimate": 0.01,
+        "subgroup": "all",
+    }
+    rows = tidy_frame(
+        [{**common, "city": c, "n_treated": post[c], "n_control": pre[c]} for c in CITIES]
+    )
+    new_law = cities[cities["cohort"] >= "2022"].groupby("city").size()
+    at_risk = new_law.rename("n_at_risk").reset_index().assign(weeks=0)
+    return rows, at_risk
+
+
+def test_a_small_uncertain_slice_between_reform_did_and_the_new_law_counts_is_withheld(
+    tmp_path, small_slice, rules
+):
+    """The small run's leak: the route-start curve's persons at risk (every new-law cohort)
+    minus reform_did's post persons (from 2022Q2 on) gave Utrecht's uncertain slice, 7, and
+    with composition's published groups its withheld 2022Q1 cells. A city whose slice is 1-9
+    persons now loses the reform_did rows that count its persons."""
+    from inburgering.disclosure.assemble import uncertain_slices
+
+    rows, at_risk = _slice_rows(small_slice)
+    table = composition(small_slice, CITIES)
+    specs = {"at_risk": AT_RISK}
+    before = [estimates_item(rows, rules), (at_risk, AT_RISK), composition_item(table)]
+    with pytest.raises(ExportAuditError) as error:
+        _export(tmp_path / "before", before, rules, specs=specs, truth={"estimates": rows})
+    small = {
+        (dict(f.cell.coords)["city"], dict(f.cell.coords)["cohort"], f.high)
+        for f in error.value.report.findings
+        if f.small and f.cell.table == "composition"
+    }
+    assert small == {("den_haag", "2022Q1", 7)}  # each of its two cells, 7 at most
+    slices = uncertain_slices(small_slice)
+    assert slices["den_haag"] == 7 and slices["rotterdam"] >= 24
+    now = [estimates_item(rows, rules, slices=slices), (at_risk, AT_RISK), composition_item(table)]
+    folder = _export(tmp_path / "now", now, rules, specs=specs, truth={"estimates": rows})
+    shown = pd.read_csv(folder / "estimates.csv")
+    assert shown.set_index("city")["suppressed"].to_dict() == {
+        "rotterdam": False,
+        "amsterdam": False,
+        "den_haag": True,
+    }

@@ -82,13 +82,15 @@ def _items(
         table_1 = assemble.descriptives_item(persons, variables, cities)
     # Subgroup rows are checked against Table 1's persons per level (their nested samples).
     levels = None if table_1 is None else table_1[0]
-    published = assemble.estimates_item(estimates, rules, levels)
+    # A city's uncertain slice is a count too: designs that leave it out are checked against it.
+    slices = assemble.uncertain_slices(persons)
+    published = assemble.estimates_item(estimates, rules, levels, slices)
     # Side tables take their counts from the estimate rows as published: a row withheld in
     # advance (no counts) withholds its side rows too, instead of their repeating its counts.
     estimates = published[0]
     items = [
         published,
-        assemble.verdict_item(read(job.input["verdict"]), rules),
+        assemble.verdict_item(read(job.input["verdict"]), rules, slices),
         assemble.sample_flow_item(read(job.input["sample_flow"])),
         assemble.data_quality_item(read(job.input["data_quality"])),
     ]
@@ -120,7 +122,7 @@ def _items(
     items += assemble.did_items(job, estimates)
     if "validation" in job.input:
         validation = read(job.input["validation"])
-        items.append(assemble.validation_item(validation, rules, levels))
+        items.append(assemble.validation_item(validation, rules, levels, slices))
     if "monte_carlo" in job.input:
         items.append(assemble.monte_carlo_item(read(job.input["monte_carlo"])))
     if "monte_carlo_primary" in job.input:
