@@ -1016,3 +1016,42 @@ def test_a_small_uncertain_slice_between_reform_did_and_the_new_law_counts_is_wi
         "amsterdam": False,
         "den_haag": True,
     }
+
+
+def test_a_rows_treated_and_control_persons_together_count_their_union(
+    tmp_path, late_overig, rules
+):
+    """A process indicator per cohort quarter publishes the persons with the event (treated)
+    and without it (control): together a city's quarter over all groups. Composition as it
+    was before its quarter totals were taken as published then gave its withheld overig cell
+    (the leak cce2da6 closed: Den Haag 2024Q2, 46 = 31 + 14 + 1); the audit reads the sum."""
+    table = composition(late_overig, CITIES)
+    totals = table[table["city"] != "all"].groupby(["city", "cohort"])["n"].sum()
+    rows = tidy_frame(
+        [
+            {
+                "design": "process",
+                "estimand": "route_started_26w",
+                "city": city,
+                "subgroup": f"cohort:{cohort}",
+                "estimator": "share",
+                "headline": True,
+                "inference": "wilson",
+                "estimate": 0.5,
+                "n_treated": n // 2,
+                "n_control": n - n // 2,
+            }
+            for (city, cohort), n in totals.items()
+        ]
+    )
+    items = [(rows, ESTIMATES), (table, COMPOSITION_BEFORE_PUBLISHED_MARGINS)]
+    with pytest.raises(ExportAuditError) as error:
+        _export(tmp_path / "before", items, rules)
+    exact = _withheld_found(error.value)
+    truth = table.set_index(["city", "cohort", "group"])["n"]
+    assert ("composition", "den_haag", "2023Q3", truth["den_haag", "2023Q3", "overig"]) in exact
+    assert "n_treated+n_control" in str(error.value)
+    folder = tmp_path / "export"
+    write_export(check_tables(items, rules), folder, rules=rules)
+    without = audit_export(folder, rules, union_counts={})
+    assert not any(f.cell.table == "composition" for f in without.findings)

@@ -68,6 +68,11 @@ Coords = tuple[tuple[str, str], ...]
 # partial breakdown leaves out (its total minus the published levels). Never a finding's cell.
 VIRTUAL_ROW = -1
 IMPLIED_ROW = -2
+# Count pairs whose sum is a count of its own: an estimate row's treated and control persons are
+# disjoint, so together they count both arms (a process indicator per cohort: the quarter's
+# persons with and without the event; the naive before/after rows: the city's measured cohorts).
+# The tables that repeat the estimates' counts (validation, side tables) add no other sum.
+UNION_COUNTS: Mapping[str, tuple[str, str]] = {"estimates": ("n_treated", "n_control")}
 # Tables whose counts are persons of another key column's municipality: table -> count column
 # -> the column naming the municipality (the verdict's control persons are the comparison's).
 COUNT_CITIES: Mapping[str, Mapping[str, str]] = {"verdict": VERDICT_COUNT_CITY}
@@ -235,6 +240,26 @@ class _Table:
     partitioned_dims: set[str] = field(default_factory=set)
     virtual: dict[Cell, tuple[Cell, ...]] = field(default_factory=dict)
     implied: dict[Cell, tuple[Cell, tuple[Cell, ...]]] = field(default_factory=dict)
+
+
+def _add_unions(table: _Table, columns: tuple[str, str]) -> None:
+    """Each row's pair of counts as one count of their union (a virtual cell, never a
+    finding's): withheld when either is, not formed where the two count different places."""
+    by_row: dict[int, dict[str, Cell]] = defaultdict(dict)
+    for cell in table.cells:
+        if cell.row >= 0 and cell.column in columns:
+            by_row[cell.row][cell.column] = cell
+    for cells in by_row.values():
+        if len(cells) != len(columns):
+            continue
+        parts = tuple(cells[c] for c in columns)
+        if len({p.coords for p in parts}) > 1:
+            continue
+        known = all(p.value is not None for p in parts)
+        value = sum(p.value for p in parts) if known else None
+        union = Cell(table.spec.name, "+".join(columns), VIRTUAL_ROW, parts[0].coords, value)
+        table.cells.append(union)
+        table.virtual[union] = parts
 
 
 def _add_virtual_totals(table: _Table) -> None:
@@ -830,6 +855,7 @@ def audit_export(
     specs: Mapping[str, TableSpec] | None = None,
     truth: Mapping[str, pd.DataFrame] | None = None,
     count_cities: Mapping[str, Mapping[str, str]] = COUNT_CITIES,
+    union_counts: Mapping[str, tuple[str, str]] = UNION_COUNTS,
 ) -> AuditReport:
     """Try every differencing attack on the CSVs of an export folder.
 
@@ -847,6 +873,8 @@ def audit_export(
         is a real disclosure; without it unconfirmed identities give ``possible`` findings.
     count_cities
         Count columns whose persons live in the municipality another key column names.
+    union_counts
+        Per table, two count columns of disjoint persons whose sum an attacker also reads.
 
     Returns
     -------
@@ -879,6 +907,8 @@ def audit_export(
     report.withheld = sum(c.value is None for t in tables.values() for c in t.cells)
     virtual: dict[Cell, tuple[Cell, ...]] = {}
     for table in tables.values():
+        if table.spec.name in union_counts:
+            _add_unions(table, union_counts[table.spec.name])
         _add_virtual_totals(table)
         virtual.update(table.virtual)
     identities = [i for t in tables.values() for i in _within_identities(t)]
