@@ -820,12 +820,8 @@ def _write_estimates(folder: Path, rows: list[dict]) -> None:
     frame.assign(suppressed=False).to_csv(folder / "estimates.csv", index=False)
 
 
-def _composition_truth(cells: dict[tuple[str, str, str], int]) -> pd.DataFrame:
-    """Composition as computed (the truth) and written with the cells below 10 withheld."""
-    return _counts(cells)
-
-
 def _write_composition(folder: Path, truth: pd.DataFrame) -> None:
+    """Composition as computed (the truth), written with the cells below 10 withheld."""
     rows = [(*row[:3], None if row[3] < 10 else row[3]) for row in truth.itertuples(index=False)]
     _write(folder, "composition", rows, ["city", "cohort", "group", "n"])
 
@@ -836,7 +832,7 @@ def test_a_subgroup_row_is_read_as_the_dimension_it_names(tmp_path, rules):
     an opaque subgroup key it was a qualifier and the row met all groups' quarters)."""
     folder = tmp_path / "export"
     sizes = {"rotterdam": (20, 6), "amsterdam": (25, 15)}
-    truth = _composition_truth(
+    truth = _counts(
         {
             (city, cohort, group): n if group == "overig" else 40
             for city, overig in sizes.items()
@@ -863,7 +859,7 @@ def test_the_level_a_subgroup_breakdown_leaves_out_is_checked(tmp_path, rules, r
     leave negative remainders (not subsets of their all row), the reading is refuted."""
     folder = tmp_path / "export"
     cells = {(city, "2022Q1", group): 40 for city in CITIES for group in ("statushouder", "overig")}
-    _write_composition(folder, _composition_truth(cells))  # names the level overig
+    _write_composition(folder, _counts(cells))  # names the level overig
     others = 40 if refuted else 15
     counts = {
         "rotterdam": (60, 30, 25),
@@ -880,7 +876,7 @@ def test_the_level_a_subgroup_breakdown_leaves_out_is_checked(tmp_path, rules, r
     _write_estimates(folder, rows)
     specs = {"composition": COMPOSITION, "estimates": ESTIMATES}
     estimates = pd.read_csv(folder / "estimates.csv")
-    for truth in ({"composition": _composition_truth(cells), "estimates": estimates}, None):
+    for truth in ({"composition": _counts(cells), "estimates": estimates}, None):
         report = audit_export(folder, rules, specs=specs, truth=truth)
         left_out = [f for f in report.findings if f.attack == "left_out_level"]
         assert bool(left_out) is not refuted
@@ -909,7 +905,7 @@ def test_a_count_of_the_cohorts_from_a_quarter_on_meets_composition(tmp_path, ru
         for city, counts in sizes.items()
         for quarter, n in zip(quarters, counts, strict=True)
     }
-    truth = _composition_truth(cells)
+    truth = _counts(cells)
     _write_composition(folder, truth)
     rows = [{"city": c, "n_treated": sum(s[1:])} for c, s in sizes.items()]
     rows += [{"city": c, "n_treated": 200} for c in ("utrecht",)]  # no composition rows
