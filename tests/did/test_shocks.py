@@ -16,14 +16,20 @@ from inburgering.did.shocks import (
 )
 
 
+def _ar1(rng: np.random.Generator, units: int, quarters: int, sd: float, rho: float) -> np.ndarray:
+    """Units x quarters of a stationary AR(1) with SD ``sd`` and persistence ``rho``."""
+    eta = np.empty((units, quarters))
+    eta[:, 0] = rng.normal(0, sd, units)
+    for t in range(1, quarters):
+        eta[:, t] = rho * eta[:, t - 1] + rng.normal(0, sd * np.sqrt(1 - rho**2), units)
+    return eta
+
+
 def _world(sd: float, rho: float, seed: int, quarters: int = 24, base: float = 0.3):
     """Person rows of 120 municipalities (sizes 5..400 per quarter) with AR(1) shocks."""
     rng = np.random.default_rng(seed)
     sizes = np.round(np.geomspace(5, 400, 120)).astype(int)
-    eta = np.empty((sizes.size, quarters))
-    eta[:, 0] = rng.normal(0, sd, sizes.size)
-    for t in range(1, quarters):
-        eta[:, t] = rho * eta[:, t - 1] + rng.normal(0, sd * np.sqrt(1 - rho**2), sizes.size)
+    eta = _ar1(rng, sizes.size, quarters, sd, rho)
     level = rng.uniform(-0.05, 0.05, sizes.size)[:, None]
     p = np.clip(base + level + 0.002 * np.arange(quarters) + eta, 0.01, 0.99)
     cell_m, cell_q = np.meshgrid(np.arange(sizes.size), np.arange(quarters), indexing="ij")
@@ -93,10 +99,7 @@ def _index_world(sd: float, rho: float, seed: int, quarters: int = 24):
     almost no benefit to lose): their shares move by 1 and 0.16 of the shock."""
     rng = np.random.default_rng(seed)
     sizes = np.round(np.geomspace(5, 400, 120)).astype(int)
-    eta = np.empty((sizes.size, quarters))
-    eta[:, 0] = rng.normal(0, sd, sizes.size)
-    for t in range(1, quarters):
-        eta[:, t] = rho * eta[:, t - 1] + rng.normal(0, sd * np.sqrt(1 - rho**2), sizes.size)
+    eta = _ar1(rng, sizes.size, quarters, sd, rho)
     cell_m, cell_q = np.meshgrid(np.arange(sizes.size), np.arange(quarters), indexing="ij")
     per_cell = np.repeat(sizes, quarters)
     mun, q = np.repeat(cell_m.ravel(), per_cell), np.repeat(cell_q.ravel(), per_cell)
