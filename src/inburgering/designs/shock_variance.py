@@ -15,7 +15,6 @@ scale (``scale: share``) the G4 pairs' participation intervals covered 0.80-0.90
 
 from __future__ import annotations
 
-import logging
 import warnings
 from dataclasses import dataclass
 
@@ -26,8 +25,6 @@ from scipy.linalg import qr
 from scipy.stats import norm
 
 from inburgering.did.shocks import ShockModel, event_shock_vcov, index_density
-
-log = logging.getLogger(__name__)
 
 SHARE_LABEL = (
     "analytic influence function (persons) + city-by-quarter shock variance (AR(1) component "
