@@ -128,8 +128,19 @@ def estimates_item(
     (:func:`withhold_partial_breakdowns`, against Table 1 when it is exported), and the rows
     that leave a small uncertain slice out (:func:`withhold_small_slices`)."""
     spec = tidy_estimates_spec("estimates", "tidy estimate rows of every design")
-    estimates = withhold_partial_breakdowns(withhold_cohort_rows(estimates, rules), rules, table_1)
-    return withhold_small_slices(estimates, slices or {}, rules), spec
+    return withhold_in_advance(estimates, rules, table_1, slices), spec
+
+
+def withhold_in_advance(
+    rows: pd.DataFrame,
+    rules: DisclosureRules,
+    table_1: pd.DataFrame | None,
+    slices: Mapping[str, int] | None,
+) -> pd.DataFrame:
+    """Tidy rows with the counts that other published counts would give away removed (the
+    estimates and the validation rows that repeat them withhold the same rows)."""
+    rows = withhold_partial_breakdowns(withhold_cohort_rows(rows, rules), rules, table_1)
+    return withhold_small_slices(rows, slices or {}, rules)
 
 
 # The designs whose persons leave out the uncertain slice of the reform quarter (DUO's false
@@ -564,10 +575,7 @@ def validation_item(
 ) -> Item:
     """Synthetic runs: the estimate rows with their planted truth; the rows the estimates
     withhold in advance are withheld here too (the same rows and counts)."""
-    validation = withhold_partial_breakdowns(
-        withhold_cohort_rows(validation, rules), rules, table_1
-    )
-    validation = withhold_small_slices(validation, slices or {}, rules)
+    validation = withhold_in_advance(validation, rules, table_1, slices)
     extra = tuple(c for c in validation.columns if c not in TIDY_COLUMNS)
     spec = TableSpec(
         "validation",

@@ -130,7 +130,7 @@ class _Evidence:
 
     def trusted(self, identity: Identity) -> bool:
         return identity.declared or any(
-            self.holds[f] >= SYSTEMATIC and not self.fails[f] for f in identity.families
+            _is_rule(self.holds[f], self.fails[f], inside_ra=False) for f in identity.families
         )
 
 
@@ -140,6 +140,16 @@ class _Evidence:
 # cities and years). On the national export one reading of Table 1's households against
 # composition's cohorts held once by chance in the published cells.
 SYSTEMATIC = 2
+
+
+def _is_rule(holds: int, fails: int, *, inside_ra: bool) -> bool:
+    """Whether a reading is one an attacker can apply: it holds in ``SYSTEMATIC`` instances and,
+    read from the published cells alone, none contradicts it; with the true counts (inside RA,
+    the withheld instances counted too) it fails in fewer instances than it holds: one that
+    fails in most is a coincidence where it holds, since no attacker can tell those instances
+    from the others (two cities' 18-26-year-olds happened to number their cohorts up to 2020 in
+    a 3,000-person run)."""
+    return holds >= SYSTEMATIC and (fails < holds if inside_ra else fails == 0)
 
 
 @dataclass(frozen=True)
@@ -704,18 +714,13 @@ def _accepted(
         for identity, held in holds.items():
             if not held:
                 failures.update(identity.families & candidates)
-        # A reading that fails in most of its instances is a coincidence where it holds: no
-        # attacker can tell those instances from the others (two cities' 18-26-year-olds
-        # happened to number their cohorts up to 2020 in a 3,000-person run).
         kept = [
             i
             for i, held in holds.items()
             if held
             and (
                 i.declared
-                or any(
-                    instances[f] >= SYSTEMATIC and instances[f] > failures[f] for f in i.families
-                )
+                or any(_is_rule(instances[f], failures[f], inside_ra=True) for f in i.families)
             )
         ]
     else:
@@ -738,7 +743,7 @@ def _left_out_findings(
         dim = next(d for d, _ in cell.coords if d not in dict(total.coords))
         family = (cell.table, cell.column, dim, "left-out level")
         holds, fails = evidence.holds[family], evidence.fails[family]
-        if holds < SYSTEMATIC or fails >= (holds if truth is not None else 1):
+        if not _is_rule(holds, fails, inside_ra=truth is not None):
             continue
         text = (
             f"{total} - {len(parts)} published level(s) of {dim} "
