@@ -211,14 +211,11 @@ def quarter_weights(
     inside = column >= 0
     n_quarters = len(quarters)
     flat = row[inside] * n_quarters + column[inside]
-    shape = (rows.size, n_quarters)
-    counts = np.bincount(flat, minlength=rows.size * n_quarters).reshape(shape)
+    size, shape = rows.size * n_quarters, (rows.size, n_quarters)
+    counts = np.bincount(flat, minlength=size).reshape(shape)
     totals = counts.sum(axis=0)
-    if factor is not None:
-        weighted = np.asarray(factor, float)[inside]
-        counts = np.bincount(flat, weights=weighted, minlength=rows.size * n_quarters).reshape(
-            shape
-        )
+    if factor is not None:  # each municipality's persons' summed factors, over the persons
+        counts = np.bincount(flat, np.asarray(factor, float)[inside], size).reshape(shape)
     weights = np.zeros(counts.shape)
     np.divide(counts, totals, out=weights, where=totals > 0)
     return weights
