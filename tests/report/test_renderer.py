@@ -142,7 +142,31 @@ def test_quarto_cli_is_used_when_on_path(tmp_path, monkeypatch):
     source = write(tmp_path)
     render(source, tmp_path / "doc.html", {"value": 2}, tmp_path / "work", {"lang": "nl"})
     arguments = (tmp_path / "args").read_text()
-    staged = tmp_path / "work" / "source" / source.name  # rendered from a copy (render.py)
-    assert arguments.startswith(f"render {staged} --to html")
-    assert "--execute-params" in arguments and "--metadata-file" in arguments
+    executed = tmp_path / "work" / "source" / "doc.md"  # rendered from a copy (render.py)
+    assert arguments.startswith(f"render {executed} --to html")
     assert (tmp_path / "doc.html").read_text().strip() == "<html>quarto</html>"
+    # The cells ran once, before Quarto, with the parameter; the metadata is in the front matter.
+    markdown = executed.read_text(encoding="utf-8")
+    assert "| 2 | 10 |" in markdown and "```{python}" not in markdown
+    assert "lang: nl" in markdown.split("---")[1]
+
+
+@pytest.mark.quarto
+def test_quarto_renders_both_formats_from_one_execution(tmp_path):
+    """One `quarto render` makes HTML and PDF from the Markdown the cells made once: a cell that
+    counts its runs ran once, and each format carries its own raw header snippet only."""
+    if shutil.which("quarto") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but the Quarto CLI is not on PATH")
+        pytest.skip("quarto not on PATH")
+    runs = tmp_path / "runs.txt"
+    counting = DOC.replace("value = 1\n", f"value = 1\nopen({str(runs)!r}, 'a').write('x')\n")
+    source = write(tmp_path, counting)
+    marks = ["`#set page(header: [TYPST-MARK])`{=typst}", "`<p>HTML-MARK</p>`{=html}"]
+    outputs = [tmp_path / "doc.html", tmp_path / "doc.pdf"]
+    render(source, outputs, {"value": 7}, tmp_path / "work", {"header-includes": marks}, "quarto")
+    assert runs.read_text() == "x"
+    html = outputs[0].read_text(encoding="utf-8")
+    assert "<td>7</td>" in html and "HTML-MARK" in html and "TYPST-MARK" not in html
+    assert 'href="#fig-line"' in html and "_figures/cells/fig-line" in html
+    assert outputs[1].read_bytes().startswith(b"%PDF")

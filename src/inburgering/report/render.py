@@ -6,11 +6,17 @@ figures below it, so figure paths are relative and inside the project (Quarto re
 path as project-relative, and Typst refuses files outside its root), concurrent renders never
 share a folder, and Quarto's scratch folders never land in the source tree.
 
-With the Quarto CLI on PATH, Quarto renders. Otherwise (CBS RA has no internet and the CLI
-downloads its binary) the fallback does what Quarto would for the features the sources use:
-includes and cells (see document.py / execute.py), then pandoc from ``pypandoc-binary`` with the
-Lua filter ``filters/quarto.lua`` (cross-references, callouts) to HTML with embedded resources,
-or to Typst, compiled to PDF by the ``typst`` package.
+The cells run once, in this process (document.py / execute.py: includes, the ``parameters``
+cell, ``output: asis``, figure cells), whichever renderer turns the resulting Markdown into the
+outputs. A Jupyter kernel per output format (Quarto's own engine) cost two kernel start-ups and
+two executions of every figure per report, about half of a report's render time, for the same
+Markdown: the sections are functions that return Markdown.
+
+With the Quarto CLI on PATH, Quarto renders that Markdown to every format in one call. Otherwise
+(CBS RA has no internet and the CLI downloads its binary) the fallback does what Quarto would for
+the features the sources use: pandoc from ``pypandoc-binary`` with the Lua filter
+``filters/quarto.lua`` (cross-references, callouts) to HTML with embedded resources, or to Typst,
+compiled to PDF by the ``typst`` package.
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -95,10 +100,12 @@ def render(
     _formats(outputs)
     work_dir.mkdir(parents=True, exist_ok=True)
     staged = _stage_sources(source, work_dir / "source")
+    front, parts = read_source(staged)
+    markdown = execute(parts, dict(params), Path("_figures") / "cells", cwd=staged.parent.resolve())
     if use_quarto:
-        _render_quarto(staged, outputs, dict(params), work_dir, dict(metadata or {}))
+        _render_quarto(staged, front, markdown, outputs, work_dir, dict(metadata or {}))
     else:
-        _render_fallback(staged, outputs, dict(params), work_dir, dict(metadata or {}))
+        _render_fallback(staged, front, markdown, outputs, work_dir, dict(metadata or {}))
     log.info("rendered %s -> %s", source, ", ".join(map(str, outputs)))
 
 
@@ -116,58 +123,60 @@ def _stage_sources(source: Path, folder: Path) -> Path:
 
 
 def _render_quarto(
-    source: Path, outputs: list[Path], params: dict, work_dir: Path, metadata: dict
+    source: Path, front: dict, markdown: str, outputs: list[Path], work_dir: Path, metadata: dict
 ) -> None:
-    """Quarto CLI: parameters and metadata as files (nested values survive), then copy out."""
-    params_file = work_dir / "params.yml"
-    params_file.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    metadata_file = work_dir / "metadata.yml"
-    for output, fmt in zip(outputs, _formats(outputs), strict=True):
-        metadata_file.write_text(
-            yaml.safe_dump(_quarto_metadata(metadata, fmt), allow_unicode=True), encoding="utf-8"
-        )
-        arguments = [
-            "quarto",
-            "render",
-            str(source),
-            "--to",
-            fmt,
-            "--output-dir",
-            str(work_dir.resolve()),
-            "--execute-params",
-            str(params_file.resolve()),
-            "--metadata-file",
-            str(metadata_file.resolve()),
-        ]
-        completed = subprocess.run(arguments, capture_output=True, text=True, env=_quarto_env())
-        if completed.returncode != 0:
-            raise RenderError(f"quarto render {source} --to {fmt} failed:\n{completed.stderr}")
-        _check_quarto_warnings(source, fmt, completed.stderr)
+    """The executed Markdown beside the staged sources, the project narrowed to it and to the
+    asked formats, then one ``quarto render`` for all of them, and copy out."""
+    formats = _formats(outputs)
+    executed = source.with_suffix(".md")
+    document = {k: v for k, v in metadata.items() if k != "header-includes"}
+    front_matter = {**_only_formats(front, formats), **document}
+    executed.write_text(
+        f"---\n{yaml.safe_dump(front_matter, allow_unicode=True)}---\n\n{markdown}",
+        encoding="utf-8",
+    )
+    project_file = source.parent / "_quarto.yml"
+    project = _only_formats(project_options(source), formats)
+    project.setdefault("project", {})["render"] = [executed.name]
+    for fmt, includes in _raw_includes(metadata, formats).items():
+        project["format"].setdefault(fmt, {}).update(includes)
+    project_file.write_text(yaml.safe_dump(project, allow_unicode=True), encoding="utf-8")
+    to = formats[0] if len(formats) == 1 else "all"
+    arguments = ["quarto", "render", str(executed), "--to", to, "--output-dir", str(work_dir)]
+    completed = subprocess.run(arguments, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RenderError(f"quarto render {source} failed:\n{completed.stderr}")
+    _check_quarto_warnings(source, completed.stderr)
+    for output in outputs:
         with atomic_path(output) as tmp:
-            shutil.copyfile(work_dir / f"{source.stem}{output.suffix}", tmp)
+            shutil.copyfile(work_dir / f"{executed.stem}{output.suffix}", tmp)
+
+
+def _only_formats(options: dict, formats: list[str]) -> dict:
+    """Options whose ``format`` section keeps only the asked formats (``--to all`` renders every
+    format the project and the document name)."""
+    kept = {fmt: (options.get("format") or {}).get(fmt) or {} for fmt in formats}
+    return {**options, "format": kept}
 
 
 RAW_INLINE = re.compile(r"^`(.*)`\{=(\w+)\}$", re.DOTALL)
 
 
-def _quarto_metadata(metadata: dict, fmt: str) -> dict:
-    """Quarto inserts header-includes verbatim (no Markdown): keep the raw snippets of this
-    format only, the HTML ones at the start of the body (a banner is no <head> element)."""
+def _raw_includes(metadata: dict, formats: list[str]) -> dict[str, dict[str, str]]:
+    """Quarto inserts header-includes verbatim (no Markdown): each format gets its own raw
+    snippets, the HTML ones at the start of the body (a banner is no <head> element)."""
     snippets = [RAW_INLINE.match(str(item)) for item in metadata.get("header-includes") or []]
-    own = [m.group(1) for m in snippets if m and m.group(2) == fmt]
-    quarto = {k: v for k, v in metadata.items() if k != "header-includes"}
-    if own:
-        quarto["include-before" if fmt == "html" else "header-includes"] = "\n".join(own)
-    return quarto
+    includes = {}
+    for fmt in formats:
+        own = [m.group(1) for m in snippets if m and m.group(2) == fmt]
+        if own:
+            includes[fmt] = {
+                ("include-before" if fmt == "html" else "header-includes"): "\n".join(own)
+            }
+    return includes
 
 
-def _quarto_env() -> dict[str, str]:
-    """Quarto runs the cells with the Python named in QUARTO_PYTHON: this one (the project's
-    environment, which has Jupyter and the package), unless the user chose another."""
-    return {**os.environ, "QUARTO_PYTHON": os.environ.get("QUARTO_PYTHON", sys.executable)}
-
-
-def _check_quarto_warnings(source: Path, fmt: str, stderr: str) -> None:
+def _check_quarto_warnings(source: Path, stderr: str) -> None:
     """A Quarto warning (an unresolved cross-reference, a missing figure) fails the render, as
     it would in the fallback; warnings about Quarto's own installation are only logged."""
     warnings = [
@@ -175,9 +184,9 @@ def _check_quarto_warnings(source: Path, fmt: str, stderr: str) -> None:
     ]
     problems = [w for w in warnings if not any(known in w for known in QUARTO_INSTALL_WARNINGS)]
     for warning in warnings:
-        log.warning("quarto (%s, %s): %s", source.name, fmt, warning)
+        log.warning("quarto (%s): %s", source.name, warning)
     if problems:
-        raise RenderError(f"quarto render {source} --to {fmt} warned:\n{stderr.strip()}")
+        raise RenderError(f"quarto render {source} warned:\n{stderr.strip()}")
 
 
 def _document_metadata(source: Path, front: dict, overrides: dict) -> dict[str, Any]:
@@ -189,10 +198,8 @@ def _document_metadata(source: Path, front: dict, overrides: dict) -> dict[str, 
 
 
 def _render_fallback(
-    source: Path, outputs: list[Path], params: dict, work_dir: Path, metadata: dict
+    source: Path, front: dict, markdown: str, outputs: list[Path], work_dir: Path, metadata: dict
 ) -> None:
-    front, parts = read_source(source)
-    markdown = execute(parts, params, Path("_figures") / "cells", cwd=source.parent.resolve())
     markdown_path = source.parent / f"{source.stem}.md"
     markdown_path.write_text(markdown, encoding="utf-8")
     document = _document_metadata(source, front, metadata)
