@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from inburgering.designs.event_study import (
     shock_model,
 )
 from inburgering.designs.reform_did import ReformDidSettings, outcome_tables, reform_q
-from inburgering.designs.shock_variance import ProbitIndex, ShockVariance
+from inburgering.designs.shock_variance import FACTOR_COLUMN, ProbitIndex, ShockVariance
 from inburgering.did.shocks import ShockModel, event_shock_vcov, index_density
 from inburgering.validation.designsim import SimSpec, simulate
 
@@ -85,9 +86,10 @@ def test_fit_adds_exactly_the_shock_covariance(world, calendar, scale):
     plain = fit_contrast(
         sub, treated, "participation", ["female"], base_quarters=4, event_q=event_q
     )
+    shocks = ShockVariance(model, index)
     shocked = fit_contrast(
-        sub, treated, "participation", ["female"], base_quarters=4, event_q=event_q,
-        shocks=ShockVariance(model, index),
+        shocks.annotate(sub), treated, "participation", ["female"], base_quarters=4,
+        event_q=event_q, shocks=shocks,
     )  # fmt: skip
     assert shocked.estimate == plain.estimate and shocked.se_persons == pytest.approx(plain.se)
     levels = shocked.event_time
@@ -111,3 +113,24 @@ def test_the_switch_turns_the_component_off(world, calendar):
     off = replace(on, shock_variance=False)
     assert shock_model(data, "participation", off, reform_q(calendar)) is None
     assert shock_model(data, "participation", on, reform_q(calendar)).model.sd > 0
+
+
+def test_a_fit_reads_the_factors_its_frame_carries(world, calendar):
+    """The factors are computed once per analysis frame (annotate); a fit reads the column and a
+    fit on a frame that was not annotated stops instead of treating every factor as 1."""
+    persons = world["persons"].assign(female=world["persons"]["female"].astype(float))
+    data = analysis_frame(persons, world["outcomes"], 12, ["female"])
+    data = data[data["participation"].notna()]
+    event_q = reform_q(calendar)
+    index = ProbitIndex.fit(data, "participation", ["female"], event_q)
+    shocks = ShockVariance(ShockModel(sd=0.02, rho=0.4, index=True), index)
+    annotated = shocks.annotate(data)
+    subset = annotated[annotated["city"].isin(["rotterdam", "utrecht"])]
+    np.testing.assert_array_equal(shocks.factor(subset), index.factor(subset))
+    treated = (subset["city"] == "rotterdam").to_numpy()
+    fit = partial(fit_contrast, outcome="participation", covariates=["female"], base_quarters=4,
+                  event_q=event_q, shocks=shocks)  # fmt: skip
+    fit(subset, treated)
+    with pytest.raises(ValueError, match="annotate the analysis frame"):
+        fit(subset.drop(columns=FACTOR_COLUMN), treated)
+    assert ShockVariance(shocks.model).annotate(data) is data  # the share scale has no factors

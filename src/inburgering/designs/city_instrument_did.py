@@ -183,6 +183,8 @@ def bundle_rows(
     tables: dict[str, list[dict]] = {name: [] for name in TABLES}
     # Shocks from every municipality's quarters before the bundle (the city's own included).
     shocks = shock_model(data, outcome, s, window.start)
+    if shocks is not None:
+        sub = shocks.annotate(sub)
     try:
         fit = fit_contrast(
             sub,

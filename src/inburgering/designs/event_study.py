@@ -362,7 +362,10 @@ def fit_contrast(
         The earliest event time the pre-trend tests (joint Wald and slope) use; None: every
         pre-period (see :func:`pretrend_window`).
     """
-    extra = shocks.columns if shocks is not None else []
+    extra = []
+    if shocks is not None:
+        shocks.check(data)
+        extra = shocks.columns
     frame = data.loc[:, list(dict.fromkeys(["q", outcome, "municipality", *covariates, *extra]))]
     frame = frame.copy()
     frame["g"] = np.where(treated, event_q, 0)

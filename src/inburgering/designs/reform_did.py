@@ -270,6 +270,8 @@ def outcome_tables(
     wide = analysis_frame(persons, outcomes, horizon, s.covariates, include_uncertain=True)
     pool = ri_pool(data, s.ri_pool)
     shocks = shock_model(data, outcome, s, event_q)
+    if shocks is not None:
+        data, wide = shocks.annotate(data), shocks.annotate(wide)
     t_placebo = placebo_t(
         data[data["city"] == "rest_nl"], pool, outcome, s.covariates, reform.base_quarters, event_q,
         shocks=shocks,

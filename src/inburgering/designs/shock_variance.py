@@ -38,6 +38,7 @@ INDEX_LABEL = (
 # A column whose pivot in the QR of the design is this small relative to the largest is a
 # linear function of the others (a city without persons after the change, a constant covariate).
 _RANK_TOLERANCE = 1e-9
+FACTOR_COLUMN = "shock_factor"
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,12 @@ def _independent_columns(X: np.ndarray) -> list[int]:
 
 @dataclass(frozen=True)
 class ShockVariance:
-    """The shock model of one outcome and horizon and, on an index, the index's fit."""
+    """The shock model of one outcome and horizon and, on an index, the index's fit.
+
+    A fit's frame carries each row's factor in the column :data:`FACTOR_COLUMN`, added once per
+    analysis frame by :meth:`annotate`: rebuilding the probit design in every contrast and
+    placebo fit was a sixth of a reform_did job.
+    """
 
     model: ShockModel
     index: ProbitIndex | None = None
@@ -114,11 +120,25 @@ class ShockVariance:
 
     @property
     def columns(self) -> list[str]:
-        """Analysis-frame columns :meth:`vcov` reads besides quarter and municipality."""
-        return ["city", *self.index.covariates] if self.index is not None else []
+        """The annotated frame's columns :meth:`vcov` reads besides quarter and municipality."""
+        return [FACTOR_COLUMN] if self.index is not None else []
+
+    def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with each row's factor (unchanged on the share scale)."""
+        if self.index is None:
+            return frame
+        return frame.assign(**{FACTOR_COLUMN: self.index.factor(frame)})
+
+    def check(self, frame: pd.DataFrame) -> None:
+        """Stop a fit whose frame lacks the factors (every factor taken as 1 would be wrong)."""
+        if self.index is not None and FACTOR_COLUMN not in frame.columns:
+            raise ValueError(
+                f"shock variance on a probit index: the fit's frame has no {FACTOR_COLUMN!r} "
+                "column (ShockVariance.annotate the analysis frame first)"
+            )
 
     def factor(self, frame: pd.DataFrame) -> np.ndarray | None:
-        return self.index.factor(frame) if self.index is not None else None
+        return frame[FACTOR_COLUMN].to_numpy(float) if self.index is not None else None
 
     def vcov(
         self, event_time: np.ndarray, event_q: int, frame: pd.DataFrame, treated: np.ndarray
