@@ -17,6 +17,7 @@ from inburgering.disclosure import (
     check_table,
     write_export,
 )
+from inburgering.disclosure.assemble import withhold_partial_breakdowns
 
 SPEC = TableSpec(
     "city_cohort",
@@ -126,3 +127,32 @@ def test_leak_found_late_leaves_no_partial_export(items, rules, tmp_path):
 def test_duplicate_names_refused(items, rules, tmp_path):
     with pytest.raises(DisclosureError, match="unique"):
         write_export([items[0], items[0]], tmp_path / "e", rules=rules)
+
+
+def _breakdown_rows(treated: float, control: dict[int, dict[str, int]]) -> pd.DataFrame:
+    """reform_did rows of one cell: the sample's total and two of three group levels."""
+    cell = {"design": "reform_did", "estimand": "att_overall", "treatment": "wi2021",
+            "city": "utrecht", "comparison": "rest_nl", "outcome": "participation",
+            "event_time": "", "estimator": "cs_dr"}  # fmt: skip
+    rows = []
+    for horizon, levels in control.items():
+        rows.append({**cell, "horizon": horizon, "subgroup": "all", "n_treated": 500,
+                     "n_control": levels.pop("all")})  # fmt: skip
+        rows += [{**cell, "horizon": horizon, "subgroup": f"group:{level}", "n_treated": treated,
+                  "n_control": n} for level, n in levels.items()]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_breakdown_whose_treated_counts_are_all_withheld_is_checked_on_its_control_counts(rules):
+    """Every group row's treated count already withheld left no such count to pivot (KeyError);
+    the control counts are still checked: statushouder's 5,400 persons at 12 months and 5,397
+    at 24 are two nested samples 3 persons apart."""
+    safe = {12: {"all": 9000, "statushouder": 5400, "gezinsmigrant": 2700},
+            24: {"all": 8000, "statushouder": 4800, "gezinsmigrant": 2400}}  # fmt: skip
+    out = withhold_partial_breakdowns(_breakdown_rows(float("nan"), safe), rules)
+    assert out["n_control"].notna().all()
+    close = {12: {"all": 9000, "statushouder": 5400, "gezinsmigrant": 2700},
+             24: {"all": 8000, "statushouder": 5397, "gezinsmigrant": 2400}}  # fmt: skip
+    out = withhold_partial_breakdowns(_breakdown_rows(float("nan"), close), rules)
+    groups = out["subgroup"].str.startswith("group:")
+    assert out.loc[groups, "n_control"].isna().all() and out.loc[~groups, "n_control"].notna().all()

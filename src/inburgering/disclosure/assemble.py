@@ -271,6 +271,8 @@ def _unsafe_breakdown(
         counts = block.pivot_table(
             index="horizon", columns=["variable", "level"], values=column, aggfunc="first"
         ).astype(float)
+        if variable not in counts.columns.get_level_values("variable"):
+            continue  # every level's count already withheld: no difference to take
         by_variable = counts.T.groupby(level="variable").sum(min_count=1).T
         published = total.set_index("horizon")[column].astype(float)
         whole = published.reindex(counts.index).fillna(by_variable.max(axis=1))
