@@ -68,6 +68,15 @@ EQUAL_EFFECT = 0.03
 DESIGNSIM_SHOCK_SD = 0.03
 
 
+class PieceFailed(RuntimeError):
+    """A piece's workflow stopped; its Snakemake log travels with the error (the scratch folder
+    it was written in does not outlive the run)."""
+
+    def __init__(self, name: str, log: str) -> None:
+        super().__init__(f"{name} failed")
+        self.name, self.log = name, log
+
+
 def sections(world: str, scale: float, seed: int, persons: int) -> dict:
     """The overlay of one piece: the primary family only, the world's effects, the shocks."""
     config = default_config()
@@ -95,7 +104,7 @@ def piece_rows(world: str, scale: float, seed: int, persons: int, scratch: Path)
     started = time.perf_counter()
     completed = run_workflow(base, sections(world, scale, seed, persons), [VERDICT, TRUTH])
     if completed.returncode != 0:
-        raise RuntimeError(f"{base.name} failed; see {base / 'snakemake.log'}")
+        raise PieceFailed(base.name, (base / "snakemake.log").read_text(encoding="utf-8"))
     results = base / "results"
     verdict = pd.read_csv(results / VERDICT)
     truth = read_truth(results / TRUTH)
@@ -252,6 +261,23 @@ def seeds_of(text: str) -> list[int]:
     return list(range(int(first), int(last or first) + 1))
 
 
+def keep_going(work, out: Path):
+    """``work`` that, when a piece's workflow fails, keeps its log in ``out/failed/`` and
+    returns the piece's name instead of stopping the other pieces."""
+
+    def attempt(piece: tuple[str, float, int]) -> str | None:
+        try:
+            work(piece)
+        except PieceFailed as failure:
+            (out / "failed").mkdir(parents=True, exist_ok=True)
+            (out / "failed" / f"{failure.name}.log").write_text(failure.log, encoding="utf-8")
+            print(f"{failure.name}: FAILED, log in {out / 'failed'}", flush=True)
+            return failure.name
+        return None
+
+    return attempt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0-49", help="a seed or a range, e.g. 0-9")
@@ -284,7 +310,9 @@ def main() -> None:
                 target.with_suffix(".tmp").replace(target)
 
             with ThreadPoolExecutor(args.jobs) as pool:
-                list(pool.map(work, todo))
+                failures = [f for f in pool.map(keep_going(work, args.out), todo) if f]
+        if failures:  # the other pieces are kept: rerunning the command retries only these
+            raise SystemExit(f"{len(failures)} piece(s) failed: {', '.join(failures)}")
     frame = read_pieces(pieces, args.engine, args.persons)
     update_summary_file(args.summary_file, stable_summary(frame))
     summary = summarise(frame)

@@ -38,3 +38,19 @@ def test_the_wrong_direction_is_false_and_no_verdict_never_is():
         }
     )
     assert _harness().false_verdict(rows).tolist() == [True, True, False]
+
+
+def test_a_failed_piece_keeps_its_log_and_does_not_stop_the_others(tmp_path):
+    """A piece whose workflow stops leaves its Snakemake log in out/failed/ (its scratch folder
+    is deleted with the run) and the other pieces still run."""
+    mc, ran = _harness(), []
+
+    def work(piece):
+        ran.append(piece)
+        if piece[2] == 35:
+            raise mc.PieceFailed("planted_x1_35", "rule export stopped: ...")
+
+    attempt = mc.keep_going(work, tmp_path)
+    names = [attempt(("planted", 1.0, seed)) for seed in (34, 35, 36)]
+    assert names == [None, "planted_x1_35", None] and len(ran) == 3
+    assert (tmp_path / "failed" / "planted_x1_35.log").read_text() == "rule export stopped: ..."
