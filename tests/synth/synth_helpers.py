@@ -21,13 +21,15 @@ CITY_MATCHING = CityMatchingContrasts.from_config(
 )
 
 
-def write_run(out: Path, persons: int, fmt: str, seed: int = 7, **parameters) -> Catalogue:
+def write_run(
+    out: Path, persons: int, fmt: str, seed: int = 7, threads: int = 1, **parameters
+) -> Catalogue:
     """Generate files and truth below `out`; `parameters` override SynthParameters fields."""
     catalogue = Catalogue(
         load_catalogue(ROOT / "config" / "catalogue.yaml"), out / "microdata", [fmt]
     )
     params = SynthParameters(persons=persons, seed=seed, **parameters)
-    generate(params, catalogue, out, fmt, CALENDAR, CITY_MATCHING)
+    generate(params, catalogue, out, fmt, CALENDAR, CITY_MATCHING, threads)
     return catalogue
 
 

@@ -61,8 +61,9 @@ def test_sav_has_value_labels(sav_run):
 
 
 def test_same_seed_gives_identical_bytes(sav_run, tmp_path):
+    """Also when a worker process writes the files (the synth rule's two threads)."""
     first, _ = sav_run
-    write_run(tmp_path, 1500, "sav")
+    write_run(tmp_path, 1500, "sav", threads=2)
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     for relative in files:

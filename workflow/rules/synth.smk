@@ -18,7 +18,8 @@ rule synth:
         benchmark_file("synth")
     conda:
         "../../environment.yml"
-    threads: 1
+    # Two: a worker process writes the CBS-style files while the rule computes the truth.
+    threads: 2
     resources:
         mem_mb=6000,
         runtime=30,

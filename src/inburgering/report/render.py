@@ -142,7 +142,8 @@ def _render_quarto(
         project["format"].setdefault(fmt, {}).update(includes)
     project_file.write_text(yaml.safe_dump(project, allow_unicode=True), encoding="utf-8")
     to = formats[0] if len(formats) == 1 else "all"
-    arguments = ["quarto", "render", str(executed), "--to", to, "--output-dir", str(work_dir)]
+    arguments = ["quarto", "render", str(executed), "--to", to]
+    arguments += ["--output-dir", str(work_dir.resolve())]  # a relative one is the project's
     completed = subprocess.run(arguments, capture_output=True, text=True)
     if completed.returncode != 0:
         raise RenderError(f"quarto render {source} failed:\n{completed.stderr}")

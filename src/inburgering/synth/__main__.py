@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--catalogue", type=Path, default=CONFIG / "catalogue.yaml")
     parser.add_argument("--policies", type=Path, default=CONFIG / "policies.yaml")
     parser.add_argument("--config", type=Path, default=CONFIG / "config.yaml")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="over 1: worker processes write the files"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     catalogue = Catalogue(load_catalogue(args.catalogue), args.out / "microdata", [args.format])
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         reform_date=calendar.reform_date,  # the policy calendar's date, not a default of its own
     )
     city_matching = CityMatchingContrasts.from_config(load_config(args.config)["matching"]["city"])
-    generate(params, catalogue, args.out, args.format, calendar, city_matching)
+    generate(params, catalogue, args.out, args.format, calendar, city_matching, args.threads)
 
 
 if __name__ == "__main__":

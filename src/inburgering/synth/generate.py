@@ -23,6 +23,8 @@ truth row can be recomputed; truth/city_shocks.csv holds the realised shock seri
 from __future__ import annotations
 
 import logging
+import multiprocessing
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from inburgering.calendar import InstrumentBundle, PolicyCalendar, instrument_bundles
-from inburgering.cbs.catalogue import Catalogue
+from inburgering.cbs.catalogue import Catalogue, TableSpec
 from inburgering.io import atomic_path
 from inburgering.synth import outcomes as oc
 from inburgering.synth import tables, truth
@@ -275,9 +277,14 @@ def persons_facts(pop: Population, params: SynthParameters) -> pd.DataFrame:
     return out.sort_values("person_id", kind="mergesort").reset_index(drop=True)
 
 
-def write_files(
+FileTask = tuple[pd.DataFrame, TableSpec, Path, int, str, dict | None]
+
+
+def file_tasks(
     pop: Population, params: SynthParameters, catalogue: Catalogue, fmt: str
-) -> list[Path]:
+) -> list[FileTask]:
+    """The CBS-style tables, each with the arguments of the :func:`write_table` call that
+    writes it (one per register and, for the jobs register, per year)."""
     rng = _streams(params.seed)["files"]
     codes = catalogue.codes
     data_end = month_end(params.data_end)
@@ -290,46 +297,28 @@ def write_files(
     frames["municipality_instruments"] = tables.instrument_table(pop.munis)
     labels = tables.value_labels(codes)
     jobs = frames.pop("jobs")
-    written = [
-        write_table(
-            frame.reset_index(drop=True),
-            catalogue.spec(name),
-            catalogue.root,
-            year,
-            fmt,
-            labels.get(name),
-        )
+    tasks: list[FileTask] = [
+        (frame.reset_index(drop=True), catalogue.spec(name), catalogue.root, year, fmt,
+         labels.get(name))
         for name, frame in frames.items()
-    ]
-    for job_year, part in jobs.groupby("year", sort=True):
-        written.append(
-            write_table(
-                part.drop(columns="year").reset_index(drop=True),
-                catalogue.spec("jobs"),
-                catalogue.root,
-                int(job_year),
-                fmt,
-                labels["jobs"],
-            )
-        )
-    return written
+    ]  # fmt: skip
+    tasks += [
+        (part.drop(columns="year").reset_index(drop=True), catalogue.spec("jobs"),
+         catalogue.root, int(job_year), fmt, labels["jobs"])
+        for job_year, part in jobs.groupby("year", sort=True)
+    ]  # fmt: skip
+    return tasks
 
 
-def generate(
+def write_truth(
+    pop: Population,
     params: SynthParameters,
-    catalogue: Catalogue,
-    out_dir: Path,
-    fmt: str,
-    calendar: PolicyCalendar,
     city_matching: truth.CityMatchingContrasts,
+    truth_dir: Path,
 ) -> list[Path]:
-    """Write the CBS-style files and truth/ (estimands, cells, persons, potential outcomes,
-    city shocks, parameters); ``city_matching`` says whom that design compares (its truth)."""
-    params = params.with_profile()
-    pop = simulate(params, calendar)
-    written = write_files(pop, params, catalogue, fmt)
+    """truth/: estimands, instrument cells, persons, potential outcomes, city shocks and the
+    parameters."""
     estimands, cells = truth_tables(pop, params, city_matching)
-    truth_dir = Path(out_dir) / "truth"
     outputs = {
         "estimands.csv": lambda t: estimands.to_csv(t, index=False, float_format="%.10g"),
         "instrument_cells.csv": lambda t: cells.to_csv(t, index=False, float_format="%.10g"),
@@ -343,7 +332,47 @@ def generate(
     for name, write in outputs.items():
         with atomic_path(truth_dir / name) as tmp:
             write(tmp)
-        written.append(truth_dir / name)
+    return [truth_dir / name for name in outputs]
+
+
+class _InThisProcess(Executor):
+    """An executor without workers: each call runs when it is submitted (one thread)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def _file_writers(workers: int) -> Executor:
+    """Processes that write the files while this one computes the truth (``workers`` > 0);
+    spawned, not forked: the parent may hold BLAS threads, which a fork does not survive."""
+    if workers < 1:
+        return _InThisProcess()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def generate(
+    params: SynthParameters,
+    catalogue: Catalogue,
+    out_dir: Path,
+    fmt: str,
+    calendar: PolicyCalendar,
+    city_matching: truth.CityMatchingContrasts,
+    threads: int = 1,
+) -> list[Path]:
+    """Write the CBS-style files and truth/ (estimands, cells, persons, potential outcomes,
+    city shocks, parameters); ``city_matching`` says whom that design compares (its truth).
+    With ``threads`` > 1, worker processes write the files while this one writes the truth
+    (the same bytes either way)."""
+    params = params.with_profile()
+    pop = simulate(params, calendar)
+    with _file_writers(threads - 1) as writers:
+        files = [
+            writers.submit(write_table, *task) for task in file_tasks(pop, params, catalogue, fmt)
+        ]
+        truth_files = write_truth(pop, params, city_matching, Path(out_dir) / "truth")
+        written = [file.result() for file in files] + truth_files
     log.info(
         "generated %d persons, %d spells into %s", len(pop.persons), len(pop.spells), catalogue.root
     )

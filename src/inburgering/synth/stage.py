@@ -46,4 +46,5 @@ def run(job: RuleJob) -> None:
         synth["format"],
         calendar,
         CityMatchingContrasts.from_config(job.params["city_matching"]),
+        threads=job.threads,
     )
