@@ -2,4 +2,7 @@
 
 from inburgering.workflow import run_rule
 
-run_rule(snakemake)  # noqa: F821 - injected by Snakemake's script directive
+# A stage's spawned worker processes (synth's file writers) import this file as their main
+# module again, without Snakemake's preamble: only the job's own process runs the rule.
+if __name__ == "__main__":
+    run_rule(snakemake)  # noqa: F821 - injected by Snakemake's script directive
