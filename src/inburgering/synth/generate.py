@@ -345,8 +345,10 @@ class _InThisProcess(Executor):
 
 
 def _file_writers(workers: int) -> Executor:
-    """Processes that write the files while this one computes the truth (``workers`` > 0);
-    spawned, not forked: the parent may hold BLAS threads, which a fork does not survive."""
+    """Processes that write the files while this one computes the truth (``workers`` > 0).
+    Spawned, not forked: a fork of a process holding BLAS threads can deadlock, and Windows
+    has no fork. A spawned worker imports the main module again (workflow/scripts/rule.py
+    guards its rule call for this)."""
     if workers < 1:
         return _InThisProcess()
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
