@@ -4,7 +4,7 @@
 # SLURM_CONF; the daemons are started by hand because CI containers have no systemd.
 
 # shellcheck disable=SC2034  # used by the scripts that source this file
-SLURM_CONF_FILE=/etc/slurm/slurm.conf
+SLURM_CONF_FILE=${SLURM_CONF:-/etc/slurm/slurm.conf}  # where every Slurm tool looks for it
 SLURMCTLD_PID=/run/slurmctld.pid
 SLURMD_PID=/run/slurmd.pid
 # shellcheck disable=SC2034
