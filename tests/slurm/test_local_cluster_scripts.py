@@ -12,7 +12,12 @@ import pytest
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools" / "slurm"
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the cluster scripts need root")
+# The stop script also ends the local cluster's daemons: never while one runs (KEEP_CLUSTER=1).
+RUNNING = [pid for pid in (Path("/run/slurmctld.pid"), Path("/run/slurmd.pid")) if pid.exists()]
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the cluster scripts need root"),
+    pytest.mark.skipif(bool(RUNNING), reason=f"a local cluster is running ({RUNNING})"),
+]
 
 
 def _stop(conf: Path) -> None:
