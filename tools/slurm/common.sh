@@ -5,6 +5,7 @@
 
 # shellcheck disable=SC2034  # used by the scripts that source this file
 SLURM_CONF_FILE=${SLURM_CONF:-/etc/slurm/slurm.conf}  # where every Slurm tool looks for it
+SLURM_CONF_TEMPLATE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/slurm.conf.in
 SLURMCTLD_PID=/run/slurmctld.pid
 SLURMD_PID=/run/slurmd.pid
 # shellcheck disable=SC2034
@@ -15,6 +16,9 @@ STATE_DIR=/run/slurm-local
 MUNGE_STARTED_MARK=$STATE_DIR/munged.started
 SLURMCTLD_LOG=/var/log/slurm/slurmctld.log
 SLURMD_LOG=/var/log/slurm/slurmd.log
+
+# Whether the slurm.conf in place is one start-local-cluster.sh rendered (its first line).
+conf_is_ours() { [ "$(head -n 1 "$SLURM_CONF_FILE")" = "$(head -n 1 "$SLURM_CONF_TEMPLATE")" ]; }
 
 log() { printf '[slurm-local] %s\n' "$*" >&2; }
 

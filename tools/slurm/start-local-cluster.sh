@@ -41,8 +41,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # ---- 2. configuration -------------------------------------------------------------------------
-if [ -e "$SLURM_CONF_FILE" ] && [ "$(head -n 1 "$SLURM_CONF_FILE")" != "$(head -n 1 "$HERE/slurm.conf.in")" ] \
-  && [ "${SLURM_LOCAL_FORCE:-0}" != 1 ]; then
+if [ -e "$SLURM_CONF_FILE" ] && ! conf_is_ours && [ "${SLURM_LOCAL_FORCE:-0}" != 1 ]; then
   die "$SLURM_CONF_FILE exists and was not written by this script; set SLURM_LOCAL_FORCE=1 to replace it"
 fi
 
@@ -77,7 +76,7 @@ chown slurm:slurm /var/spool/slurmctld /var/log/slurm
 
 sed -e "s/@CLUSTER@/local/g" -e "s/@NODE@/$node/g" -e "s/@CPUS@/$cpus/g" \
   -e "s/@MEMORY_MB@/$mem_mb/g" -e "s/@PARTITION@/$PARTITION/g" \
-  "$HERE/slurm.conf.in" >"$SLURM_CONF_FILE.tmp"
+  "$SLURM_CONF_TEMPLATE" >"$SLURM_CONF_FILE.tmp"
 if grep -n '@[A-Z_]*@' "$SLURM_CONF_FILE.tmp"; then die "unfilled placeholder in the rendered slurm.conf"; fi
 mv -f "$SLURM_CONF_FILE.tmp" "$SLURM_CONF_FILE"
 log "node $node: CPUs=$cpus RealMemory=${mem_mb}MB partition=$PARTITION ($SLURM_CONF_FILE)"

@@ -6,9 +6,8 @@
 # longer there, and `scontrol show config`, which the Snakemake SLURM plugin runs at import, waits
 # 9 s for it in every later `snakemake` call. The logs stay.
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tools/slurm/common.sh
-source "$HERE/common.sh"
+source "$(dirname "$0")/common.sh"
 
 need_root
 stop_slurm_daemons
@@ -16,7 +15,7 @@ if [ -e "$MUNGE_STARTED_MARK" ]; then
   stop_daemon "$MUNGED_PID" munged
   rm -f "$MUNGE_STARTED_MARK"
 fi
-if [ -e "$SLURM_CONF_FILE" ] && [ "$(head -n 1 "$SLURM_CONF_FILE")" = "$(head -n 1 "$HERE/slurm.conf.in")" ]; then
+if [ -e "$SLURM_CONF_FILE" ] && conf_is_ours; then
   rm -f "$SLURM_CONF_FILE"
 fi
 log "stopped"

@@ -362,10 +362,7 @@ def fit_contrast(
         The earliest event time the pre-trend tests (joint Wald and slope) use; None: every
         pre-period (see :func:`pretrend_window`).
     """
-    extra = []
-    if shocks is not None:
-        shocks.check(data)
-        extra = shocks.columns
+    extra = shocks.columns(data) if shocks is not None else []
     frame = data.loc[:, list(dict.fromkeys(["q", outcome, "municipality", *covariates, *extra]))]
     frame = frame.copy()
     frame["g"] = np.where(treated, event_q, 0)

@@ -118,24 +118,23 @@ class ShockVariance:
     def label(self) -> str:
         return INDEX_LABEL if self.index is not None else SHARE_LABEL
 
-    @property
-    def columns(self) -> list[str]:
-        """The annotated frame's columns :meth:`vcov` reads besides quarter and municipality."""
-        return [FACTOR_COLUMN] if self.index is not None else []
+    def columns(self, frame: pd.DataFrame) -> list[str]:
+        """The columns of ``frame`` :meth:`vcov` reads besides quarter and municipality; a frame
+        without the factors stops the fit (every factor taken as 1 would be wrong)."""
+        if self.index is None:
+            return []
+        if FACTOR_COLUMN not in frame.columns:
+            raise ValueError(
+                f"shock variance on a probit index: the fit's frame has no {FACTOR_COLUMN!r} "
+                "column (ShockVariance.annotate the analysis frame first)"
+            )
+        return [FACTOR_COLUMN]
 
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with each row's factor (unchanged on the share scale)."""
         if self.index is None:
             return frame
         return frame.assign(**{FACTOR_COLUMN: self.index.factor(frame)})
-
-    def check(self, frame: pd.DataFrame) -> None:
-        """Stop a fit whose frame lacks the factors (every factor taken as 1 would be wrong)."""
-        if self.index is not None and FACTOR_COLUMN not in frame.columns:
-            raise ValueError(
-                f"shock variance on a probit index: the fit's frame has no {FACTOR_COLUMN!r} "
-                "column (ShockVariance.annotate the analysis frame first)"
-            )
 
     def factor(self, frame: pd.DataFrame) -> np.ndarray | None:
         return frame[FACTOR_COLUMN].to_numpy(float) if self.index is not None else None
